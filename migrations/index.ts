@@ -1,0 +1,5 @@
+import { CoreSchema1764460000000 } from './1764460000000-CoreSchema';
+import { DefaultPolicy1764460000001 } from './1764460000001-DefaultPolicy';
+
+/** Every migration, in order. The data source runs these and nothing else (synchronize is never on). */
+export const migrations = [CoreSchema1764460000000, DefaultPolicy1764460000001];

@@ -1,0 +1,62 @@
+import { GraphQLError } from 'graphql';
+
+/** Every error code a client can see, in `extensions.code` or in a payload's `userErrors`. */
+export enum ErrorCode {
+  UNAUTHENTICATED = 'UNAUTHENTICATED',
+  FORBIDDEN = 'FORBIDDEN',
+  BAD_USER_INPUT = 'BAD_USER_INPUT',
+  NOT_FOUND = 'NOT_FOUND',
+  CONFLICT = 'CONFLICT',
+  NOTHING_TO_WITHDRAW = 'NOTHING_TO_WITHDRAW',
+  POLICY_NOT_ENFORCED = 'POLICY_NOT_ENFORCED',
+  ALREADY_ERASED = 'ALREADY_ERASED',
+  INTERNAL_SERVER_ERROR = 'INTERNAL_SERVER_ERROR',
+  SERVICE_UNAVAILABLE = 'SERVICE_UNAVAILABLE',
+}
+
+/** One problem with the input, pointing at the offending field (for batches: `users[3].country`). */
+export interface UserErrorDetail {
+  code: ErrorCode;
+  message: string;
+  field?: string;
+}
+
+/**
+ * A refusal by the rules (bad input, conflict, nothing to do). Mutations report it in `userErrors` after rolling back;
+ * queries raise it as a GraphQL error with the same code.
+ */
+export class DomainError extends Error {
+  readonly details: UserErrorDetail[];
+  constructor(readonly code: ErrorCode, message: string, field?: string, details?: UserErrorDetail[]) {
+    super(message);
+    this.details = details ?? [{ code, message, field }];
+  }
+
+  static invalid(details: UserErrorDetail[]): DomainError {
+    const first = details[0];
+    const more = details.length > 1 ? ` (and ${details.length - 1} more)` : '';
+    return new DomainError(first.code, `${first.message}${more}`, first.field, details);
+  }
+}
+
+/** Collects validation problems so that a batch reports every bad row, not only the first. */
+export class Problems {
+  readonly list: UserErrorDetail[] = [];
+  constructor(private readonly limit = 1000) {}
+  add(field: string, message: string, code: ErrorCode = ErrorCode.BAD_USER_INPUT): void {
+    if (this.list.length < this.limit) this.list.push({ code, message, field });
+  }
+  get any(): boolean {
+    return this.list.length > 0;
+  }
+  throwIfAny(): void {
+    if (this.any) throw DomainError.invalid(this.list);
+  }
+}
+
+/** Maps a domain error to a top-level GraphQL error (used by queries and by the formatError boundary). */
+export function toGraphQLError(err: DomainError): GraphQLError {
+  return new GraphQLError(err.message, {
+    extensions: { code: err.code, field: err.details[0]?.field, userErrors: err.details.length > 1 ? err.details : undefined },
+  });
+}

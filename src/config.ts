@@ -1,0 +1,53 @@
+import path from 'node:path';
+
+/** Validated process configuration. Every setting the service reads from the environment is here. */
+export interface Config {
+  port: number;
+  host: string;
+  nodeEnv: string;
+  production: boolean;
+  dataDir: string;
+  databaseUrl?: string;
+  authSecret?: string;
+  logLevel: string;
+  seedDemo: boolean;
+  defaultPolicyKey: string;
+}
+
+export class ConfigError extends Error {}
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+/** Parses and validates the environment; throws ConfigError with every problem found. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const problems: string[] = [];
+  const portText = env.PORT ?? '4000';
+  const port = Number(portText);
+  if (!/^\d+$/.test(portText) || port < 0 || port > 65535) problems.push(`PORT must be an integer 0-65535, got "${portText}"`);
+  const nodeEnv = env.NODE_ENV ?? 'development';
+  const logLevel = env.LOG_LEVEL ?? 'info';
+  if (!LOG_LEVELS.includes(logLevel)) problems.push(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got "${logLevel}"`);
+  const databaseUrl = env.DATABASE_URL || undefined;
+  if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl)) problems.push('DATABASE_URL must start with postgres:// or postgresql://');
+  const authSecret = env.AUTH_SECRET || undefined;
+  if (authSecret && authSecret.length < 32) problems.push('AUTH_SECRET must be at least 32 characters');
+  const production = nodeEnv === 'production';
+  if (production && !authSecret) {
+    problems.push('AUTH_SECRET is required when NODE_ENV=production (refusing to start with a generated secret)');
+  }
+  const seedText = (env.SEED_DEMO ?? 'true').toLowerCase();
+  if (!['true', 'false', '1', '0'].includes(seedText)) problems.push(`SEED_DEMO must be true or false, got "${env.SEED_DEMO}"`);
+  if (problems.length) throw new ConfigError(`Invalid configuration:\n  - ${problems.join('\n  - ')}`);
+  return {
+    port,
+    host: env.HOST ?? '0.0.0.0',
+    nodeEnv,
+    production,
+    dataDir: path.resolve(env.DATA_DIR ?? './.data'),
+    databaseUrl,
+    authSecret,
+    logLevel,
+    seedDemo: seedText === 'true' || seedText === '1',
+    defaultPolicyKey: env.DEFAULT_POLICY_KEY ?? 'eu-ai-training',
+  };
+}

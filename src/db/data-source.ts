@@ -1,0 +1,62 @@
+import { DataSource } from 'typeorm';
+import { types } from 'pg';
+import { Config } from '../config';
+import { migrations } from '../../migrations';
+import { entities } from './entities';
+import { startEmbeddedPostgres, EmbeddedPostgres } from './embedded';
+
+/** The database the service runs on: the PostgreSQL in DATABASE_URL, or the embedded one in DATA_DIR. */
+export interface Database {
+  dataSource: DataSource;
+  mode: 'postgres' | 'embedded';
+  url: string;
+  close(): Promise<void>;
+}
+
+/** Connects, runs pending migrations and returns the data source. Both storage modes take this one path. */
+export async function openDatabase(config: Pick<Config, 'databaseUrl' | 'dataDir'>, options: { runMigrations?: boolean; poolSize?: number } = {}): Promise<Database> {
+  let embedded: EmbeddedPostgres | undefined;
+  let url = config.databaseUrl;
+  if (!url) {
+    embedded = await startEmbeddedPostgres(config.dataDir);
+    url = embedded.url;
+  }
+  const dataSource = new DataSource({
+    type: 'postgres',
+    url,
+    entities,
+    migrations,
+    migrationsTableName: 'schema_migrations',
+    migrationsTransactionMode: 'each',
+    synchronize: false,
+    uuidExtension: 'pgcrypto',
+    extra: {
+      max: embedded ? 1 : options.poolSize ?? 10,
+      // Every session evaluates dates in UTC; the eligibility rules are defined on UTC calendar dates.
+      options: '-c timezone=UTC',
+      connectionTimeoutMillis: 30000,
+    },
+  });
+  try {
+    await dataSource.initialize();
+    if (options.runMigrations !== false) await dataSource.runMigrations();
+  } catch (err) {
+    if (dataSource.isInitialized) await dataSource.destroy();
+    await embedded?.stop();
+    throw err;
+  }
+  return {
+    dataSource,
+    mode: embedded ? 'embedded' : 'postgres',
+    url,
+    async close() {
+      if (dataSource.isInitialized) await dataSource.destroy();
+      await embedded?.stop();
+    },
+  };
+}
+
+// Calendar dates stay 'YYYY-MM-DD' strings: turning them into JS Dates would shift them by the host's time zone.
+types.setTypeParser(1082, (value: string) => value);
+// bigint ids stay strings (ids are opaque; counts are cast to int in SQL).
+types.setTypeParser(20, (value: string) => value);

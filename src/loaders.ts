@@ -1,0 +1,23 @@
+import DataLoader from 'dataloader';
+import type { RequestContext } from './context';
+import type { UserRow } from './modules/users/user.types';
+import type { ContentRow, VisibilityChange } from './modules/content/content.types';
+import type { Policy } from './modules/policies/policy.types';
+
+/** Per-request DataLoaders (never shared across callers): one statement per batch, results in key order. */
+export function createLoaders(ctx: RequestContext) {
+  return {
+    user: new DataLoader<string, UserRow | undefined>((ids) => ctx.services.users.byIds(ctx, ids)),
+    contentItem: new DataLoader<string, ContentRow | undefined>((ids) => ctx.services.content.byIds(ctx, ids)),
+    contentCountByAuthor: new DataLoader<string, number>((ids) => ctx.services.content.countByAuthors(ctx, ids)),
+    visibility: new DataLoader<string, string | null>((ids) => ctx.services.content.currentVisibility(ctx, ids)),
+    visibilityHistory: new DataLoader<string, VisibilityChange[]>((ids) => ctx.services.content.visibilityHistory(ctx, ids)),
+    eligibleNow: new DataLoader<string, boolean>(async (ids) => {
+      const eligible = await ctx.services.eligibility.eligibleNow(ctx, ids);
+      return ids.map((id) => eligible.has(id));
+    }),
+    defaultPolicy: new DataLoader<string, Policy>((keys) => Promise.all(keys.map((k) => ctx.services.policies.get(ctx, k)))),
+  };
+}
+
+export type Loaders = ReturnType<typeof createLoaders>;

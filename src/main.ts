@@ -1,0 +1,58 @@
+import 'reflect-metadata';
+import pino from 'pino';
+import { ConfigError, loadConfig } from './config';
+import { openDatabase } from './db/data-source';
+import { createApp } from './server';
+import { createContext } from './context';
+import { ALL_ROLES, signToken } from './common/auth';
+import { seedDemoIfEmpty } from './modules/seed/demo';
+
+/** Process entry: configuration, database (real or embedded), migrations, demo data, HTTP server. */
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(err.message);
+      process.exit(2);
+    }
+    throw err;
+  }
+  const log = pino({ level: config.logLevel });
+  const db = await openDatabase(config);
+  const { httpServer, services, secret } = await createApp(config, db.dataSource, log);
+  if (config.seedDemo) {
+    const system = createContext({ dataSource: db.dataSource, services, config, log }, { subject: 'system:demo-seed', roles: [] });
+    if (await seedDemoIfEmpty(system)) log.info('loaded the demo data set');
+  }
+  await new Promise<void>((resolve) => httpServer.listen(config.port, config.host, resolve));
+  const address = httpServer.address();
+  const port = typeof address === 'object' && address ? address.port : config.port;
+  const base = `http://localhost:${port}`;
+  log.info({ port, storage: db.mode }, 'listening');
+  if (!config.production) {
+    const lines = [
+      '',
+      `AI data-governance API ready on ${base}/graphql  (storage: ${db.mode === 'embedded' ? `embedded PostgreSQL in ${config.dataDir}` : 'PostgreSQL'})`,
+      `Health: ${base}/healthz   Ready: ${base}/readyz`,
+      'Development tokens (send as "Authorization: Bearer <token>"):',
+    ];
+    for (const role of ALL_ROLES) lines.push(`  ${role.padEnd(16)} ${await signToken(secret, `dev-${role.toLowerCase()}`, [role])}`);
+    lines.push(`Try: curl -s ${base}/graphql -H 'content-type: application/json' -H "authorization: Bearer $TOKEN" -d '{"query":"{ users(first: 5) { totalCount edges { node { id country } } } }"}'`, '');
+    process.stderr.write(lines.join('\n') + '\n');
+  }
+  const shutdown = async (signal: string) => {
+    log.info({ signal }, 'shutting down');
+    httpServer.close();
+    await db.close();
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+}
+
+main().catch((err) => {
+  console.error('failed to start:', err instanceof Error ? err.message : err);
+  process.exit(1);
+});

@@ -1,0 +1,59 @@
+import { Mutation, UseMiddleware, MiddlewareFn } from 'type-graphql';
+
+type MutationReturnType = Parameters<typeof Mutation>[0];
+type MutationOptions = NonNullable<Parameters<typeof Mutation>[1]>;
+import type { RequestContext } from '../../context';
+import { DomainError } from '../../common/errors';
+
+/** Names of every field declared with @AuditedMutation: a test checks that it equals the schema's Mutation fields. */
+export const auditedMutations = new Set<string>();
+
+/** What a mutation's service method returns: the payload, plus the ids the audit event names. */
+export interface MutationOutcome<P> {
+  payload: P;
+  targetIds: string[];
+}
+
+/**
+ * Runs `work` as one transaction that also appends the audit event, so a change and its audit record commit or roll
+ * back together. Used by every GraphQL mutation (through @AuditedMutation) and by the CLI's bulk commands.
+ */
+export async function runAudited<P>(
+  ctx: RequestContext,
+  operation: string,
+  input: unknown,
+  work: (tx: RequestContext) => Promise<MutationOutcome<P>>,
+): Promise<P> {
+  return ctx.dataSource.transaction(async (manager) => {
+    const tx: RequestContext = { ...ctx, manager };
+    const outcome = await work(tx);
+    await ctx.services.audit.append(manager, tx, operation, input, outcome.targetIds);
+    return outcome.payload;
+  });
+}
+
+/**
+ * Declares a mutation whose resolver returns a MutationOutcome. The middleware wraps it in a transaction with its audit
+ * event, and turns a DomainError into `userErrors` on the payload (after rolling everything back).
+ */
+export function AuditedMutation(returnType: MutationReturnType, options: MutationOptions & { description: string }): MethodDecorator {
+  const middleware: MiddlewareFn<RequestContext> = async ({ context, info, args }, next) => {
+    const outer = context.manager;
+    try {
+      return await runAudited(context, info.fieldName, args.input ?? args, async (tx) => {
+        context.manager = tx.manager;
+        return (await next()) as MutationOutcome<unknown>;
+      });
+    } catch (err) {
+      if (err instanceof DomainError) return { userErrors: err.details };
+      throw err;
+    } finally {
+      context.manager = outer;
+    }
+  };
+  return (target, propertyKey, descriptor) => {
+    auditedMutations.add(String(propertyKey));
+    UseMiddleware(middleware)(target, propertyKey, descriptor);
+    Mutation(returnType, options)(target, propertyKey, descriptor);
+  };
+}

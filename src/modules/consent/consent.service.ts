@@ -1,0 +1,167 @@
+import crypto from 'node:crypto';
+import type { RequestContext } from '../../context';
+import { canonicalJson } from '../../common/canonical-json';
+import { DomainError, ErrorCode, Problems } from '../../common/errors';
+import { ConsentChannel, ConsentEventType, ConsentScope } from '../../common/enums';
+import { checkString, isValidInstant } from '../../common/validate';
+import type { MutationOutcome } from '../audit/audited-mutation';
+import { decidingConsentEventsSql } from '../eligibility/eligibility.rules';
+import { isUuid } from '../users/user.service';
+import { ConsentEventRow, ConsentState, ObjectionImportRow, ObjectionInput, ObjectionPayload, ObjectionsImportPayload } from './consent.types';
+
+export const EVENT_COLUMNS = `id, user_id AS "userId", type, scope, effective_at AS "effectiveAt", recorded_at AS "recordedAt", channel, actor, reason,
+  idempotency_key AS "idempotencyKey"`;
+
+export const MAX_IMPORT_ROWS = 200000;
+/** Clock tolerance: an effective-at this close to now counts as now (not backdated, not future). */
+const SKEW_MS = 1000;
+
+const SCOPES = new Set<string>(Object.values(ConsentScope));
+const CHANNELS = new Set<string>(Object.values(ConsentChannel));
+
+/** Problems with an effective-at and its reason: never in the future; in the past only with a reason. */
+function checkEffective(problems: Problems, prefix: string, effectiveAt: Date | undefined | null, reason: string | undefined | null, now: Date): void {
+  if (effectiveAt == null) return;
+  if (!isValidInstant(effectiveAt)) problems.add(`${prefix}effectiveAt`, 'effectiveAt is not a valid instant');
+  else if (effectiveAt.getTime() > now.getTime() + SKEW_MS) problems.add(`${prefix}effectiveAt`, 'effectiveAt may not be in the future');
+  else if (effectiveAt.getTime() < now.getTime() - SKEW_MS && !reason?.trim()) {
+    problems.add(`${prefix}reason`, 'a backdated effectiveAt needs a reason');
+  }
+}
+
+/** The consent ledger: objections, withdrawals, bulk imports, history and state. Append-only. */
+export class ConsentService {
+  /** Records an objection (idempotent with a key). */
+  recordObjection(ctx: RequestContext, input: ObjectionInput): Promise<MutationOutcome<ObjectionPayload>> {
+    return this.append(ctx, ConsentEventType.OBJECTION, input);
+  }
+
+  /** Withdraws an objection in force for the scope; NOTHING_TO_WITHDRAW when there is none. */
+  withdrawObjection(ctx: RequestContext, input: ObjectionInput): Promise<MutationOutcome<ObjectionPayload>> {
+    return this.append(ctx, ConsentEventType.OBJECTION_WITHDRAWN, input);
+  }
+
+  private async append(ctx: RequestContext, type: ConsentEventType, input: ObjectionInput): Promise<MutationOutcome<ObjectionPayload>> {
+    const problems = new Problems();
+    if (!isUuid(input.userId)) problems.add('userId', 'userId is not a valid id');
+    checkEffective(problems, '', input.effectiveAt, input.reason, ctx.now);
+    checkString(problems, 'reason', input.reason, { max: 2000 });
+    checkString(problems, 'idempotencyKey', input.idempotencyKey, { max: 200 });
+    problems.throwIfAny();
+    const user = await ctx.loaders.user.load(input.userId);
+    if (!user) throw new DomainError(ErrorCode.NOT_FOUND, `No user ${input.userId}`, 'userId');
+
+    const digest = crypto.createHash('sha256').update(canonicalJson({ type, ...input, userId: input.userId.toLowerCase() })).digest('hex');
+    if (input.idempotencyKey) {
+      const replay = await this.replay(ctx, input.idempotencyKey, digest);
+      if (replay) return replay;
+    }
+    // One writer per person at a time: the withdrawal check and the append must see the same ledger.
+    await ctx.manager.query(`SELECT pg_advisory_xact_lock(hashtext('consent:' || $1))`, [user.id]);
+    const effectiveAt = input.effectiveAt ?? null;
+    if (type === ConsentEventType.OBJECTION_WITHDRAWN) {
+      const [decided] = await ctx.manager.query(
+        `SELECT type FROM (${decidingConsentEventsSql({ asOf: 'least(coalesce($2::timestamptz, now()), now())', knownAt: 'now()' }, '$1::uuid')}) d WHERE scope = $3`,
+        [user.id, effectiveAt, input.scope],
+      );
+      if (decided?.type !== ConsentEventType.OBJECTION) {
+        throw new DomainError(ErrorCode.NOTHING_TO_WITHDRAW, `No ${input.scope} objection is in force for this person at that instant`, 'scope');
+      }
+    }
+    const rows: ConsentEventRow[] = await ctx.manager.query(
+      `INSERT INTO consent_events (user_id, type, scope, effective_at, channel, actor, reason, idempotency_key, request_digest)
+       VALUES ($1, $2, $3, least(coalesce($4::timestamptz, now()), now()), $5, $6, $7, $8, $9)
+       ON CONFLICT (idempotency_key) DO NOTHING
+       RETURNING ${EVENT_COLUMNS}`,
+      [user.id, type, input.scope, effectiveAt, input.channel, ctx.viewer!.subject, input.reason ?? null, input.idempotencyKey ?? null, digest],
+    );
+    if (!rows[0]) {
+      // A concurrent request with the same key committed first.
+      const replay = await this.replay(ctx, input.idempotencyKey!, digest);
+      if (replay) return replay;
+    }
+    return { payload: { event: rows[0], replayed: false, userErrors: [] }, targetIds: [rows[0].id, user.id] };
+  }
+
+  private async replay(ctx: RequestContext, key: string, digest: string): Promise<MutationOutcome<ObjectionPayload> | undefined> {
+    const [existing] = await ctx.manager.query(`SELECT ${EVENT_COLUMNS}, request_digest FROM consent_events WHERE idempotency_key = $1`, [key]);
+    if (!existing) return undefined;
+    if (existing.request_digest !== digest) {
+      throw new DomainError(ErrorCode.CONFLICT, 'idempotencyKey was already used with a different input', 'idempotencyKey');
+    }
+    delete existing.request_digest;
+    return { payload: { event: existing, replayed: true, userErrors: [] }, targetIds: [existing.id, existing.userId] };
+  }
+
+  /**
+   * Validates and writes one chunk of imported objections with one set-based statement. Rows are numbered from
+   * `firstRow` so that errors name the position in the whole import. Throws a DomainError listing every bad row.
+   */
+  async importChunk(ctx: RequestContext, rows: ObjectionImportRow[], options: { firstRow?: number; reason?: string; rowLabel?: (i: number) => string } = {}): Promise<number> {
+    const first = options.firstRow ?? 0;
+    const label = options.rowLabel ?? ((i: number) => `rows[${i}]`);
+    const problems = new Problems(200);
+    const seen = new Map<string, number>();
+    rows.forEach((r, j) => {
+      const at = label(first + j);
+      checkString(problems, `${at}.externalUserId`, r.externalUserId, { required: true, max: 200 });
+      if (!SCOPES.has(r.scope)) problems.add(`${at}.scope`, `scope must be one of ${[...SCOPES].join(', ')}`);
+      if (r.channel != null && !CHANNELS.has(r.channel)) problems.add(`${at}.channel`, `channel must be one of ${[...CHANNELS].join(', ')}`);
+      checkEffective(problems, `${at}.`, r.effectiveAt, r.reason ?? options.reason, ctx.now);
+      checkString(problems, `${at}.reason`, r.reason, { max: 2000 });
+      const key = `${r.externalUserId}\u0000${r.scope}\u0000${r.effectiveAt?.getTime?.() ?? ''}`;
+      const dup = seen.get(key);
+      if (dup !== undefined) problems.add(`${at}.externalUserId`, `duplicates ${label(dup)}`);
+      else seen.set(key, first + j);
+    });
+    problems.throwIfAny();
+    const externalIds = rows.map((r) => r.externalUserId);
+    const users: { external_id: string; id: string }[] = await ctx.manager.query(
+      `SELECT external_id, id FROM users WHERE external_id = ANY($1::text[])`,
+      [[...new Set(externalIds)]],
+    );
+    const idByExternal = new Map(users.map((u) => [u.external_id, u.id]));
+    externalIds.forEach((e, j) => {
+      if (!idByExternal.has(e)) problems.add(`${label(first + j)}.externalUserId`, `no user "${e}"`, ErrorCode.NOT_FOUND);
+    });
+    problems.throwIfAny();
+    const result = await ctx.manager.query(
+      `INSERT INTO consent_events (user_id, type, scope, effective_at, channel, actor, reason)
+       SELECT user_id, 'OBJECTION', scope, least(coalesce(effective_at, now()), now()), coalesce(channel, 'BULK_IMPORT'), $6, coalesce(reason, $7)
+       FROM unnest($1::uuid[], $2::text[], $3::timestamptz[], $4::text[], $5::text[]) AS t(user_id, scope, effective_at, channel, reason)`,
+      [externalIds.map((e) => idByExternal.get(e)), rows.map((r) => r.scope), rows.map((r) => r.effectiveAt ?? null), rows.map((r) => r.channel ?? null),
+        rows.map((r) => r.reason ?? null), ctx.viewer!.subject, options.reason ?? null],
+    );
+    return rows.length;
+  }
+
+  /** objectionsImport: every row or none. */
+  async importObjections(ctx: RequestContext, rows: ObjectionImportRow[], reason?: string): Promise<MutationOutcome<ObjectionsImportPayload>> {
+    if (rows.length === 0) throw new DomainError(ErrorCode.BAD_USER_INPUT, 'rows must not be empty', 'rows');
+    if (rows.length > MAX_IMPORT_ROWS) throw new DomainError(ErrorCode.BAD_USER_INPUT, `at most ${MAX_IMPORT_ROWS} rows per call`, 'rows');
+    const importedCount = await this.importChunk(ctx, rows, { reason });
+    return { payload: { importedCount, userErrors: [] }, targetIds: [] };
+  }
+
+  /** Every ledger event of a person, in effective order. */
+  async history(ctx: RequestContext, userId: string): Promise<ConsentEventRow[]> {
+    if (!isUuid(userId)) throw new DomainError(ErrorCode.BAD_USER_INPUT, 'userId is not a valid id', 'userId');
+    return ctx.manager.query(`SELECT ${EVENT_COLUMNS} FROM consent_events WHERE user_id = $1 ORDER BY effective_at, recorded_at, id`, [userId]);
+  }
+
+  /** Which scopes are objected for a person at an instant, each with the event that decides it. */
+  async state(ctx: RequestContext, userId: string, asOfInput?: Date | null): Promise<ConsentState> {
+    const asOf = ctx.services.eligibility.asOf(ctx, asOfInput);
+    const user = isUuid(userId) ? await ctx.loaders.user.load(userId) : undefined;
+    if (!user) throw new DomainError(ErrorCode.NOT_FOUND, `No user ${userId}`, 'userId');
+    const decided: ConsentEventRow[] = await ctx.manager.query(
+      `SELECT ${EVENT_COLUMNS} FROM (${decidingConsentEventsSql({ asOf: 'coalesce($2::timestamptz, now())', knownAt: 'now()' }, '$1::uuid')}) d`,
+      [user.id, asOfInput ?? null],
+    );
+    const scopes = Object.values(ConsentScope).map((scope) => {
+      const event = decided.find((d) => d.scope === scope) ?? null;
+      return { scope, objected: event?.type === ConsentEventType.OBJECTION, decidedBy: event };
+    });
+    return { userId: user.id, asOf, objectedScopes: scopes.filter((s) => s.objected).map((s) => s.scope), scopes };
+  }
+}

@@ -1,0 +1,222 @@
+import type { RequestContext } from '../../context';
+import { DomainError, ErrorCode, Problems } from '../../common/errors';
+import { Connection, decodeCursor, lazyTotal, pageSize, toConnection } from '../../common/pagination';
+import { checkBatch, checkNotFuture, checkString, checkUnique, MAX_TEXT } from '../../common/validate';
+import type { MutationOutcome } from '../audit/audited-mutation';
+import { isUuid } from '../users/user.service';
+import {
+  ContentChangePayload, ContentDeleteInput, ContentFilter, ContentIngestInput, ContentIngestPayload, ContentRow,
+  ContentVisibilityChangeInput, VisibilityChange,
+} from './content.types';
+
+export const CONTENT_COLUMNS = `c.id, c.external_id AS "externalId", c.author_id AS "authorId", c.platform, c.kind, c.text, c.language,
+  c.content_hash AS "contentHash", c.created_at AS "createdAt", c.labels, c.deleted_at AS "deletedAt"`;
+
+const LANGUAGE = /^[a-z]{2,3}$/;
+const LABEL = /^[A-Z0-9_]{1,64}$/;
+
+/** Builds the WHERE clauses of a content filter over alias `c`; `p` binds a parameter. */
+export function contentFilterSql(filter: ContentFilter | undefined, p: (v: unknown) => string): string[] {
+  const where: string[] = [];
+  if (!filter) return where;
+  if (filter.authorId) {
+    if (!isUuid(filter.authorId)) throw new DomainError(ErrorCode.BAD_USER_INPUT, 'authorId is not a valid id', 'filter.authorId');
+    where.push(`c.author_id = ${p(filter.authorId)}::uuid`);
+  }
+  if (filter.platforms?.length) where.push(`c.platform = ANY(${p(filter.platforms)}::text[])`);
+  if (filter.kinds?.length) where.push(`c.kind = ANY(${p(filter.kinds)}::text[])`);
+  if (filter.languages?.length) where.push(`c.language = ANY(${p(filter.languages)}::text[])`);
+  if (filter.createdFrom) where.push(`c.created_at >= ${p(filter.createdFrom)}`);
+  if (filter.createdTo) where.push(`c.created_at < ${p(filter.createdTo)}`);
+  return where;
+}
+
+/** Content items: ingest from the platform, visibility history, deletion, reads. */
+export class ContentService {
+  /** Items by id in the order asked; one statement whatever the count. */
+  async byIds(ctx: RequestContext, ids: readonly string[]): Promise<(ContentRow | undefined)[]> {
+    const valid = ids.filter(isUuid);
+    const rows: ContentRow[] = valid.length ? await ctx.manager.query(`SELECT ${CONTENT_COLUMNS} FROM content_items c WHERE c.id = ANY($1::uuid[])`, [valid]) : [];
+    const byId = new Map(rows.map((r) => [r.id, r]));
+    return ids.map((id) => byId.get(id.toLowerCase()));
+  }
+
+  /** A keyset page of items ordered by id. */
+  async list(ctx: RequestContext, filter: ContentFilter | undefined, first?: number, after?: string): Promise<Connection<ContentRow>> {
+    const limit = pageSize(first);
+    const cursor = decodeCursor(after, 1);
+    const params: unknown[] = [];
+    const p = (v: unknown) => `$${params.push(v)}`;
+    const where = contentFilterSql(filter, p);
+    const countWhere = where.length ? `WHERE ${where.join(' AND ')}` : '';
+    const countParams = [...params];
+    if (cursor) where.push(`c.id > ${p(String(cursor[0]))}::uuid`);
+    const rows: ContentRow[] = await ctx.manager.query(
+      `SELECT ${CONTENT_COLUMNS} FROM content_items c ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY c.id LIMIT ${limit + 1}`,
+      params,
+    );
+    const conn = toConnection(rows, limit, (r) => [r.id], (r) => r);
+    return lazyTotal(conn, async () => (await ctx.manager.query(`SELECT count(*)::int AS n FROM content_items c ${countWhere}`, countParams))[0].n);
+  }
+
+  /** Current visibility of many items (latest change at or before now); one statement. */
+  async currentVisibility(ctx: RequestContext, ids: readonly string[]): Promise<(string | null)[]> {
+    const rows: { item_id: string; visibility: string }[] = await ctx.manager.query(
+      `SELECT DISTINCT ON (item_id) item_id, visibility FROM visibility_changes
+       WHERE item_id = ANY($1::uuid[]) AND changed_at <= now() ORDER BY item_id, changed_at DESC, id DESC`,
+      [ids.filter(isUuid)],
+    );
+    const byId = new Map(rows.map((r) => [r.item_id, r.visibility]));
+    return ids.map((id) => byId.get(id) ?? null);
+  }
+
+  /** Visibility histories of many items, oldest first; one statement. */
+  async visibilityHistory(ctx: RequestContext, ids: readonly string[]): Promise<VisibilityChange[][]> {
+    const rows: (VisibilityChange & { itemId: string })[] = await ctx.manager.query(
+      `SELECT item_id AS "itemId", visibility, changed_at AS "changedAt", recorded_at AS "recordedAt" FROM visibility_changes
+       WHERE item_id = ANY($1::uuid[]) ORDER BY item_id, changed_at, id`,
+      [ids.filter(isUuid)],
+    );
+    const byId = new Map<string, VisibilityChange[]>();
+    for (const r of rows) {
+      const list = byId.get(r.itemId) ?? [];
+      list.push(r);
+      byId.set(r.itemId, list);
+    }
+    return ids.map((id) => byId.get(id) ?? []);
+  }
+
+  /** Item counts per author; one statement. */
+  async countByAuthors(ctx: RequestContext, authorIds: readonly string[]): Promise<number[]> {
+    const rows: { author_id: string; n: number }[] = await ctx.manager.query(
+      `SELECT author_id, count(*)::int AS n FROM content_items WHERE author_id = ANY($1::uuid[]) GROUP BY author_id`,
+      [authorIds.filter(isUuid)],
+    );
+    const byId = new Map(rows.map((r) => [r.author_id, r.n]));
+    return authorIds.map((id) => byId.get(id) ?? 0);
+  }
+
+  /** Creates or updates items by externalId, all or nothing: one statement writes the items and their first visibility. */
+  async ingest(ctx: RequestContext, input: ContentIngestInput): Promise<MutationOutcome<ContentIngestPayload>> {
+    const rows = input.items;
+    const problems = new Problems();
+    checkBatch(problems, 'items', rows);
+    rows.forEach((r, i) => {
+      const f = `items[${i}]`;
+      checkString(problems, `${f}.externalId`, r.externalId, { required: true, max: 200 });
+      checkString(problems, `${f}.authorExternalId`, r.authorExternalId, { required: true, max: 200 });
+      if (r.text == null) problems.add(`${f}.text`, 'text is required');
+      else if (r.text.length > MAX_TEXT) problems.add(`${f}.text`, `text is longer than ${MAX_TEXT} characters`);
+      checkString(problems, `${f}.language`, r.language, { required: true, max: 3, pattern: LANGUAGE, what: 'an ISO 639 code in lower case' });
+      checkNotFuture(problems, `${f}.createdAt`, r.createdAt, ctx.now);
+      r.labels.forEach((l, j) => {
+        if (!LABEL.test(l)) problems.add(`${f}.labels[${j}]`, 'labels are UPPER_SNAKE_CASE, at most 64 characters');
+      });
+    });
+    checkUnique(problems, 'items', rows, (r) => r.externalId, 'externalId');
+    problems.throwIfAny();
+
+    const authors: { id: string; external_id: string; erased_at: Date | null }[] = await ctx.manager.query(
+      `SELECT id, external_id, erased_at FROM users WHERE external_id = ANY($1::text[])`,
+      [[...new Set(rows.map((r) => r.authorExternalId))]],
+    );
+    const authorByExternal = new Map(authors.map((a) => [a.external_id, a]));
+    const existing: { external_id: string; author_id: string; platform: string; kind: string }[] = await ctx.manager.query(
+      `SELECT external_id, author_id, platform, kind FROM content_items WHERE external_id = ANY($1::text[])`,
+      [rows.map((r) => r.externalId)],
+    );
+    const existingByExternal = new Map(existing.map((e) => [e.external_id, e]));
+    rows.forEach((r, i) => {
+      const author = authorByExternal.get(r.authorExternalId);
+      if (!author) problems.add(`items[${i}].authorExternalId`, `no user "${r.authorExternalId}"`, ErrorCode.NOT_FOUND);
+      else if (author.erased_at) problems.add(`items[${i}].authorExternalId`, `user "${r.authorExternalId}" was erased`, ErrorCode.ALREADY_ERASED);
+      const old = existingByExternal.get(r.externalId);
+      if (old && author && (old.author_id !== author.id || old.platform !== r.platform || old.kind !== r.kind)) {
+        problems.add(`items[${i}].externalId`, `item "${r.externalId}" exists with another author, platform or kind`, ErrorCode.CONFLICT);
+      }
+    });
+    problems.throwIfAny();
+
+    const written: { id: string; external_id: string; created: boolean }[] = await ctx.manager.query(
+      `WITH input AS (
+         SELECT * FROM unnest($1::text[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::timestamptz[], $8::text[], $9::text[])
+           AS t(external_id, author_id, platform, kind, text, language, created_at, labels, visibility)
+       ), written AS (
+         INSERT INTO content_items (external_id, author_id, platform, kind, text, language, content_hash, created_at, labels)
+         SELECT external_id, author_id, platform, kind, text, language, encode(sha256(convert_to(text, 'UTF8')), 'hex'), created_at,
+                ARRAY(SELECT jsonb_array_elements_text(labels::jsonb))
+         FROM input
+         ON CONFLICT (external_id) DO UPDATE SET text = EXCLUDED.text, language = EXCLUDED.language, content_hash = EXCLUDED.content_hash,
+           labels = EXCLUDED.labels, updated_at = now()
+         RETURNING id, external_id, (xmax = 0) AS created
+       ), first_visibility AS (
+         INSERT INTO visibility_changes (item_id, visibility, changed_at)
+         SELECT w.id, i.visibility, i.created_at FROM written w JOIN input i USING (external_id) WHERE w.created
+       )
+       SELECT id, external_id, created FROM written`,
+      [rows.map((r) => r.externalId), rows.map((r) => authorByExternal.get(r.authorExternalId)!.id), rows.map((r) => r.platform), rows.map((r) => r.kind),
+        rows.map((r) => r.text), rows.map((r) => r.language), rows.map((r) => r.createdAt), rows.map((r) => JSON.stringify([...new Set(r.labels)])),
+        rows.map((r) => r.visibility)],
+    );
+    const idByExternal = new Map(written.map((w) => [w.external_id, w.id]));
+    const ids = rows.map((r) => idByExternal.get(r.externalId)!);
+    const items = (await this.byIds(ctx, ids)) as ContentRow[];
+    const createdCount = written.filter((w) => w.created).length;
+    return { payload: { items, createdCount, updatedCount: written.length - createdCount, userErrors: [] }, targetIds: ids };
+  }
+
+  /** Resolves externalIds of items to rows, reporting unknown ones on `listField[i].externalId`. */
+  private async resolveItems(ctx: RequestContext, problems: Problems, listField: string, externalIds: string[]) {
+    const found: { id: string; external_id: string; created_at: Date }[] = await ctx.manager.query(
+      `SELECT id, external_id, created_at FROM content_items WHERE external_id = ANY($1::text[])`,
+      [externalIds],
+    );
+    const byExternal = new Map(found.map((f) => [f.external_id, f]));
+    externalIds.forEach((e, i) => {
+      if (!byExternal.has(e)) problems.add(`${listField}[${i}].externalId`, `no content item "${e}"`, ErrorCode.NOT_FOUND);
+    });
+    return byExternal;
+  }
+
+  /** Appends visibility changes, all or nothing. */
+  async changeVisibility(ctx: RequestContext, input: ContentVisibilityChangeInput): Promise<MutationOutcome<ContentChangePayload>> {
+    const rows = input.changes;
+    const problems = new Problems();
+    checkBatch(problems, 'changes', rows);
+    rows.forEach((r, i) => checkNotFuture(problems, `changes[${i}].changedAt`, r.changedAt, ctx.now));
+    problems.throwIfAny();
+    const items = await this.resolveItems(ctx, problems, 'changes', rows.map((r) => r.externalId));
+    rows.forEach((r, i) => {
+      const item = items.get(r.externalId);
+      if (item && r.changedAt && r.changedAt < item.created_at) problems.add(`changes[${i}].changedAt`, 'changedAt is before the item was created');
+    });
+    problems.throwIfAny();
+    const ids = rows.map((r) => items.get(r.externalId)!.id);
+    await ctx.manager.query(
+      `INSERT INTO visibility_changes (item_id, visibility, changed_at)
+       SELECT item_id, visibility, coalesce(changed_at, now()) FROM unnest($1::uuid[], $2::text[], $3::timestamptz[]) AS t(item_id, visibility, changed_at)`,
+      [ids, rows.map((r) => r.visibility), rows.map((r) => r.changedAt ?? null)],
+    );
+    return { payload: { items: (await this.byIds(ctx, ids)) as ContentRow[], userErrors: [] }, targetIds: ids };
+  }
+
+  /** Marks items deleted, all or nothing; an item already deleted keeps its first deletion. */
+  async delete(ctx: RequestContext, input: ContentDeleteInput): Promise<MutationOutcome<ContentChangePayload>> {
+    const rows = input.items;
+    const problems = new Problems();
+    checkBatch(problems, 'items', rows);
+    rows.forEach((r, i) => checkNotFuture(problems, `items[${i}].deletedAt`, r.deletedAt, ctx.now));
+    checkUnique(problems, 'items', rows, (r) => r.externalId, 'externalId');
+    problems.throwIfAny();
+    const items = await this.resolveItems(ctx, problems, 'items', rows.map((r) => r.externalId));
+    problems.throwIfAny();
+    const ids = rows.map((r) => items.get(r.externalId)!.id);
+    await ctx.manager.query(
+      `UPDATE content_items c SET deleted_at = coalesce(t.deleted_at, now()), deletion_recorded_at = now(), updated_at = now()
+       FROM unnest($1::uuid[], $2::timestamptz[]) AS t(item_id, deleted_at)
+       WHERE c.id = t.item_id AND c.deleted_at IS NULL`,
+      [ids, rows.map((r) => r.deletedAt ?? null)],
+    );
+    return { payload: { items: (await this.byIds(ctx, ids)) as ContentRow[], userErrors: [] }, targetIds: ids };
+  }
+}

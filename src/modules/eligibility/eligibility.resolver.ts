@@ -1,0 +1,50 @@
+import { Arg, Args, Authorized, Ctx, ID, Int, Query, Resolver } from 'type-graphql';
+import type { RequestContext } from '../../context';
+import { Role } from '../../common/auth';
+import { PageArgs } from '../../common/pagination';
+import { ContentFilter } from '../content/content.types';
+import { ContentItemConnection } from '../content/content.resolver';
+import { EligibilityReport, EligibilityVerdict } from './eligibility.types';
+
+@Resolver()
+export class EligibilityResolver {
+  @Authorized(Role.PRIVACY_OFFICER, Role.AUDITOR)
+  @Query(() => [EligibilityVerdict], {
+    description: 'One verdict per item, in the order asked, with every reason that applies (up to 1,000 ids). `asOf` defaults to now and may not be in the future.',
+  })
+  eligibility(
+    @Ctx() ctx: RequestContext,
+    @Arg('itemIds', () => [ID]) itemIds: string[],
+    @Arg('policyKey', { defaultValue: 'eu-ai-training' }) policyKey: string,
+    @Arg('asOf', () => Date, { nullable: true }) asOf?: Date,
+    @Arg('policyVersion', () => Int, { nullable: true, description: 'A specific version; the latest when omitted.' }) policyVersion?: number,
+  ): Promise<EligibilityVerdict[]> {
+    return ctx.services.eligibility.verdicts(ctx, itemIds, policyKey, asOf, policyVersion);
+  }
+
+  @Authorized(Role.PRIVACY_OFFICER, Role.AUDITOR, Role.ML_ENGINEER)
+  @Query(() => ContentItemConnection, {
+    description: 'Only eligible items, keyset-paginated by id. For ML engineers a past `asOf` narrows (eligible then and now). DRY_RUN policies are refused (POLICY_NOT_ENFORCED).',
+  })
+  eligibleContent(
+    @Ctx() ctx: RequestContext,
+    @Args() page: PageArgs,
+    @Arg('policyKey', { defaultValue: 'eu-ai-training' }) policyKey: string,
+    @Arg('asOf', () => Date, { nullable: true }) asOf?: Date,
+    @Arg('filter', () => ContentFilter, { nullable: true }) filter?: ContentFilter,
+  ) {
+    return ctx.services.eligibility.eligibleContent(ctx, policyKey, asOf, filter, page.first, page.after);
+  }
+
+  @Authorized(Role.PRIVACY_OFFICER, Role.AUDITOR)
+  @Query(() => EligibilityReport, { description: 'Counts of eligible and excluded items by reason: what a policy (ENFORCE or DRY_RUN) includes and removes.' })
+  eligibilityReport(
+    @Ctx() ctx: RequestContext,
+    @Arg('policyKey', { defaultValue: 'eu-ai-training' }) policyKey: string,
+    @Arg('asOf', () => Date, { nullable: true }) asOf?: Date,
+    @Arg('filter', () => ContentFilter, { nullable: true }) filter?: ContentFilter,
+    @Arg('policyVersion', () => Int, { nullable: true }) policyVersion?: number,
+  ): Promise<EligibilityReport> {
+    return ctx.services.eligibility.report(ctx, policyKey, asOf, filter, policyVersion);
+  }
+}

@@ -1,0 +1,118 @@
+import { ReasonCode } from '../../common/enums';
+
+/**
+ * THE eligibility rules (DESIGN.md §3), defined once, as SQL conditions over:
+ *   c: content_items, u: users (the author), p: the policy row, o: the author's objected scopes (see OBJECTED_SCOPES_SQL),
+ * and two SQL expressions: `asOf` (the instant T being evaluated) and `knownAt` (knowledge time: only facts recorded at or
+ * before it count). Every path that decides eligibility renders these same conditions: `reasonsSql` (explain: every reason
+ * for each item) and `eligibleSql` (bulk: a predicate that keeps eligible items).
+ */
+export interface RuleTimes {
+  /** SQL expression for T. */
+  asOf: string;
+  /** SQL expression for knowledge time. */
+  knownAt: string;
+}
+
+interface Rule {
+  code: ReasonCode;
+  /** SQL boolean that is true when the reason applies (never NULL: written with IS [NOT] NULL / coalesce). */
+  applies: (t: RuleTimes) => string;
+}
+
+/**
+ * The instant an author reaches the policy's minimum age, as a UTC instant. Ages are whole years on UTC calendar
+ * dates; someone born on 29 February reaches an age in a non-leap year on 1 March (PostgreSQL's interval arithmetic
+ * would say 28 February, so that case is spelled out).
+ */
+export const ADULTHOOD_SQL = `(CASE WHEN to_char(u.birth_date, 'MM-DD') = '02-29'
+    THEN make_date(extract(year FROM u.birth_date)::int + p.minimum_age, 2, 28) + 1
+    ELSE (u.birth_date + make_interval(years => p.minimum_age))::date END)::timestamp AT TIME ZONE 'UTC'`;
+
+/** Latest visibility at T, as known at knowledge time. */
+const visibilityAt = (t: RuleTimes) => `(SELECT v.visibility FROM visibility_changes v
+    WHERE v.item_id = c.id AND v.changed_at <= ${t.asOf} AND v.recorded_at <= ${t.knownAt}
+    ORDER BY v.changed_at DESC, v.id DESC LIMIT 1)`;
+
+/** Ordered cheapest first: the bulk predicate is a conjunction, and PostgreSQL stops at the first false. */
+export const RULES: Rule[] = [
+  { code: ReasonCode.PRIVATE_MESSAGE, applies: () => `c.kind = 'PRIVATE_MESSAGE'` },
+  { code: ReasonCode.PLATFORM_NOT_COVERED, applies: () => `NOT (c.platform = ANY(p.platforms))` },
+  { code: ReasonCode.KIND_NOT_COVERED, applies: () => `NOT (c.kind = ANY(p.kinds))` },
+  {
+    code: ReasonCode.OUTSIDE_WINDOW,
+    applies: () => `((p.window_start IS NOT NULL AND c.created_at < p.window_start) OR (p.window_end IS NOT NULL AND c.created_at >= p.window_end))`,
+  },
+  { code: ReasonCode.EXCLUDED_LABEL, applies: () => `(c.labels && p.excluded_labels)` },
+  {
+    code: ReasonCode.CONTENT_DELETED,
+    applies: (t) => `(c.deleted_at IS NOT NULL AND c.deleted_at <= ${t.asOf} AND c.deletion_recorded_at <= ${t.knownAt})`,
+  },
+  { code: ReasonCode.REGION_NOT_COVERED, applies: () => `NOT (u.country = ANY(p.regions))` },
+  { code: ReasonCode.AUTHOR_AGE_UNKNOWN, applies: () => `u.birth_date IS NULL` },
+  { code: ReasonCode.AUTHOR_MINOR_AT_CREATION, applies: () => `(u.birth_date IS NOT NULL AND c.created_at < ${ADULTHOOD_SQL})` },
+  {
+    code: ReasonCode.AUTHOR_ERASED,
+    applies: (t) => `((u.erased_at IS NOT NULL AND u.erased_at <= ${t.asOf} AND u.erased_at <= ${t.knownAt})
+      OR (u.deleted_at IS NOT NULL AND u.deleted_at <= ${t.asOf} AND u.deleted_at <= ${t.knownAt}))`,
+  },
+  {
+    code: ReasonCode.OBJECTED,
+    applies: () => `(o.user_id IS NOT NULL AND (o.all_ai OR (CASE WHEN c.kind = 'AI_PROMPT' THEN o.ai_interactions ELSE o.public_content END)))`,
+  },
+  { code: ReasonCode.NOT_PUBLIC, applies: (t) => `(c.kind <> 'AI_PROMPT' AND ${visibilityAt(t)} IS DISTINCT FROM 'PUBLIC')` },
+];
+
+/**
+ * For each (user, scope), the consent event that decides the scope at T: the latest with effective-at <= T and
+ * recorded-at <= knowledge time (ties: recorded-at, then id). Scopes are independent: withdrawing ALL_AI_TRAINING
+ * leaves a PUBLIC_CONTENT objection in force. `authorsSql` limits the users considered.
+ */
+export function decidingConsentEventsSql(t: RuleTimes, authorsSql?: string): string {
+  return `SELECT DISTINCT ON (e.user_id, e.scope) e.*
+      FROM consent_events e
+      WHERE e.effective_at <= ${t.asOf} AND e.recorded_at <= ${t.knownAt}${authorsSql ? ` AND e.user_id IN (${authorsSql})` : ''}
+      ORDER BY e.user_id, e.scope, e.effective_at DESC, e.recorded_at DESC, e.id DESC`;
+}
+
+/** Per author, which scopes are objected at T (a scope is objected when its deciding event is an OBJECTION). */
+export function objectedScopesSql(t: RuleTimes, authorsSql?: string): string {
+  return `SELECT user_id,
+      bool_or(scope = 'ALL_AI_TRAINING') AS all_ai,
+      bool_or(scope = 'PUBLIC_CONTENT') AS public_content,
+      bool_or(scope = 'AI_INTERACTIONS') AS ai_interactions
+    FROM (${decidingConsentEventsSql(t, authorsSql)}) latest
+    WHERE type = 'OBJECTION'
+    GROUP BY user_id`;
+}
+
+/** SQL array of every reason code that applies to the row (empty array: eligible). */
+export function reasonsSql(t: RuleTimes): string {
+  return `array_remove(ARRAY[${RULES.map((r) => `CASE WHEN ${r.applies(t)} THEN '${r.code}' END`).join(',\n    ')}]::text[], NULL)`;
+}
+
+/** SQL predicate that is true exactly when no reason applies. */
+export function eligibleSql(t: RuleTimes): string {
+  return RULES.map((r) => `NOT ${r.applies(t)}`).join('\n  AND ');
+}
+
+export interface EvaluationSql {
+  /** Items to evaluate: a relation with the columns of content_items, aliased `c` by the caller's FROM. */
+  items: string;
+  /** SQL expression of the policy id. */
+  policyId: string;
+  times: RuleTimes;
+  /** For small item sets: look up consent events of their authors only (instead of hashing the whole ledger). */
+  fewItems?: boolean;
+}
+
+/**
+ * The FROM/JOIN clause that every evaluation uses: items `c`, their author `u`, the policy `p` and the author's
+ * objected scopes `o`. The objection lookup is limited to the authors of the items being evaluated.
+ */
+export function evaluationFromSql(e: EvaluationSql): string {
+  return `${e.items} c
+    JOIN users u ON u.id = c.author_id
+    CROSS JOIN (SELECT * FROM policies WHERE id = ${e.policyId}) p
+    LEFT JOIN (${objectedScopesSql(e.times, e.fewItems ? `SELECT author_id FROM ${e.items} a` : undefined)}) o ON o.user_id = c.author_id`;
+}

@@ -1,0 +1,22 @@
+import type { RequestContext } from '../../context';
+import { runAudited } from '../audit/audited-mutation';
+import { writeSynthetic } from './synthetic';
+
+export const DEMO_SPEC = { users: 300, items: 3000, objections: 40, seed: 1, prefix: 'demo-' };
+
+/** Loads the small deterministic demo data set when the database holds no users yet. Returns whether it did. */
+export async function seedDemoIfEmpty(ctx: RequestContext): Promise<boolean> {
+  return runAudited(ctx, 'demoSeed', DEMO_SPEC, async (tx) => {
+    // Serialise concurrent first starts (two replicas on one empty database).
+    await tx.manager.query(`SELECT pg_advisory_xact_lock(hashtext('demo-seed'))`);
+    const [{ n }] = await tx.manager.query(`SELECT count(*)::int AS n FROM users`);
+    if (n > 0) throw new AlreadySeeded();
+    await writeSynthetic(tx.manager, DEMO_SPEC);
+    return { payload: true, targetIds: [] };
+  }).catch((err) => {
+    if (err instanceof AlreadySeeded) return false;
+    throw err;
+  });
+}
+
+class AlreadySeeded extends Error {}

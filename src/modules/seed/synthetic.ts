@@ -1,0 +1,105 @@
+import type { EntityManager } from 'typeorm';
+
+/** Sizes and seed of a synthetic data set. */
+export interface SyntheticSpec {
+  users: number;
+  items: number;
+  objections: number;
+  seed: number;
+  /** Prefix of external ids, so that several data sets can live side by side. */
+  prefix?: string;
+}
+
+const EU = `ARRAY['DE','FR','ES','IT','PL','NL','SE','IE','AT','BE','PT','CZ','DK','FI','GR','HU','RO','BG','HR','SK','SI','LT','LV','EE','LU','MT','CY']`;
+const NON_EU = `ARRAY['US','GB','BR','IN','NO','CH','CA','JP']`;
+const LANGS = `ARRAY['de','fr','es','it','pl','nl','en','sv','pt']`;
+const TOPICS = `ARRAY['cooking','football','holidays','music','gardening','cycling','books','films','travel','coffee','science','local news']`;
+
+/**
+ * Deterministic data written by set-based SQL inside PostgreSQL (no per-row round trips): ages, countries, platforms,
+ * kinds, visibilities, languages, labels, visibility changes, deletions, objections and withdrawals. The same spec always
+ * produces the same rows, ids included (ids are derived from the seed and position).
+ */
+export async function writeSynthetic(manager: EntityManager, spec: SyntheticSpec, progress?: (step: string, done: number, total: number) => void): Promise<void> {
+  const prefix = spec.prefix ?? `syn${spec.seed}-`;
+  const s = `${spec.seed}`;
+  // Uniform in [0,1) from (salt, i): deterministic across runs and databases.
+  const rnd = (salt: string, i = 'i') => `((('x' || substr(md5('${s}:${salt}:' || ${i}), 1, 8))::bit(32)::bigint & 2147483647)::float8 / 2147483648.0)`;
+  const userId = (i: string) => `md5('${prefix}u:' || ${i})::uuid`;
+  const itemId = (i: string) => `md5('${prefix}c:' || ${i})::uuid`;
+  const pick = (arr: string, salt: string, i = 'i') => `(${arr})[1 + floor(${rnd(salt, i)} * cardinality(${arr}))::int]`;
+  const total = 4;
+  progress?.('users', 0, total);
+  await manager.query(
+    `INSERT INTO users (id, external_id, handle, email, birth_date, country, created_at)
+     SELECT ${userId('i')}, '${prefix}u' || i, 'user_' || i, 'user' || i || '@example.com',
+       CASE WHEN ${rnd('unknown-age')} < 0.05 THEN NULL
+            WHEN ${rnd('minor')} < 0.10 THEN DATE '2008-01-01' + floor(${rnd('dob')} * 1800)::int
+            ELSE DATE '1950-01-01' + floor(${rnd('dob')} * 20000)::int END,
+       CASE WHEN ${rnd('eu')} < 0.8 THEN ${pick(EU, 'country')} ELSE ${pick(NON_EU, 'country')} END,
+       TIMESTAMPTZ '2015-01-01' + make_interval(days => floor(${rnd('joined')} * 3000)::int)
+     FROM generate_series(1, $1::int) AS i`,
+    [spec.users],
+  );
+  progress?.('content', 1, total);
+  await manager.query(
+    `WITH g AS (
+       SELECT i, floor(${rnd('author')} * $2::int)::int + 1 AS author, ${rnd('platform')} AS pr, ${rnd('kind')} AS kr,
+              TIMESTAMPTZ '2016-01-01' + make_interval(secs => floor(${rnd('created')} * 339000000)::int) AS created_at
+       FROM generate_series(1, $1::int) AS i
+     ), k AS (
+       SELECT g.*, CASE WHEN pr < 0.45 THEN 'FACEBOOK' WHEN pr < 0.85 THEN 'INSTAGRAM' ELSE 'AI_ASSISTANT' END AS platform FROM g
+     ), t AS (
+       SELECT k.*, CASE WHEN platform = 'AI_ASSISTANT' THEN 'AI_PROMPT'
+                        WHEN kr < 0.35 THEN 'POST' WHEN kr < 0.65 THEN 'COMMENT' WHEN kr < 0.75 THEN 'PHOTO_CAPTION'
+                        WHEN kr < 0.82 THEN 'REEL_CAPTION' WHEN kr < 0.88 THEN 'REVIEW' ELSE 'PRIVATE_MESSAGE' END AS kind,
+              initcap(${pick(TOPICS, 'topic')}) || ' note ' || i || ': ' || md5('${s}:text:' || i) AS text
+       FROM k
+     )
+     INSERT INTO content_items (id, external_id, author_id, platform, kind, text, language, content_hash, created_at, labels, deleted_at, deletion_recorded_at)
+     SELECT ${itemId('i')}, '${prefix}c' || i, ${userId('author')}, platform, kind, text, ${pick(LANGS, 'lang')},
+            encode(sha256(convert_to(text, 'UTF8')), 'hex'), created_at,
+            CASE WHEN ${rnd('label')} < 0.03 THEN ARRAY['SPECIAL_CATEGORY'] ELSE '{}'::text[] END,
+            CASE WHEN ${rnd('deleted')} < 0.02 THEN least(created_at + interval '30 days', now()) END,
+            CASE WHEN ${rnd('deleted')} < 0.02 THEN least(created_at + interval '30 days', now()) END
+     FROM t`,
+    [spec.items, spec.users],
+  );
+  progress?.('visibility', 2, total);
+  await manager.query(
+    `INSERT INTO visibility_changes (item_id, visibility, changed_at, recorded_at)
+     SELECT id, v, at, at FROM (
+       SELECT ${itemId('i')} AS id,
+              CASE WHEN ${rnd('vis')} < 0.75 THEN 'PUBLIC' WHEN ${rnd('vis')} < 0.9 THEN 'FRIENDS' ELSE 'ONLY_ME' END AS v,
+              TIMESTAMPTZ '2016-01-01' + make_interval(secs => floor(${rnd('created')} * 339000000)::int) AS at, 0 AS n
+       FROM generate_series(1, $1::int) AS i
+       UNION ALL
+       SELECT ${itemId('i')},
+              CASE WHEN ${rnd('vis2')} < 0.5 THEN 'PUBLIC' WHEN ${rnd('vis2')} < 0.8 THEN 'FRIENDS' ELSE 'ONLY_ME' END,
+              least(TIMESTAMPTZ '2016-01-01' + make_interval(secs => floor(${rnd('created')} * 339000000)::int) + make_interval(days => 1 + floor(${rnd('vis2at')} * 400)::int), now()), 1
+       FROM generate_series(1, $1::int) AS i WHERE ${rnd('changed')} < 0.10
+     ) x ORDER BY id, n`,
+    [spec.items],
+  );
+  progress?.('objections', 3, total);
+  await manager.query(
+    `WITH o AS (
+       SELECT i, floor(${rnd('obj-user')} * $2::int)::int + 1 AS u,
+              (ARRAY['ALL_AI_TRAINING','PUBLIC_CONTENT','AI_INTERACTIONS'])[1 + floor(${rnd('obj-scope')} * 3)::int] AS scope,
+              least(TIMESTAMPTZ '2024-01-01' + make_interval(secs => floor(${rnd('obj-at')} * 90000000)::int), now() - interval '1 day') AS at,
+              (ARRAY['OBJECTION_FORM','SETTINGS','PRIVACY_STAFF','REGULATOR'])[1 + floor(${rnd('obj-ch')} * 4)::int] AS channel,
+              ${rnd('withdrawn')} < 0.2 AS withdrawn
+       FROM generate_series(1, $1::int) AS i
+     )
+     INSERT INTO consent_events (user_id, type, scope, effective_at, recorded_at, channel, actor, reason)
+     SELECT ${userId('u')}, type, scope, at, at, channel, 'synthetic', 'synthetic data set ${s}'
+     FROM (
+       SELECT u, 'OBJECTION' AS type, scope, at, channel, i, 0 AS n FROM o
+       UNION ALL
+       SELECT u, 'OBJECTION_WITHDRAWN', scope, least(at + make_interval(days => 1 + floor(${rnd('wd-at')} * 200)::int), now() - interval '1 hour'), channel, i, 1
+       FROM o WHERE withdrawn
+     ) x ORDER BY i, n`,
+    [spec.objections, spec.users],
+  );
+  progress?.('done', 4, total);
+}

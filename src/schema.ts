@@ -1,0 +1,42 @@
+import 'reflect-metadata';
+import fs from 'node:fs';
+import path from 'node:path';
+import { GraphQLSchema, lexicographicSortSchema, printSchema } from 'graphql';
+import { buildSchemaSync } from 'type-graphql';
+import { DateTimeISOResolver } from 'graphql-scalars';
+import { authChecker } from './common/auth';
+import { AuditResolver } from './modules/audit/audit.resolver';
+import { ContentResolver } from './modules/content/content.resolver';
+import { EligibilityResolver } from './modules/eligibility/eligibility.resolver';
+import { PolicyResolver } from './modules/policies/policy.resolver';
+import { UserResolver } from './modules/users/user.resolver';
+import { ViewerResolver } from './modules/viewer/viewer.resolver';
+import { ConsentResolver } from './modules/consent/consent.resolver';
+
+export const resolvers = [ViewerResolver, UserResolver, ContentResolver, PolicyResolver, EligibilityResolver, ConsentResolver, AuditResolver] as const;
+
+let cached: GraphQLSchema | undefined;
+
+/** The executable schema (built once per process). */
+export function buildSchema(): GraphQLSchema {
+  cached ??= buildSchemaSync({
+    resolvers,
+    authChecker,
+    authMode: 'error',
+    scalarsMap: [{ type: Date, scalar: DateTimeISOResolver }],
+    validate: false,
+  });
+  return cached;
+}
+
+export const SCHEMA_FILE = path.resolve(__dirname, '..', ...(__dirname.includes(`${path.sep}dist${path.sep}`) ? ['..'] : []), 'schema.graphql');
+
+/** The SDL that is checked in as schema.graphql. */
+export function printSdl(): string {
+  return printSchema(lexicographicSortSchema(buildSchema())) + '\n';
+}
+
+if (require.main === module) {
+  fs.writeFileSync(SCHEMA_FILE, printSdl());
+  console.log(`wrote ${SCHEMA_FILE}`);
+}

@@ -1,0 +1,118 @@
+import 'reflect-metadata';
+import http from 'node:http';
+import crypto from 'node:crypto';
+import express from 'express';
+import pino, { Logger } from 'pino';
+import { ApolloServer, ApolloServerPlugin } from '@apollo/server';
+import { expressMiddleware } from '@as-integrations/express5';
+import { ApolloServerPluginCacheControlDisabled } from '@apollo/server/plugin/disabled';
+import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
+import { GraphQLError, GraphQLFormattedError, Kind, OperationDefinitionNode } from 'graphql';
+import type { DataSource } from 'typeorm';
+import { Config } from './config';
+import { authenticate, AuthenticationError, resolveAuthSecret, unauthenticated } from './common/auth';
+import { DomainError } from './common/errors';
+import { createContext, RequestContext } from './context';
+import { buildSchema } from './schema';
+import { createServices, Services } from './services';
+
+export interface App {
+  app: express.Express;
+  httpServer: http.Server;
+  apollo: ApolloServer<RequestContext>;
+  services: Services;
+  secret: Uint8Array;
+  log: Logger;
+}
+
+/** True when every root field of the operation is introspection (allowed without a token, so the IDE can load docs). */
+function introspectionOnly(op: OperationDefinitionNode): boolean {
+  return op.selectionSet.selections.every((s) => s.kind === Kind.FIELD && s.name.value.startsWith('__'));
+}
+
+/** Fail closed: an operation without a valid token is refused as a whole, before any resolver runs. */
+const requireAuthentication: ApolloServerPlugin<RequestContext> = {
+  async requestDidStart() {
+    return {
+      async didResolveOperation({ contextValue, operation }) {
+        if (!contextValue.viewer && !(operation && introspectionOnly(operation))) throw unauthenticated();
+      },
+    };
+  },
+};
+
+/** Maps domain errors to their codes and masks everything unexpected (no stack, SQL or internal message leaks). */
+export function formatError(config: Config, log: Logger) {
+  return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
+    const original = error instanceof GraphQLError ? error.originalError : error;
+    if (original instanceof DomainError) {
+      return { message: original.message, locations: formatted.locations, path: formatted.path, extensions: { code: original.code, field: original.details[0]?.field } };
+    }
+    const code = formatted.extensions?.code;
+    if (code && code !== 'INTERNAL_SERVER_ERROR') {
+      const { stacktrace: _drop, ...extensions } = formatted.extensions ?? {};
+      return { ...formatted, extensions: config.production ? { code } : extensions };
+    }
+    const pgCode = (original as { code?: string } | undefined)?.code;
+    if (pgCode === '57P01' || pgCode === '08006' || pgCode === '08003' || (original as Error | undefined)?.message?.includes('Connection terminated')) {
+      return { message: 'The database connection was lost; retry the request', path: formatted.path, extensions: { code: 'SERVICE_UNAVAILABLE', retryable: true } };
+    }
+    log.error({ err: original, path: formatted.path }, 'unexpected error');
+    return { message: 'Internal server error', path: formatted.path, extensions: { code: 'INTERNAL_SERVER_ERROR' } };
+  };
+}
+
+/** Builds the HTTP application (no listen): GraphQL, health endpoints. Reused by main and by the tests. */
+export async function createApp(config: Config, dataSource: DataSource, log: Logger = pino({ level: config.logLevel })): Promise<App> {
+  const services = createServices();
+  const secret = resolveAuthSecret(config);
+  const app = express();
+  app.disable('x-powered-by');
+  const httpServer = http.createServer(app);
+  const apollo = new ApolloServer<RequestContext>({
+    schema: buildSchema(),
+    plugins: [
+      ApolloServerPluginCacheControlDisabled(),
+      ApolloServerPluginLandingPageDisabled(),
+      ApolloServerPluginDrainHttpServer({ httpServer }),
+      requireAuthentication,
+    ],
+    formatError: formatError(config, log),
+    includeStacktraceInErrorResponses: false,
+    introspection: true,
+    csrfPrevention: true,
+  });
+  await apollo.start();
+
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  app.get('/readyz', async (_req, res) => {
+    try {
+      await dataSource.query('SELECT 1');
+      const pending = await dataSource.showMigrations();
+      if (pending) res.status(503).json({ status: 'migrations pending' });
+      else res.json({ status: 'ready' });
+    } catch {
+      res.status(503).json({ status: 'database unreachable' });
+    }
+  });
+  app.use(
+    '/graphql',
+    express.json({ limit: '64mb' }),
+    expressMiddleware(apollo, {
+      context: async ({ req }) => {
+        const requestId = (typeof req.headers['x-request-id'] === 'string' && /^[\w.-]{1,100}$/.test(req.headers['x-request-id']) ? req.headers['x-request-id'] : undefined) ?? crypto.randomUUID();
+        try {
+          const viewer = await authenticate(secret, req.headers.authorization);
+          return createContext({ dataSource, services, config, log }, viewer, requestId);
+        } catch (err) {
+          if (err instanceof AuthenticationError) throw unauthenticated(err.message);
+          throw err;
+        }
+      },
+    }),
+  );
+  return { app, httpServer, apollo, services, secret, log };
+}

@@ -1,0 +1,20 @@
+import { AuditService } from './modules/audit/audit.service';
+import { ConsentService } from './modules/consent/consent.service';
+import { ContentService } from './modules/content/content.service';
+import { EligibilityService } from './modules/eligibility/eligibility.service';
+import { PolicyService } from './modules/policies/policy.service';
+import { UserService } from './modules/users/user.service';
+
+/** The application's services: stateless, shared by all requests (state lives in the request context). */
+export function createServices() {
+  return {
+    audit: new AuditService(),
+    users: new UserService(),
+    content: new ContentService(),
+    policies: new PolicyService(),
+    eligibility: new EligibilityService(),
+    consent: new ConsentService(),
+  };
+}
+
+export type Services = ReturnType<typeof createServices>;
