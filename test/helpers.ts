@@ -1,0 +1,165 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import crypto from 'node:crypto';
+import pino from 'pino';
+import { Client } from 'pg';
+import { loadConfig, Config } from '../src/config';
+import { openDatabase, Database } from '../src/db/data-source';
+import { createApp, App } from '../src/server';
+import { ALL_ROLES, Role, signToken } from '../src/common/auth';
+import { createContext, RequestContext } from '../src/context';
+
+export interface GqlResult<T = any> {
+  status: number;
+  data?: T;
+  errors?: { message: string; extensions?: Record<string, any>; path?: (string | number)[] }[];
+}
+
+export interface TestApp {
+  config: Config;
+  db: Database;
+  app: App;
+  url: string;
+  tokens: Record<Role, string>;
+  /** Runs a GraphQL operation over HTTP as the given role (or with no token). */
+  gql<T = any>(query: string, variables?: Record<string, unknown>, as?: Role | null | string): Promise<GqlResult<T>>;
+  /** A request context for calling services directly (as a role). */
+  context(role?: Role): RequestContext;
+  /** Plain SQL on the application's data source. */
+  sql<T = any>(text: string, params?: unknown[]): Promise<T[]>;
+  close(): Promise<void>;
+}
+
+/** Where the tests keep their embedded databases. */
+const tmpRoot = () => fs.mkdtempSync(path.join(os.tmpdir(), 'aidg-test-'));
+
+/** Configuration for a test run: the PostgreSQL in DATABASE_URL, or a new embedded database in a temp folder. */
+export function testConfig(overrides: Partial<Config> = {}): Config {
+  const base = loadConfig({ ...process.env, DATA_DIR: tmpRoot(), SEED_DEMO: 'false', LOG_LEVEL: process.env.LOG_LEVEL ?? 'silent', NODE_ENV: 'test' });
+  return { ...base, ...overrides };
+}
+
+/** A database nobody else uses: a new database on the server in DATABASE_URL, or a new embedded folder. */
+export async function freshDatabaseConfig(): Promise<{ config: Pick<Config, 'databaseUrl' | 'dataDir'>; drop(): Promise<void> }> {
+  const dataDir = tmpRoot();
+  const url = process.env.DATABASE_URL;
+  if (!url) return { config: { dataDir }, drop: async () => fs.rmSync(dataDir, { recursive: true, force: true }) };
+  const name = `t_${crypto.randomBytes(6).toString('hex')}`;
+  const admin = new Client({ connectionString: url });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const u = new URL(url);
+  u.pathname = `/${name}`;
+  return {
+    config: { databaseUrl: u.toString(), dataDir },
+    drop: async () => {
+      const c = new Client({ connectionString: url });
+      await c.connect();
+      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await c.end();
+    },
+  };
+}
+
+/** Starts the real application (real schema, real database, real HTTP) on a free port. */
+export async function startTestApp(overrides: Partial<Config> = {}, logStream?: NodeJS.WritableStream): Promise<TestApp> {
+  const config = testConfig(overrides);
+  const db = await openDatabase(config);
+  const log = logStream ? pino({ level: 'debug' }, logStream as any) : pino({ level: config.logLevel });
+  const app = await createApp(config, db.dataSource, log);
+  await new Promise<void>((resolve) => app.httpServer.listen(0, '127.0.0.1', resolve));
+  const address = app.httpServer.address();
+  const url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+  const tokens = {} as Record<Role, string>;
+  for (const role of ALL_ROLES) tokens[role] = await signToken(app.secret, `test-${role.toLowerCase()}`, [role]);
+  const gql = async (query: string, variables?: Record<string, unknown>, as: Role | null | string = Role.PRIVACY_OFFICER) => {
+    const token = as == null ? undefined : (tokens as Record<string, string>)[as] ?? as;
+    const res = await fetch(`${url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+      body: JSON.stringify({ query, variables }),
+    });
+    const body = (await res.json()) as GqlResult;
+    return { ...body, status: res.status };
+  };
+  return {
+    config,
+    db,
+    app,
+    url,
+    tokens,
+    gql,
+    context: (role = Role.PRIVACY_OFFICER) =>
+      createContext({ dataSource: db.dataSource, services: app.services, config, log: app.log }, { subject: `test-${role.toLowerCase()}`, roles: [role] }),
+    sql: (text, params) => db.dataSource.query(text, params),
+    async close() {
+      await app.apollo.stop();
+      await new Promise((resolve) => app.httpServer.close(resolve));
+      await db.close();
+    },
+  };
+}
+
+/** A unique suffix so that tests sharing one database never collide. */
+export const uniq = (prefix = 't') => `${prefix}-${crypto.randomBytes(5).toString('hex')}`;
+
+/** Asserts a successful GraphQL response and returns its data. */
+export function ok<T = any>(res: GqlResult<T>): T {
+  if (res.errors?.length) throw new Error(`GraphQL errors: ${JSON.stringify(res.errors, null, 2)}`);
+  return res.data as T;
+}
+
+/** Counts the SQL statements the data source issues while `fn` runs. */
+export async function countStatements<T>(t: TestApp, fn: () => Promise<T>): Promise<{ result: T; statements: number }> {
+  const logger = t.db.dataSource.logger as any;
+  const original = logger.logQuery;
+  let statements = 0;
+  logger.logQuery = (...args: unknown[]) => {
+    statements++;
+    return original.apply(logger, args);
+  };
+  try {
+    const result = await fn();
+    return { result, statements };
+  } finally {
+    logger.logQuery = original;
+  }
+}
+
+/** Test factories: unique people and items through the real ingest mutations. */
+export const factory = {
+  user: (over: Record<string, unknown> = {}) => ({ externalId: uniq('u'), handle: 'h', email: 'p@example.com', birthDate: '1990-01-01', country: 'DE', ...over }),
+  item: (authorExternalId: string, over: Record<string, unknown> = {}) => ({
+    externalId: uniq('c'),
+    authorExternalId,
+    platform: 'FACEBOOK',
+    kind: 'POST',
+    text: `text ${uniq('x')}`,
+    language: 'de',
+    createdAt: '2025-01-01T00:00:00.000Z',
+    visibility: 'PUBLIC',
+    labels: [],
+    ...over,
+  }),
+};
+
+export const USERS_INGEST = `mutation($input: UsersIngestInput!) { usersIngest(input: $input) { users { id externalId country } createdCount updatedCount userErrors { code message field } } }`;
+export const CONTENT_INGEST = `mutation($input: ContentIngestInput!) { contentIngest(input: $input) { items { id externalId contentHash } createdCount updatedCount userErrors { code message field } } }`;
+
+/** Ingests users and items through GraphQL; returns their ids by externalId. */
+export async function ingest(t: TestApp, users: Record<string, unknown>[], items: Record<string, unknown>[] = []): Promise<Record<string, string>> {
+  const ids: Record<string, string> = {};
+  if (users.length) {
+    const r = ok(await t.gql(USERS_INGEST, { input: { users } }, Role.INGEST_SERVICE));
+    if (r.usersIngest.userErrors.length) throw new Error(JSON.stringify(r.usersIngest.userErrors));
+    for (const u of r.usersIngest.users) ids[u.externalId] = u.id;
+  }
+  if (items.length) {
+    const r = ok(await t.gql(CONTENT_INGEST, { input: { items } }, Role.INGEST_SERVICE));
+    if (r.contentIngest.userErrors.length) throw new Error(JSON.stringify(r.contentIngest.userErrors));
+    for (const c of r.contentIngest.items) ids[c.externalId] = c.id;
+  }
+  return ids;
+}
