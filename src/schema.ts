@@ -26,6 +26,8 @@ export function buildSchema(): GraphQLSchema {
     scalarsMap: [{ type: Date, scalar: DateTimeISOResolver }],
     validate: false,
   });
+  cached.getQueryType()!.description = 'Reads. Every field needs a bearer token; see each field for the roles it admits.';
+  cached.getMutationType()!.description = 'Writes. Each mutation is one transaction with its audit event; refusals come back in `userErrors`.';
   return cached;
 }
 

@@ -26,6 +26,8 @@ export interface TestApp {
   gql<T = any>(query: string, variables?: Record<string, unknown>, as?: Role | null | string): Promise<GqlResult<T>>;
   /** A request context for calling services directly (as a role). */
   context(role?: Role): RequestContext;
+  /** The application's services. */
+  services(): App['services'];
   /** Plain SQL on the application's data source. */
   sql<T = any>(text: string, params?: unknown[]): Promise<T[]>;
   close(): Promise<void>;
@@ -94,6 +96,7 @@ export async function startTestApp(overrides: Partial<Config> = {}, logStream?: 
     context: (role = Role.PRIVACY_OFFICER) =>
       createContext({ dataSource: db.dataSource, services: app.services, config, log: app.log }, { subject: `test-${role.toLowerCase()}`, roles: [role] }),
     sql: (text, params) => db.dataSource.query(text, params),
+    services: () => app.services,
     async close() {
       await app.apollo.stop();
       await new Promise((resolve) => app.httpServer.close(resolve));
