@@ -1,13 +1,18 @@
-import { Arg, Args, Authorized, Ctx, ID, Int, Query, Resolver } from 'type-graphql';
+import { Arg, Args, Authorized, Ctx, FieldResolver, ID, Int, Query, Resolver, Root } from 'type-graphql';
 import type { RequestContext } from '../../context';
 import { Role } from '../../common/auth';
 import { PageArgs } from '../../common/pagination';
-import { ContentFilter } from '../content/content.types';
+import { ContentFilter, ContentItem } from '../content/content.types';
 import { ContentItemConnection } from '../content/content.resolver';
 import { EligibilityReport, EligibilityVerdict } from './eligibility.types';
 
-@Resolver()
+@Resolver(() => EligibilityVerdict)
 export class EligibilityResolver {
+  @FieldResolver(() => ContentItem, { nullable: true, description: 'The item (null when the id is unknown).' })
+  item(@Root() verdict: EligibilityVerdict, @Ctx() ctx: RequestContext) {
+    return verdict.found ? ctx.loaders.contentItem.load(verdict.itemId) : null;
+  }
+
   @Authorized(Role.PRIVACY_OFFICER, Role.AUDITOR)
   @Query(() => [EligibilityVerdict], {
     description: 'One verdict per item, in the order asked, with every reason that applies (up to 1,000 ids). `asOf` defaults to now and may not be in the future.',

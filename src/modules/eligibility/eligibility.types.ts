@@ -1,15 +1,11 @@
 import { Field, ID, Int, ObjectType } from 'type-graphql';
 import { PolicyMode, ReasonCode } from '../../common/enums';
-import { ContentItem } from '../content/content.types';
 import { Policy } from '../policies/policy.types';
 
 @ObjectType({ description: 'The verdict on one item under one policy at one instant.' })
 export class EligibilityVerdict {
   @Field(() => ID, { description: 'The id that was asked about.' })
   itemId: string;
-
-  @Field(() => ContentItem, { nullable: true, description: 'The item (null when the id is unknown).' })
-  item?: unknown;
 
   @Field({ description: 'False when no item has this id.' })
   found: boolean;
