@@ -31,18 +31,35 @@ export interface AppDeps {
   log: Logger;
 }
 
+/**
+ * The context object. Apollo hands resolvers a shallow copy of it, so the entity manager lives in a box that every copy
+ * (and the loaders, built once per request) shares: when a mutation swaps in its transaction, everyone sees it.
+ */
+class Context {
+  private readonly box: { manager: EntityManager };
+  loaders: Loaders;
+  constructor(
+    readonly viewer: Viewer | undefined,
+    readonly requestId: string,
+    readonly dataSource: DataSource,
+    readonly services: Services,
+    readonly config: Config,
+    readonly log: Logger,
+    readonly now: Date,
+  ) {
+    this.box = { manager: dataSource.manager };
+  }
+  get manager(): EntityManager {
+    return this.box.manager;
+  }
+  set manager(manager: EntityManager) {
+    this.box.manager = manager;
+  }
+}
+
 /** Builds a fresh context (and fresh loaders: never shared across callers). */
 export function createContext(deps: AppDeps, viewer: Viewer | undefined, requestId: string = crypto.randomUUID()): RequestContext {
-  const ctx = {
-    viewer,
-    requestId,
-    dataSource: deps.dataSource,
-    manager: deps.dataSource.manager,
-    services: deps.services,
-    config: deps.config,
-    log: deps.log.child({ requestId }),
-    now: new Date(),
-  } as RequestContext;
+  const ctx = new Context(viewer, requestId, deps.dataSource, deps.services, deps.config, deps.log.child({ requestId }), new Date());
   ctx.loaders = createLoaders(ctx);
   return ctx;
 }

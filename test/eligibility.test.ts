@@ -154,7 +154,6 @@ describe('the rules, case by case (DESIGN.md §3)', () => {
     const u = await w.user();
     const item = await w.item(u);
     // An event recorded "in the future" of now cannot be known yet.
-    await t.sql(`ALTER TABLE consent_events DROP CONSTRAINT IF EXISTS consent_events_check`);
     await t.sql(
       `INSERT INTO consent_events (user_id, type, scope, effective_at, recorded_at, channel, actor) VALUES ($1, 'OBJECTION', 'ALL_AI_TRAINING', '2025-01-01', now() + interval '1 hour', 'SETTINGS', 't')`,
       [u],

@@ -25,10 +25,16 @@ export async function runAudited<P>(
   work: (tx: RequestContext) => Promise<MutationOutcome<P>>,
 ): Promise<P> {
   return ctx.dataSource.transaction(async (manager) => {
-    const tx: RequestContext = { ...ctx, manager };
-    const outcome = await work(tx);
-    await ctx.services.audit.append(manager, tx, operation, input, outcome.targetIds);
-    return outcome.payload;
+    // Everything this request reads or writes from here on (services, loaders) goes through the transaction.
+    const outer = ctx.manager;
+    ctx.manager = manager;
+    try {
+      const outcome = await work(ctx);
+      await ctx.services.audit.append(manager, ctx, operation, input, outcome.targetIds);
+      return outcome.payload;
+    } finally {
+      ctx.manager = outer;
+    }
   });
 }
 
@@ -38,17 +44,11 @@ export async function runAudited<P>(
  */
 export function AuditedMutation(returnType: MutationReturnType, options: MutationOptions & { description: string }): MethodDecorator {
   const middleware: MiddlewareFn<RequestContext> = async ({ context, info, args }, next) => {
-    const outer = context.manager;
     try {
-      return await runAudited(context, info.fieldName, args.input ?? args, async (tx) => {
-        context.manager = tx.manager;
-        return (await next()) as MutationOutcome<unknown>;
-      });
+      return await runAudited(context, info.fieldName, args.input ?? args, async () => (await next()) as MutationOutcome<unknown>);
     } catch (err) {
       if (err instanceof DomainError) return { userErrors: err.details };
       throw err;
-    } finally {
-      context.manager = outer;
     }
   };
   return (target, propertyKey, descriptor) => {
