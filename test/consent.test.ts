@@ -139,11 +139,10 @@ describe('objectionsImport', () => {
     const before = await count('consent_events');
     const res = ok(await t.gql(IMPORT, { input: { rows, reason: 'batch' } })).objectionsImport;
     expect(res.importedCount).toBeNull();
-    expect(res.userErrors).toEqual([expect.objectContaining({ code: 'BAD_USER_INPUT', field: 'rows[500].effectiveAt' })]);
-    expect(await count('consent_events')).toBe(before);
-    rows[500] = { ...rows[500], effectiveAt: '2025-02-01T00:00:00Z' };
-    const res2 = ok(await t.gql(IMPORT, { input: { rows, reason: 'batch' } })).objectionsImport;
-    expect(res2.userErrors).toEqual([expect.objectContaining({ code: 'NOT_FOUND', field: 'rows[700].externalUserId' })]);
+    expect(res.userErrors).toEqual([
+      expect.objectContaining({ code: 'BAD_USER_INPUT', field: 'rows[500].effectiveAt' }),
+      expect.objectContaining({ code: 'NOT_FOUND', field: 'rows[700].externalUserId' }),
+    ]);
     expect(await count('consent_events')).toBe(before);
   });
 

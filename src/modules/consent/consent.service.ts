@@ -13,6 +13,13 @@ export const EVENT_COLUMNS = `id, user_id AS "userId", type, scope, effective_at
   idempotency_key AS "idempotencyKey"`;
 
 export const MAX_IMPORT_ROWS = 200000;
+
+export interface ImportOptions {
+  /** Reason for rows that give none. */
+  reason?: string;
+  /** How errors name a row of this chunk (default `rows[i]`). */
+  rowLabel?: (i: number) => string;
+}
 /** Clock tolerance: an effective-at this close to now counts as now (not backdated, not future). */
 const SKEW_MS = 1000;
 
@@ -94,16 +101,15 @@ export class ConsentService {
   }
 
   /**
-   * Validates and writes one chunk of imported objections with one set-based statement. Rows are numbered from
-   * `firstRow` so that errors name the position in the whole import. Throws a DomainError listing every bad row.
+   * Validates one chunk of imported objections (rows numbered by `rowLabel`, default `rows[i]`); throws a DomainError
+   * listing every bad row. Returns the user id of each row.
    */
-  async importChunk(ctx: RequestContext, rows: ObjectionImportRow[], options: { firstRow?: number; reason?: string; rowLabel?: (i: number) => string } = {}): Promise<number> {
-    const first = options.firstRow ?? 0;
+  async validateChunk(ctx: RequestContext, rows: ObjectionImportRow[], options: ImportOptions = {}): Promise<string[]> {
     const label = options.rowLabel ?? ((i: number) => `rows[${i}]`);
     const problems = new Problems(200);
     const seen = new Map<string, number>();
     rows.forEach((r, j) => {
-      const at = label(first + j);
+      const at = label(j);
       checkString(problems, `${at}.externalUserId`, r.externalUserId, { required: true, max: 200 });
       if (!SCOPES.has(r.scope)) problems.add(`${at}.scope`, `scope must be one of ${[...SCOPES].join(', ')}`);
       if (r.channel != null && !CHANNELS.has(r.channel)) problems.add(`${at}.channel`, `channel must be one of ${[...CHANNELS].join(', ')}`);
@@ -112,9 +118,9 @@ export class ConsentService {
       const key = `${r.externalUserId}\u0000${r.scope}\u0000${r.effectiveAt?.getTime?.() ?? ''}`;
       const dup = seen.get(key);
       if (dup !== undefined) problems.add(`${at}.externalUserId`, `duplicates ${label(dup)}`);
-      else seen.set(key, first + j);
+      else seen.set(key, j);
     });
-    problems.throwIfAny();
+    // Look people up even when some rows are malformed, so that one pass reports every kind of problem.
     const externalIds = rows.map((r) => r.externalUserId);
     const users: { external_id: string; id: string }[] = await ctx.manager.query(
       `SELECT external_id, id FROM users WHERE external_id = ANY($1::text[])`,
@@ -122,14 +128,20 @@ export class ConsentService {
     );
     const idByExternal = new Map(users.map((u) => [u.external_id, u.id]));
     externalIds.forEach((e, j) => {
-      if (!idByExternal.has(e)) problems.add(`${label(first + j)}.externalUserId`, `no user "${e}"`, ErrorCode.NOT_FOUND);
+      if (e && !idByExternal.has(e)) problems.add(`${label(j)}.externalUserId`, `no user "${e}"`, ErrorCode.NOT_FOUND);
     });
     problems.throwIfAny();
-    const result = await ctx.manager.query(
+    return externalIds.map((e) => idByExternal.get(e)!);
+  }
+
+  /** Validates and writes one chunk of imported objections with one set-based statement. */
+  async importChunk(ctx: RequestContext, rows: ObjectionImportRow[], options: ImportOptions = {}): Promise<number> {
+    const userIds = await this.validateChunk(ctx, rows, options);
+    await ctx.manager.query(
       `INSERT INTO consent_events (user_id, type, scope, effective_at, channel, actor, reason)
        SELECT user_id, 'OBJECTION', scope, least(coalesce(effective_at, now()), now()), coalesce(channel, 'BULK_IMPORT'), $6, coalesce(reason, $7)
        FROM unnest($1::uuid[], $2::text[], $3::timestamptz[], $4::text[], $5::text[]) AS t(user_id, scope, effective_at, channel, reason)`,
-      [externalIds.map((e) => idByExternal.get(e)), rows.map((r) => r.scope), rows.map((r) => r.effectiveAt ?? null), rows.map((r) => r.channel ?? null),
+      [userIds, rows.map((r) => r.scope), rows.map((r) => r.effectiveAt ?? null), rows.map((r) => r.channel ?? null),
         rows.map((r) => r.reason ?? null), ctx.viewer!.subject, options.reason ?? null],
     );
     return rows.length;

@@ -1,0 +1,135 @@
+#!/usr/bin/env node
+import 'reflect-metadata';
+import os from 'node:os';
+import pino from 'pino';
+import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { loadConfig } from '../config';
+import { openDatabase, Database } from '../db/data-source';
+import { ALL_ROLES, resolveAuthSecret, Role, signToken } from '../common/auth';
+import { createContext, RequestContext } from '../context';
+import { createServices } from '../services';
+import { runAudited } from '../modules/audit/audited-mutation';
+import { writeSynthetic } from '../modules/seed/synthetic';
+import { importObjectionsCsv } from './objections-import';
+import { createProgress } from './progress';
+
+/** Exit codes: 0 done, 1 the work was refused or failed (bad rows, broken chain), 2 usage or configuration error. */
+export const EXIT = { OK: 0, FAILED: 1, USAGE: 2 } as const;
+
+const int = (name: string) => (value: string) => {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`${name} must be a non-negative integer`);
+  return n;
+};
+
+/** Opens the configured database and a context acting as `actor` with `roles`. */
+async function withContext<T>(actor: string, roles: Role[], fn: (ctx: RequestContext, db: Database) => Promise<T>): Promise<T> {
+  const config = loadConfig();
+  const db = await openDatabase(config);
+  try {
+    const ctx = createContext({ dataSource: db.dataSource, services: createServices(), config, log: pino({ level: 'silent' }) }, { subject: actor, roles });
+    return await fn(ctx, db);
+  } finally {
+    await db.close();
+  }
+}
+
+const defaultActor = () => `cli:${os.userInfo().username}`;
+
+export function buildProgram(setExit: (code: number) => void): Command {
+  const program = new Command('aidg')
+    .description('Operator tools for the AI training-data governance service. Uses DATABASE_URL, or the embedded database in DATA_DIR (stop the server first: the embedded database has one writer).')
+    .showHelpAfterError()
+    .exitOverride();
+
+  program
+    .command('token')
+    .description('Print a bearer token (and nothing else on stdout).')
+    .requiredOption('-r, --role <roles>', `comma-separated roles: ${ALL_ROLES.join(', ')}`)
+    .requiredOption('-s, --subject <subject>', 'who the token is for')
+    .option('--expires <duration>', 'lifetime, e.g. 12h, 30m, 7d', '12h')
+    .action(async (opts: { role: string; subject: string; expires: string }) => {
+      const roles = opts.role.split(',').map((r) => r.trim().toUpperCase()) as Role[];
+      const unknown = roles.filter((r) => !ALL_ROLES.includes(r));
+      if (unknown.length) throw new InvalidArgumentError(`unknown role ${unknown.join(', ')}; roles are ${ALL_ROLES.join(', ')}`);
+      process.stdout.write(`${await signToken(resolveAuthSecret(loadConfig()), opts.subject, roles, opts.expires)}\n`);
+      process.stderr.write(`token: signed for ${opts.subject} with ${roles.join(', ')}, expires in ${opts.expires}\n`);
+    });
+
+  program
+    .command('seed')
+    .description('Write a deterministic synthetic data set straight into PostgreSQL (set-based SQL, one transaction).')
+    .option('--users <n>', 'people', int('--users'), 1000)
+    .option('--items <n>', 'content items', int('--items'), 10000)
+    .option('--objections <n>', 'objections (about a fifth are later withdrawn)', int('--objections'), 500)
+    .option('--seed <n>', 'seed: the same seed gives the same rows', int('--seed'), 1)
+    .option('--prefix <prefix>', 'prefix of external ids (default syn<seed>-)')
+    .option('--actor <subject>', 'subject recorded in the audit log', defaultActor())
+    .action(async (opts: { users: number; items: number; objections: number; seed: number; prefix?: string; actor: string }) => {
+      const started = Date.now();
+      await withContext(opts.actor, [Role.INGEST_SERVICE], async (ctx) => {
+        const progress = createProgress('seed', 4, 'steps');
+        await runAudited(ctx, 'syntheticSeed', opts, async (tx) => {
+          await writeSynthetic(tx.manager, opts, (step, done) => progress.update(done, step));
+          return { payload: undefined, targetIds: [] };
+        });
+        progress.stop();
+      });
+      process.stdout.write(`seed: wrote ${opts.users} users, ${opts.items} items, ${opts.objections} objections (seed ${opts.seed}) in ${((Date.now() - started) / 1000).toFixed(1)}s\n`);
+    });
+
+  const objections = program.command('objections').description('Consent-ledger bulk operations.');
+  objections
+    .command('import')
+    .description('Import objections from a CSV file (header: external_user_id,scope,effective_at,channel,reason), all or nothing, streamed.')
+    .argument('<file>', 'CSV file')
+    .option('--reason <text>', 'reason for rows that give none (backdated rows need one)')
+    .option('--actor <subject>', 'privacy officer recorded as the actor', defaultActor())
+    .action(async (file: string, opts: { reason?: string; actor: string }) => {
+      const summary = await withContext(opts.actor, [Role.PRIVACY_OFFICER], (ctx) => importObjectionsCsv(ctx, file, { reason: opts.reason }));
+      if (summary.errors.length) {
+        for (const e of summary.errors) process.stderr.write(`error: ${e.field ? `${e.field}: ` : ''}${e.message} [${e.code}]\n`);
+        process.stdout.write(`objections import: refused, ${summary.errors.length} error(s) in ${summary.rows} rows read; nothing was written\n`);
+        setExit(EXIT.FAILED);
+      } else {
+        process.stdout.write(`objections import: imported ${summary.imported} objections from ${file}\n`);
+      }
+    });
+
+  const audit = program.command('audit').description('Audit log.');
+  audit
+    .command('verify')
+    .description('Recompute the hash chain of the audit log; exit 1 when it is broken.')
+    .action(async () => {
+      const result = await withContext(defaultActor(), [Role.AUDITOR], (ctx) => ctx.services.audit.verifyChain(ctx));
+      if (result.valid) process.stdout.write(`audit verify: valid, ${result.checkedEvents} events checked\n`);
+      else {
+        process.stdout.write(`audit verify: BROKEN at event ${result.firstBrokenEventId} (${result.checkedEvents} events checked)\n`);
+        setExit(EXIT.FAILED);
+      }
+    });
+
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  let code: number = EXIT.OK;
+  const program = buildProgram((c) => (code = c));
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return code;
+  } catch (err) {
+    if (err instanceof InvalidArgumentError) {
+      process.stderr.write(`error: ${err.message}\n`);
+      return EXIT.USAGE;
+    }
+    // Commander has already printed its own usage errors and help.
+    if (err instanceof CommanderError) return err.exitCode === 0 ? EXIT.OK : EXIT.USAGE;
+    process.stderr.write(`error: ${err instanceof Error ? err.message : String(err)}\n`);
+    return EXIT.FAILED;
+  }
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then((code) => process.exit(code));
+}
