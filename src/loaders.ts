@@ -3,6 +3,8 @@ import type { RequestContext } from './context';
 import type { UserRow } from './modules/users/user.types';
 import type { ContentRow, VisibilityChange } from './modules/content/content.types';
 import type { Policy } from './modules/policies/policy.types';
+import type { DatasetRow, DatasetTaint } from './modules/datasets/dataset.types';
+import type { TrainingRunRow } from './modules/lineage/lineage.types';
 
 /** Per-request DataLoaders (never shared across callers): one statement per batch, results in key order. */
 export function createLoaders(ctx: RequestContext) {
@@ -16,6 +18,12 @@ export function createLoaders(ctx: RequestContext) {
       const eligible = await ctx.services.eligibility.eligibleNow(ctx, ids);
       return ids.map((id) => eligible.has(id));
     }),
+    dataset: new DataLoader<string, DatasetRow | undefined>((ids) => ctx.services.datasets.byIds(ctx, ids)),
+    datasetTaint: new DataLoader<string, DatasetTaint>((ids) => ctx.services.datasets.taint(ctx, ids)),
+    datasetParents: new DataLoader<string, DatasetRow[]>((ids) => ctx.services.datasets.parents(ctx, ids)),
+    policyById: new DataLoader<string, Policy | undefined>((ids) => Promise.all(ids.map((id) => ctx.services.policies.byId(ctx, id)))),
+    trainingRun: new DataLoader<string, TrainingRunRow | undefined>((ids) => ctx.services.lineage.runsByIds(ctx, ids)),
+    runDatasets: new DataLoader<string, DatasetRow[]>((ids) => ctx.services.lineage.datasetsOfRuns(ctx, ids)),
     defaultPolicy: new DataLoader<string, Policy>((keys) => Promise.all(keys.map((k) => ctx.services.policies.get(ctx, k)))),
   };
 }

@@ -12,8 +12,13 @@ import { PolicyResolver } from './modules/policies/policy.resolver';
 import { UserResolver } from './modules/users/user.resolver';
 import { ViewerResolver } from './modules/viewer/viewer.resolver';
 import { ConsentResolver } from './modules/consent/consent.resolver';
+import { DatasetMemberResolver, DatasetResolver } from './modules/datasets/dataset.resolver';
+import { LineageResolver, TrainingRunResolver } from './modules/lineage/lineage.resolver';
 
-export const resolvers = [ViewerResolver, UserResolver, ContentResolver, PolicyResolver, EligibilityResolver, ConsentResolver, AuditResolver] as const;
+export const resolvers = [
+  ViewerResolver, UserResolver, ContentResolver, PolicyResolver, EligibilityResolver, ConsentResolver, DatasetResolver, DatasetMemberResolver,
+  TrainingRunResolver, LineageResolver, AuditResolver,
+] as const;
 
 let cached: GraphQLSchema | undefined;
 

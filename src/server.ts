@@ -16,6 +16,7 @@ import { DomainError } from './common/errors';
 import { createContext, RequestContext } from './context';
 import { buildSchema } from './schema';
 import { createServices, Services } from './services';
+import { exportDataset } from './modules/datasets/dataset.export';
 
 export interface App {
   app: express.Express;
@@ -96,6 +97,27 @@ export async function createApp(config: Config, dataSource: DataSource, log: Log
       else res.json({ status: 'ready' });
     } catch {
       res.status(503).json({ status: 'database unreachable' });
+    }
+  });
+  // Routes beside /graphql take the same bearer token.
+  const viewerOf = async (req: express.Request, res: express.Response) => {
+    try {
+      const viewer = await authenticate(secret, req.headers.authorization);
+      if (!viewer) res.status(401).json({ error: { code: 'UNAUTHENTICATED', message: 'Authentication required: send "Authorization: Bearer <token>"' } });
+      return viewer;
+    } catch (err) {
+      if (!(err instanceof AuthenticationError)) throw err;
+      res.status(401).json({ error: { code: 'UNAUTHENTICATED', message: err.message } });
+      return undefined;
+    }
+  };
+  app.get('/datasets/:id/export.ndjson', async (req, res, next) => {
+    try {
+      const viewer = await viewerOf(req, res);
+      if (viewer) await exportDataset(createContext({ dataSource, services, config, log }, viewer), req, res);
+    } catch (err) {
+      if (res.headersSent) res.destroy(err as Error);
+      else next(err);
     }
   });
   app.use(

@@ -1,6 +1,8 @@
 import { AuditService } from './modules/audit/audit.service';
 import { ConsentService } from './modules/consent/consent.service';
 import { ContentService } from './modules/content/content.service';
+import { DatasetService } from './modules/datasets/dataset.service';
+import { LineageService } from './modules/lineage/lineage.service';
 import { EligibilityService } from './modules/eligibility/eligibility.service';
 import { PolicyService } from './modules/policies/policy.service';
 import { UserService } from './modules/users/user.service';
@@ -14,6 +16,8 @@ export function createServices() {
     policies: new PolicyService(),
     eligibility: new EligibilityService(),
     consent: new ConsentService(),
+    datasets: new DatasetService(),
+    lineage: new LineageService(),
   };
 }
 

@@ -17,13 +17,13 @@ export class World {
 
   async item(
     authorId: string,
-    over: { platform?: string; kind?: string; createdAt?: string; labels?: string[]; deletedAt?: string | null; visibility?: string | null } = {},
+    over: { platform?: string; kind?: string; createdAt?: string; labels?: string[]; deletedAt?: string | null; visibility?: string | null; language?: string; text?: string } = {},
   ): Promise<string> {
     const createdAt = over.createdAt ?? '2025-01-01T00:00:00Z';
     const [row] = await this.t.sql(
       `INSERT INTO content_items (external_id, author_id, platform, kind, text, language, content_hash, created_at, labels, deleted_at, deletion_recorded_at)
-       VALUES ($1, $2, $3, $4, 'text', 'de', repeat('0', 64), $5, $6, $7, $7) RETURNING id`,
-      [uniq('wc'), authorId, over.platform ?? 'FACEBOOK', over.kind ?? 'POST', createdAt, over.labels ?? [], over.deletedAt ?? null],
+       VALUES ($1, $2, $3, $4, $8, $9, encode(sha256(convert_to($8, 'UTF8')), 'hex'), $5, $6, $7, $7) RETURNING id`,
+      [uniq('wc'), authorId, over.platform ?? 'FACEBOOK', over.kind ?? 'POST', createdAt, over.labels ?? [], over.deletedAt ?? null, over.text ?? 'text', over.language ?? 'de'],
     );
     if (over.visibility !== null) await this.visibility(row.id, over.visibility ?? 'PUBLIC', createdAt);
     return row.id;

@@ -63,6 +63,7 @@ export class ConsentService {
       const replay = await this.replay(ctx, input.idempotencyKey, digest);
       if (replay) return replay;
     }
+    await ctx.services.eligibility.recordingFacts(ctx);
     // One writer per person at a time: the withdrawal check and the append must see the same ledger.
     await ctx.manager.query(`SELECT pg_advisory_xact_lock(hashtext('consent:' || $1))`, [user.id]);
     const effectiveAt = input.effectiveAt ?? null;
@@ -137,6 +138,7 @@ export class ConsentService {
   /** Validates and writes one chunk of imported objections with one set-based statement. */
   async importChunk(ctx: RequestContext, rows: ObjectionImportRow[], options: ImportOptions = {}): Promise<number> {
     const userIds = await this.validateChunk(ctx, rows, options);
+    await ctx.services.eligibility.recordingFacts(ctx);
     await ctx.manager.query(
       `INSERT INTO consent_events (user_id, type, scope, effective_at, channel, actor, reason)
        SELECT user_id, 'OBJECTION', scope, least(coalesce(effective_at, now()), now()), coalesce(channel, 'BULK_IMPORT'), $6, coalesce(reason, $7)

@@ -137,6 +137,7 @@ export class ContentService {
     });
     problems.throwIfAny();
 
+    await ctx.services.eligibility.recordingFacts(ctx);
     const written: { id: string; external_id: string; created: boolean }[] = await ctx.manager.query(
       `WITH input AS (
          SELECT * FROM unnest($1::text[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::timestamptz[], $8::text[], $9::text[])
@@ -191,6 +192,7 @@ export class ContentService {
       if (item && r.changedAt && r.changedAt < item.created_at) problems.add(`changes[${i}].changedAt`, 'changedAt is before the item was created');
     });
     problems.throwIfAny();
+    await ctx.services.eligibility.recordingFacts(ctx);
     const ids = rows.map((r) => items.get(r.externalId)!.id);
     await ctx.manager.query(
       `INSERT INTO visibility_changes (item_id, visibility, changed_at)
@@ -210,6 +212,7 @@ export class ContentService {
     problems.throwIfAny();
     const items = await this.resolveItems(ctx, problems, 'items', rows.map((r) => r.externalId));
     problems.throwIfAny();
+    await ctx.services.eligibility.recordingFacts(ctx);
     const ids = rows.map((r) => items.get(r.externalId)!.id);
     await ctx.manager.query(
       `UPDATE content_items c SET deleted_at = coalesce(t.deleted_at, now()), deletion_recorded_at = now(), updated_at = now()

@@ -104,6 +104,8 @@ export interface EvaluationSql {
   times: RuleTimes;
   /** For small item sets: look up consent events of their authors only (instead of hashing the whole ledger). */
   fewItems?: boolean;
+  /** The policy id is a column of the items (several policies in one evaluation). */
+  policyPerRow?: boolean;
 }
 
 /**
@@ -113,6 +115,6 @@ export interface EvaluationSql {
 export function evaluationFromSql(e: EvaluationSql): string {
   return `${e.items} c
     JOIN users u ON u.id = c.author_id
-    CROSS JOIN (SELECT * FROM policies WHERE id = ${e.policyId}) p
+    ${e.policyPerRow ? 'JOIN policies p ON p.id = ' + e.policyId : `CROSS JOIN (SELECT * FROM policies WHERE id = ${e.policyId}) p`}
     LEFT JOIN (${objectedScopesSql(e.times, e.fewItems ? `SELECT author_id FROM ${e.items} a` : undefined)}) o ON o.user_id = c.author_id`;
 }

@@ -24,8 +24,25 @@ export function eligibleItemsSql(items: string, policyId: string, times: RuleTim
   return `(SELECT c.* FROM ${evaluationFromSql({ items, policyId, times, fewItems })} WHERE ${eligibleSql(times)})`;
 }
 
+/**
+ * Advisory lock on "what the service knows". Writers of eligibility facts (ledger events, erasures, visibility changes,
+ * deletions) hold it shared until they commit; a dataset build takes it exclusively first, so its snapshot (its
+ * transaction's time) sees every fact recorded before it and none recorded after. That keeps build verification exact.
+ */
+export const KNOWLEDGE_LOCK = 7340021;
+
 /** Eligibility: verdicts with reasons, eligible-content pages and reports, all rendered from eligibility.rules. */
 export class EligibilityService {
+  /** Called by every writer of eligibility facts, inside its transaction. */
+  async recordingFacts(ctx: RequestContext): Promise<void> {
+    await ctx.manager.query(`SELECT pg_advisory_xact_lock_shared($1)`, [KNOWLEDGE_LOCK]);
+  }
+
+  /** Called by a dataset build before it reads anything: waits for in-flight fact writers. */
+  async freezeKnowledge(ctx: RequestContext): Promise<void> {
+    await ctx.manager.query(`SELECT pg_advisory_xact_lock($1)`, [KNOWLEDGE_LOCK]);
+  }
+
   /** Validates an as-of instant: defaults to the request's now, never in the future. */
   asOf(ctx: RequestContext, asOf: Date | undefined | null): Date {
     if (asOf == null) return ctx.now;

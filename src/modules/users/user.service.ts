@@ -81,6 +81,7 @@ export class UserService {
       for (const e of erased) problems.add(`users[${index.get(e.external_id)}].externalId`, `user "${e.external_id}" was erased and cannot be re-ingested`, ErrorCode.ALREADY_ERASED);
       problems.throwIfAny();
     }
+    await ctx.services.eligibility.recordingFacts(ctx);
     const written: { id: string; external_id: string; created: boolean }[] = await ctx.manager.query(
       `INSERT INTO users (external_id, handle, email, birth_date, country, deleted_at)
        SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::date[], $5::text[], $6::timestamptz[])
@@ -107,6 +108,7 @@ export class UserService {
     if (!isUuid(input.userId)) problems.add('userId', 'userId is not a valid id');
     checkString(problems, 'reason', input.reason, { required: true, max: 2000 });
     problems.throwIfAny();
+    await ctx.services.eligibility.recordingFacts(ctx);
     const [user] = await ctx.manager.query(`SELECT id, erased_at FROM users WHERE id = $1 FOR UPDATE`, [input.userId]);
     if (!user) throw new DomainError(ErrorCode.NOT_FOUND, `No user ${input.userId}`, 'userId');
     if (user.erased_at) throw new DomainError(ErrorCode.ALREADY_ERASED, 'This person was already erased', 'userId');

@@ -1,0 +1,80 @@
+import { DeriveOperation, DatasetSpec } from './dataset.types';
+import { eligibleSql, evaluationFromSql, reasonsSql, RuleTimes } from '../eligibility/eligibility.rules';
+
+/**
+ * How a dataset's membership is computed, as SQL. The build and the build verification both render it, at the
+ * snapshot's times, so that re-evaluation replays exactly what the build did. Parameters are bound by the caller
+ * through `p` (returns the placeholder).
+ */
+export interface MembershipInput {
+  spec: DatasetSpec;
+  /** SQL expression of the policy id. */
+  policyId: string;
+  times: RuleTimes;
+  /** For verification: only items the service knew at the snapshot. */
+  knownItemsOnly?: boolean;
+  p: (value: unknown) => string;
+}
+
+/** Deterministic sampling hash of an item id and a seed, in [0, 2^32). */
+export const sampleHashSql = (idSql: string, seed: string) => `(('x' || substr(md5(${idSql}::text || ':' || ${seed}), 1, 8))::bit(32)::bigint)`;
+
+function filterConds(spec: DatasetSpec, p: MembershipInput['p']): string[] {
+  const f = spec.filters ?? {};
+  const conds: string[] = [];
+  if (f.platforms?.length) conds.push(`c.platform = ANY(${p(f.platforms)}::text[])`);
+  if (f.kinds?.length) conds.push(`c.kind = ANY(${p(f.kinds)}::text[])`);
+  if (f.languages?.length) conds.push(`c.language = ANY(${p(f.languages)}::text[])`);
+  if (f.createdFrom) conds.push(`c.created_at >= ${p(f.createdFrom)}::timestamptz`);
+  if (f.createdTo) conds.push(`c.created_at < ${p(f.createdTo)}::timestamptz`);
+  return conds;
+}
+
+/** The candidate items (content_items' columns): filtered content, or the members of the parent versions. */
+export function candidatesSql(m: MembershipInput): string {
+  const conds = filterConds(m.spec, m.p);
+  if (m.spec.parents?.length) {
+    conds.push(`c.id IN (SELECT item_id FROM dataset_members WHERE dataset_id = ANY(${m.p(m.spec.parents)}::uuid[]))`);
+  }
+  if (m.knownItemsOnly) conds.push(`c.ingested_at <= ${m.times.knownAt}`);
+  return `(SELECT * FROM content_items c${conds.length ? ` WHERE ${conds.join(' AND ')}` : ''})`;
+}
+
+/**
+ * The members (id, author_id, content_hash) that the spec selects among eligible candidates: eligibility, then the
+ * deterministic sample, then DEDUPLICATE's one-item-per-hash, then the cap.
+ */
+export function membersFromEligibleSql(m: MembershipInput, eligible: string): string {
+  const { sample, cap, operation } = m.spec;
+  const where = sample ? `WHERE ${sampleHashSql('e.id', m.p(String(sample.seed)))} < ${m.p(Math.floor(sample.rate * 2 ** 32))}::bigint` : '';
+  let rel = `SELECT e.id, e.author_id, e.content_hash FROM ${eligible} e ${where}`;
+  if (operation === DeriveOperation.DEDUPLICATE) rel = `SELECT DISTINCT ON (content_hash) id, author_id, content_hash FROM (${rel}) d ORDER BY content_hash, id`;
+  if (cap != null) {
+    rel = `SELECT id, author_id, content_hash FROM (${rel}) k ORDER BY ${sampleHashSql('k.id', m.p(String(sample?.seed ?? 0)))}, k.id LIMIT ${m.p(cap)}`;
+  }
+  return `(${rel})`;
+}
+
+/** Eligible candidates as a relation (the bulk predicate of eligibility.rules). */
+export function eligibleCandidatesSql(m: MembershipInput): string {
+  return `(SELECT c.* FROM ${evaluationFromSql({ items: candidatesSql(m), policyId: m.policyId, times: m.times })} WHERE ${eligibleSql(m.times)})`;
+}
+
+/**
+ * One statement for a build: evaluates every candidate once (all reasons), inserts the selected eligible ones into
+ * `target`, and returns how many candidates there were, how many were inserted and the exclusion counts by reason.
+ */
+export function buildStatementSql(m: MembershipInput, target: string, datasetId: string): string {
+  return `WITH r AS MATERIALIZED (
+      SELECT c.id, c.author_id, c.content_hash, ${reasonsSql(m.times)} AS reasons
+      FROM ${evaluationFromSql({ items: candidatesSql(m), policyId: m.policyId, times: m.times })}
+    ), ins AS (
+      INSERT INTO ${target} (dataset_id, item_id, author_id, content_hash)
+      SELECT ${datasetId}, id, author_id, content_hash FROM ${membersFromEligibleSql(m, `(SELECT * FROM r WHERE cardinality(reasons) = 0)`)} s
+      RETURNING 1
+    )
+    SELECT (SELECT count(*)::int FROM r) AS candidates,
+           (SELECT count(*)::int FROM ins) AS members,
+           (SELECT coalesce(json_agg(json_build_object('reason', reason, 'count', n) ORDER BY n DESC, reason), '[]'::json)
+              FROM (SELECT reason, count(*)::int AS n FROM r, unnest(reasons) AS reason GROUP BY reason) x) AS exclusions`;
+}

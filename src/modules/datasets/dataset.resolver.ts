@@ -1,0 +1,99 @@
+import { Arg, Args, Authorized, Ctx, FieldResolver, ID, Query, Resolver, Root } from 'type-graphql';
+import type { RequestContext } from '../../context';
+import { Role } from '../../common/auth';
+import { ConnectionType, PageArgs } from '../../common/pagination';
+import { AuditedMutation } from '../audit/audited-mutation';
+import { ReasonCount } from '../eligibility/eligibility.types';
+import { Policy } from '../policies/policy.types';
+import { TrainingRun } from '../lineage/lineage.types';
+import {
+  BuildVerification, Dataset, DatasetDeriveInput, DatasetMember, DatasetPayload, DatasetRemediateInput, DatasetRequestInput, DatasetRow,
+  DatasetsFilter, DatasetTaint,
+} from './dataset.types';
+import { ContentItem } from '../content/content.types';
+
+export const DatasetConnection = ConnectionType(Dataset, 'Dataset');
+export const DatasetMemberConnection = ConnectionType(DatasetMember, 'DatasetMember');
+
+/** Roles that may read dataset metadata (ML engineers: their own datasets). */
+export const DATASET_READERS = [Role.ML_ENGINEER, Role.PRIVACY_OFFICER, Role.AUDITOR, Role.LINEAGE_READER];
+
+@Resolver(() => Dataset)
+export class DatasetResolver {
+  @Authorized(...DATASET_READERS)
+  @Query(() => Dataset, { nullable: true, description: 'A dataset version (ML engineers: their own).' })
+  dataset(@Ctx() ctx: RequestContext, @Arg('id', () => ID) id: string): Promise<DatasetRow> {
+    return ctx.services.datasets.get(ctx, id);
+  }
+
+  @Authorized(...DATASET_READERS)
+  @Query(() => DatasetConnection, { description: 'Dataset versions, newest first (ML engineers: their own).' })
+  datasets(@Ctx() ctx: RequestContext, @Args() page: PageArgs, @Arg('filter', () => DatasetsFilter, { nullable: true }) filter?: DatasetsFilter) {
+    return ctx.services.datasets.list(ctx, filter ?? {}, page.first, page.after);
+  }
+
+  @FieldResolver(() => Policy, { description: 'The policy version it was built under.' })
+  policy(@Root() d: DatasetRow, @Ctx() ctx: RequestContext) {
+    return ctx.loaders.policyById.load(d.policyId);
+  }
+
+  @FieldResolver(() => [ReasonCount], { description: 'Candidates excluded at build time, by reason.' })
+  exclusions(@Root() d: DatasetRow) {
+    return d.exclusions;
+  }
+
+  @FieldResolver(() => Dataset, { nullable: true, description: 'The version that superseded this one.' })
+  supersededBy(@Root() d: DatasetRow, @Ctx() ctx: RequestContext) {
+    return d.supersededBy ? ctx.loaders.dataset.load(d.supersededBy) : null;
+  }
+
+  @FieldResolver(() => [Dataset], { description: 'Versions it was derived or remediated from.' })
+  parents(@Root() d: DatasetRow, @Ctx() ctx: RequestContext) {
+    return ctx.loaders.datasetParents.load(d.id);
+  }
+
+  @Authorized(Role.ML_ENGINEER, Role.PRIVACY_OFFICER, Role.AUDITOR)
+  @FieldResolver(() => DatasetMemberConnection, { description: 'Members, ordered by item id.' })
+  members(@Root() d: DatasetRow, @Ctx() ctx: RequestContext, @Args() page: PageArgs) {
+    return ctx.services.datasets.members(ctx, d, page.first, page.after);
+  }
+
+  @FieldResolver(() => DatasetTaint, { description: 'Members that are ineligible with today\'s knowledge, by reason.' })
+  taint(@Root() d: DatasetRow, @Ctx() ctx: RequestContext) {
+    return ctx.loaders.datasetTaint.load(d.id);
+  }
+
+  @Authorized(Role.AUDITOR, Role.PRIVACY_OFFICER, Role.ML_ENGINEER)
+  @FieldResolver(() => BuildVerification, { description: 'Re-evaluates the dataset with the knowledge it had at its snapshot.' })
+  buildVerification(@Root() d: DatasetRow, @Ctx() ctx: RequestContext) {
+    return ctx.services.datasets.verifyBuild(ctx, d);
+  }
+
+  @Authorized(Role.ML_ENGINEER)
+  @AuditedMutation(() => DatasetPayload, { description: 'Build a dataset version from eligible content now (ML_ENGINEER). DRY_RUN policies are refused.' })
+  datasetRequest(@Ctx() ctx: RequestContext, @Arg('input') input: DatasetRequestInput) {
+    return ctx.services.datasets.request(ctx, input);
+  }
+
+  @Authorized(Role.ML_ENGINEER)
+  @AuditedMutation(() => DatasetPayload, { description: 'Derive a dataset (FILTER, SAMPLE, UNION, DEDUPLICATE) from existing versions, re-checked now (ML_ENGINEER).' })
+  datasetDerive(@Ctx() ctx: RequestContext, @Arg('input') input: DatasetDeriveInput) {
+    return ctx.services.datasets.derive(ctx, input);
+  }
+
+  @Authorized(Role.ML_ENGINEER)
+  @AuditedMutation(() => DatasetPayload, { description: 'Build the next version without the newly ineligible members; the old one becomes SUPERSEDED (ML_ENGINEER).' })
+  datasetRemediate(@Ctx() ctx: RequestContext, @Arg('input') input: DatasetRemediateInput) {
+    return ctx.services.datasets.remediate(ctx, input);
+  }
+}
+
+@Resolver(() => DatasetMember)
+export class DatasetMemberResolver {
+  @FieldResolver(() => ContentItem, { nullable: true, description: 'The content item (its text follows the usual rules: ML engineers only while eligible now).' })
+  item(@Root() m: DatasetMember, @Ctx() ctx: RequestContext) {
+    return ctx.loaders.contentItem.load(m.itemId);
+  }
+}
+
+export { TrainingRun };

@@ -1,0 +1,269 @@
+import crypto from 'node:crypto';
+import type { RequestContext } from '../../context';
+import { hasRole, Role } from '../../common/auth';
+import { DomainError, ErrorCode, Problems } from '../../common/errors';
+import { Connection, decodeCursor, lazyTotal, pageSize, toConnection } from '../../common/pagination';
+import { checkString } from '../../common/validate';
+import type { MutationOutcome } from '../audit/audited-mutation';
+import { evaluationFromSql, reasonsSql } from '../eligibility/eligibility.rules';
+import { isUuid } from '../users/user.service';
+import { buildStatementSql, eligibleCandidatesSql, membersFromEligibleSql } from './dataset.membership';
+import {
+  BuildVerification, DatasetDeriveInput, DatasetFilterInput, DatasetMember, DatasetOrigin, DatasetPayload, DatasetRemediateInput,
+  DatasetRequestInput, DatasetRow, DatasetsFilter, DatasetSpec, DatasetStatus, DatasetTaint, DeriveOperation, SampleInput,
+} from './dataset.types';
+
+export const DATASET_COLUMNS = `d.id, d.name, d.version, d.policy_id AS "policyId", d.snapshot_at AS "snapshotAt", d.requested_by AS "requestedBy", d.purpose,
+  d.origin, d.spec, d.status, d.superseded_by AS "supersededBy", d.member_count AS "memberCount", d.candidate_count AS "candidateCount",
+  d.exclusions, d.manifest_digest AS "manifestDigest", d.created_at AS "createdAt"`;
+
+const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
+const partitionName = (id: string) => `dataset_members_${id.replace(/-/g, '')}`;
+
+function specFilters(f: DatasetFilterInput | undefined): DatasetSpec['filters'] | undefined {
+  if (!f) return undefined;
+  const out: NonNullable<DatasetSpec['filters']> = {};
+  if (f.platforms?.length) out.platforms = [...new Set(f.platforms)];
+  if (f.kinds?.length) out.kinds = [...new Set(f.kinds)];
+  if (f.languages?.length) out.languages = [...new Set(f.languages)];
+  if (f.createdFrom) out.createdFrom = f.createdFrom.toISOString();
+  if (f.createdTo) out.createdTo = f.createdTo.toISOString();
+  return Object.keys(out).length ? out : undefined;
+}
+
+function checkSample(problems: Problems, field: string, s: SampleInput | undefined) {
+  if (!s) return;
+  if (!(s.rate > 0 && s.rate <= 1)) problems.add(`${field}.rate`, 'rate must be greater than 0 and at most 1');
+  if (!Number.isInteger(s.seed)) problems.add(`${field}.seed`, 'seed must be an integer');
+}
+
+/** Training datasets: requests, derivations, remediation, taint, build verification, members and export. */
+export class DatasetService {
+  async byIds(ctx: RequestContext, ids: readonly string[]): Promise<(DatasetRow | undefined)[]> {
+    const valid = ids.filter(isUuid);
+    const rows: DatasetRow[] = valid.length ? await ctx.manager.query(`SELECT ${DATASET_COLUMNS} FROM datasets d WHERE d.id = ANY($1::uuid[])`, [valid]) : [];
+    const byId = new Map(rows.map((r) => [r.id, r]));
+    return ids.map((id) => byId.get(id.toLowerCase()));
+  }
+
+  /** ML engineers see the datasets they requested; the other roles that may read datasets see all. */
+  visible(ctx: RequestContext, d: DatasetRow): boolean {
+    return !hasRole(ctx.viewer, Role.ML_ENGINEER) || hasRole(ctx.viewer, Role.PRIVACY_OFFICER, Role.AUDITOR, Role.LINEAGE_READER) || d.requestedBy === ctx.viewer!.subject;
+  }
+
+  async get(ctx: RequestContext, id: string): Promise<DatasetRow> {
+    const d = isUuid(id) ? await ctx.loaders.dataset.load(id) : undefined;
+    if (!d || !this.visible(ctx, d)) throw new DomainError(ErrorCode.NOT_FOUND, `No dataset ${id}`, 'datasetId');
+    return d;
+  }
+
+  async list(ctx: RequestContext, filter: DatasetsFilter = {}, first?: number, after?: string): Promise<Connection<DatasetRow>> {
+    const limit = pageSize(first);
+    const cursor = decodeCursor(after, 1);
+    const params: unknown[] = [];
+    const p = (v: unknown) => `$${params.push(v)}`;
+    const where: string[] = [];
+    if (filter.name) where.push(`d.name = ${p(filter.name)}`);
+    if (filter.status) where.push(`d.status = ${p(filter.status)}`);
+    if (hasRole(ctx.viewer, Role.ML_ENGINEER) && !hasRole(ctx.viewer, Role.PRIVACY_OFFICER, Role.AUDITOR, Role.LINEAGE_READER)) where.push(`d.requested_by = ${p(ctx.viewer!.subject)}`);
+    const countWhere = where.length ? `WHERE ${where.join(' AND ')}` : '';
+    const countParams = [...params];
+    if (cursor) where.push(`(d.created_at, d.id) < (${p(cursor[0])}::timestamptz, ${p(cursor[1])}::uuid)`);
+    const rows: DatasetRow[] = await ctx.manager.query(
+      `SELECT ${DATASET_COLUMNS}, to_char(d.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS "cursorAt" FROM datasets d ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY d.created_at DESC, d.id DESC LIMIT ${limit + 1}`,
+      params,
+    );
+    // Cursor keys must survive JSON: keep the timestamp with microseconds as text.
+    const conn = toConnection(rows, limit, (r) => [(r as any).cursorAt ?? r.createdAt.toISOString(), r.id], (r) => r);
+    return lazyTotal(conn, async () => (await ctx.manager.query(`SELECT count(*)::int AS n FROM datasets d ${countWhere}`, countParams))[0].n);
+  }
+
+  /** datasetRequest: membership computed by the server, now, under an ENFORCE policy. */
+  async request(ctx: RequestContext, input: DatasetRequestInput): Promise<MutationOutcome<DatasetPayload>> {
+    const problems = new Problems();
+    if (!NAME.test(input.name)) problems.add('name', 'name must be letters, digits, dot, dash or underscore (1-100 characters)');
+    checkString(problems, 'purpose', input.purpose, { max: 2000 });
+    checkSample(problems, 'sample', input.sample);
+    if (input.cap != null && !(input.cap >= 1)) problems.add('cap', 'cap must be at least 1');
+    if (input.filters?.createdFrom && input.filters.createdTo && input.filters.createdFrom >= input.filters.createdTo) problems.add('filters.createdTo', 'createdTo must be after createdFrom');
+    problems.throwIfAny();
+    const policy = await ctx.services.eligibility.enforcedPolicy(ctx, input.policyKey);
+    const spec: DatasetSpec = { filters: specFilters(input.filters), sample: input.sample ? { rate: input.sample.rate, seed: input.sample.seed } : undefined, cap: input.cap ?? undefined };
+    const dataset = await this.build(ctx, { name: input.name, policyId: policy.id, purpose: input.purpose ?? null, origin: DatasetOrigin.REQUEST, spec });
+    return { payload: { dataset, userErrors: [] }, targetIds: [dataset.id] };
+  }
+
+  /** datasetDerive: a transformation of existing versions, re-checked against the policy now. */
+  async derive(ctx: RequestContext, input: DatasetDeriveInput): Promise<MutationOutcome<DatasetPayload>> {
+    const problems = new Problems();
+    if (!NAME.test(input.name)) problems.add('name', 'name must be letters, digits, dot, dash or underscore (1-100 characters)');
+    const parents = [...new Set(input.parentIds.map((i) => i.toLowerCase()))];
+    if (parents.length === 0) problems.add('parentIds', 'at least one parent is needed');
+    if ([DeriveOperation.FILTER, DeriveOperation.SAMPLE].includes(input.operation) && parents.length !== 1) problems.add('parentIds', `${input.operation} takes exactly one parent`);
+    if (input.operation === DeriveOperation.FILTER && !specFilters(input.filters)) problems.add('filters', 'FILTER needs filters');
+    if (input.operation === DeriveOperation.SAMPLE && !input.sample) problems.add('sample', 'SAMPLE needs a sample');
+    checkSample(problems, 'sample', input.sample);
+    problems.throwIfAny();
+    const rows = await this.byIds(ctx, parents);
+    rows.forEach((r, i) => {
+      if (!r || !this.visible(ctx, r)) problems.add(`parentIds[${i}]`, `No dataset ${parents[i]}`, ErrorCode.NOT_FOUND);
+    });
+    problems.throwIfAny();
+    const policyIds = new Set(rows.map((r) => r!.policyId));
+    if (policyIds.size > 1) throw new DomainError(ErrorCode.CONFLICT, 'parents were built under different policies', 'parentIds');
+    const spec: DatasetSpec = {
+      operation: input.operation,
+      parents,
+      filters: input.operation === DeriveOperation.FILTER ? specFilters(input.filters) : undefined,
+      sample: input.operation === DeriveOperation.SAMPLE && input.sample ? { rate: input.sample.rate, seed: input.sample.seed } : undefined,
+    };
+    const dataset = await this.build(ctx, { name: input.name, policyId: rows[0]!.policyId, purpose: input.purpose ?? null, origin: DatasetOrigin.DERIVE, spec });
+    await this.addEdges(ctx, parents, dataset.id, 'DERIVED_FROM', { operation: input.operation, filters: spec.filters, sample: spec.sample });
+    return { payload: { dataset, userErrors: [] }, targetIds: [dataset.id, ...parents] };
+  }
+
+  /** datasetRemediate: the next version of the dataset without its newly ineligible members; the old one is superseded. */
+  async remediate(ctx: RequestContext, input: DatasetRemediateInput): Promise<MutationOutcome<DatasetPayload>> {
+    const old = await this.get(ctx, input.datasetId);
+    // Lock the row: two remediations of one version must not both succeed.
+    const [locked] = await ctx.manager.query(`SELECT status FROM datasets WHERE id = $1 FOR UPDATE`, [old.id]);
+    if (locked.status === DatasetStatus.SUPERSEDED) throw new DomainError(ErrorCode.CONFLICT, 'this version is already superseded', 'datasetId');
+    const spec: DatasetSpec = { operation: undefined, parents: [old.id] };
+    const dataset = await this.build(ctx, { name: old.name, policyId: old.policyId, purpose: old.purpose, origin: DatasetOrigin.REMEDIATE, spec });
+    await this.addEdges(ctx, [old.id], dataset.id, 'REMEDIATED_FROM', { dropped: old.memberCount - dataset.memberCount });
+    await ctx.manager.query(`UPDATE datasets SET status = 'SUPERSEDED', superseded_by = $2 WHERE id = $1`, [old.id, dataset.id]);
+    ctx.loaders.dataset.clear(old.id);
+    return { payload: { dataset, userErrors: [] }, targetIds: [dataset.id, old.id] };
+  }
+
+  private async addEdges(ctx: RequestContext, upstream: string[], downstream: string, type: string, transformation: unknown) {
+    await ctx.manager.query(
+      `INSERT INTO lineage_edges (upstream_id, downstream_id, type, transformation) SELECT u, $2, $3, $4 FROM unnest($1::uuid[]) AS u`,
+      [upstream, downstream, type, JSON.stringify(transformation)],
+    );
+  }
+
+  /**
+   * Builds one version inside the caller's transaction: its own partition, one set-based statement for membership and
+   * exclusions, keys added after the load, then the manifest digest. The snapshot is this transaction's time.
+   */
+  private async build(ctx: RequestContext, d: { name: string; policyId: string; purpose: string | null; origin: DatasetOrigin; spec: DatasetSpec }): Promise<DatasetRow> {
+    const m = ctx.manager;
+    await ctx.services.eligibility.freezeKnowledge(ctx);
+    await m.query(`SELECT pg_advisory_xact_lock(hashtext('dataset:' || $1))`, [d.name]);
+    const id = crypto.randomUUID();
+    const part = partitionName(id);
+    await m.query(`CREATE TABLE ${part} (LIKE dataset_members)`);
+    const params: unknown[] = [d.policyId, id];
+    const p = (v: unknown) => `$${params.push(v)}`;
+    const times = { asOf: 'now()', knownAt: 'now()' };
+    const [stats] = await m.query(buildStatementSql({ spec: d.spec, policyId: '$1::uuid', times, p }, part, '$2::uuid'), params);
+    await m.query(`ALTER TABLE ${part} ADD PRIMARY KEY (item_id)`);
+    await m.query(`CREATE INDEX ON ${part} (author_id)`);
+    await m.query(`ALTER TABLE ${part} ADD CONSTRAINT ${part}_dataset CHECK (dataset_id = '${id}')`);
+    const [{ digest }] = await m.query(
+      `SELECT encode(sha256(convert_to(coalesce(string_agg(item_id::text || E'\\t' || content_hash || E'\\n', '' ORDER BY item_id), ''), 'UTF8')), 'hex') AS digest FROM ${part}`,
+    );
+    const [row] = await m.query(
+      `INSERT INTO datasets (id, name, version, policy_id, snapshot_at, requested_by, purpose, origin, spec, member_count, candidate_count, exclusions, manifest_digest)
+       SELECT $1, $2, coalesce(max(version), 0) + 1, $3, now(), $4, $5, $6, $7, $8, $9, $10, $11 FROM datasets WHERE name = $2
+       RETURNING id`,
+      [id, d.name, d.policyId, ctx.viewer!.subject, d.purpose, d.origin, JSON.stringify(d.spec), stats.members, stats.candidates, JSON.stringify(stats.exclusions), digest],
+    );
+    await m.query(`ALTER TABLE dataset_members ATTACH PARTITION ${part} FOR VALUES IN ('${row.id}')`);
+    return (await this.byIds(ctx, [row.id]))[0]!;
+  }
+
+  /** A keyset page of members ordered by item id. */
+  async members(ctx: RequestContext, dataset: DatasetRow, first?: number, after?: string): Promise<Connection<DatasetMember>> {
+    const limit = pageSize(first);
+    const cursor = decodeCursor(after, 1);
+    const rows: DatasetMember[] = await ctx.manager.query(
+      `SELECT item_id AS "itemId", content_hash AS "contentHash" FROM dataset_members WHERE dataset_id = $1 ${cursor ? 'AND item_id > $2::uuid' : ''} ORDER BY item_id LIMIT ${limit + 1}`,
+      cursor ? [dataset.id, cursor[0]] : [dataset.id],
+    );
+    const conn = toConnection(rows, limit, (r) => [r.itemId], (r) => r);
+    return lazyTotal(conn, async () => dataset.memberCount);
+  }
+
+  /** Members of each dataset that are ineligible now (under the dataset's policy version), by reason: one statement. */
+  async taint(ctx: RequestContext, datasetIds: readonly string[]): Promise<DatasetTaint[]> {
+    const evaluatedAt = new Date();
+    const rows: { dataset_id: string; n: number; reasons: { reason: string; count: number }[] }[] = await ctx.manager.query(
+      `WITH r AS (
+         SELECT c.dataset_id, ${reasonsSql({ asOf: 'now()', knownAt: 'now()' })} AS reasons
+         FROM ${evaluationFromSql({
+           items: `(SELECT ci.*, m.dataset_id, ds.policy_id AS eval_policy_id FROM dataset_members m JOIN datasets ds ON ds.id = m.dataset_id
+                    JOIN content_items ci ON ci.id = m.item_id WHERE m.dataset_id = ANY($1::uuid[]))`,
+           policyId: 'c.eval_policy_id',
+           times: { asOf: 'now()', knownAt: 'now()' },
+           policyPerRow: true,
+         })}
+       )
+       SELECT dataset_id, count(*) FILTER (WHERE cardinality(reasons) > 0)::int AS n,
+              coalesce((SELECT json_agg(json_build_object('reason', reason, 'count', k) ORDER BY k DESC, reason)
+                        FROM (SELECT reason, count(*)::int AS k FROM r r2, unnest(r2.reasons) reason WHERE r2.dataset_id = r.dataset_id GROUP BY reason) x), '[]'::json) AS reasons
+       FROM r GROUP BY dataset_id`,
+      [datasetIds.filter(isUuid)],
+    );
+    const byId = new Map(rows.map((r) => [r.dataset_id, r]));
+    return datasetIds.map((id) => {
+      const r = byId.get(id);
+      return { tainted: (r?.n ?? 0) > 0, taintedCount: r?.n ?? 0, reasons: (r?.reasons ?? []) as any, evaluatedAt };
+    });
+  }
+
+  /** Re-evaluates the dataset with the knowledge it had at its snapshot and compares with its members. */
+  async verifyBuild(ctx: RequestContext, dataset: DatasetRow): Promise<BuildVerification> {
+    const params: unknown[] = [dataset.policyId, dataset.snapshotAt, dataset.id];
+    const p = (v: unknown) => `$${params.push(v)}`;
+    const times = { asOf: '$2::timestamptz', knownAt: '$2::timestamptz' };
+    const spec = dataset.spec;
+    const m = { spec, policyId: '$1::uuid', times, p, knownItemsOnly: true };
+    const expected = membersFromEligibleSql(m, eligibleCandidatesSql(m));
+    const [row] = await ctx.manager.query(
+      `WITH expected AS MATERIALIZED (SELECT id FROM ${expected} x),
+            actual AS MATERIALIZED (SELECT item_id AS id FROM dataset_members WHERE dataset_id = $3),
+            unverifiable AS MATERIALIZED (
+              SELECT c.id FROM content_items c JOIN users u ON u.id = c.author_id
+              WHERE c.id IN (SELECT id FROM actual UNION SELECT id FROM expected) AND u.erased_at > $2::timestamptz)
+       SELECT (SELECT count(*)::int FROM actual) AS members,
+              (SELECT count(*)::int FROM expected) AS expected,
+              (SELECT count(*)::int FROM expected e WHERE NOT EXISTS (SELECT 1 FROM actual a WHERE a.id = e.id) AND e.id NOT IN (SELECT id FROM unverifiable)) AS missing,
+              (SELECT count(*)::int FROM actual a WHERE NOT EXISTS (SELECT 1 FROM expected e WHERE e.id = a.id) AND a.id NOT IN (SELECT id FROM unverifiable)) AS unexpected,
+              (SELECT count(*)::int FROM unverifiable) AS unverifiable`,
+      params,
+    );
+    return {
+      reproduced: row.missing === 0 && row.unexpected === 0,
+      memberCount: row.members,
+      expectedCount: row.expected,
+      missingCount: row.missing,
+      unexpectedCount: row.unexpected,
+      unverifiableCount: row.unverifiable,
+    };
+  }
+
+  /** The parents of each dataset (DERIVED_FROM and REMEDIATED_FROM upstreams). */
+  async parents(ctx: RequestContext, ids: readonly string[]): Promise<DatasetRow[][]> {
+    const rows: (DatasetRow & { child: string })[] = await ctx.manager.query(
+      `SELECT e.downstream_id AS child, ${DATASET_COLUMNS} FROM lineage_edges e JOIN datasets d ON d.id = e.upstream_id
+       WHERE e.downstream_id = ANY($1::uuid[]) AND e.type IN ('DERIVED_FROM','REMEDIATED_FROM') ORDER BY d.created_at`,
+      [ids.filter(isUuid)],
+    );
+    return ids.map((id) => rows.filter((r) => r.child === id));
+  }
+
+  /** Guards an export: the service never hands out data a person has objected to. */
+  async exportable(ctx: RequestContext, id: string): Promise<DatasetRow> {
+    const dataset = await this.get(ctx, id);
+    if (dataset.status === DatasetStatus.SUPERSEDED) {
+      throw new DomainError(ErrorCode.DATASET_SUPERSEDED, `Dataset ${dataset.name} v${dataset.version} is superseded by ${dataset.supersededBy}: export that version instead`, 'datasetId');
+    }
+    const [taint] = await this.taint(ctx, [dataset.id]);
+    if (taint.tainted) {
+      throw new DomainError(ErrorCode.DATASET_TAINTED, `Dataset ${dataset.name} v${dataset.version} holds ${taint.taintedCount} member(s) that are no longer eligible: run datasetRemediate and export the new version`, 'datasetId');
+    }
+    return dataset;
+  }
+}

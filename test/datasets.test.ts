@@ -1,0 +1,279 @@
+import crypto from 'node:crypto';
+import { Role } from '../src/common/auth';
+import { seedDemoIfEmpty } from '../src/modules/seed/demo';
+import { freshDatabaseConfig, ok, startTestApp, TestApp, uniq } from './helpers';
+import { World } from './world';
+
+let t: TestApp;
+let w: World;
+beforeAll(async () => {
+  t = await startTestApp();
+  w = new World(t);
+});
+afterAll(async () => t?.close());
+
+const DATASET_FIELDS = `id name version status snapshotAt memberCount candidateCount manifestDigest exclusions { reason count } policy { key version }`;
+const REQUEST = `mutation($input: DatasetRequestInput!) { datasetRequest(input: $input) { dataset { ${DATASET_FIELDS} } userErrors { code message field } } }`;
+const DERIVE = `mutation($input: DatasetDeriveInput!) { datasetDerive(input: $input) { dataset { ${DATASET_FIELDS} parents { id } } userErrors { code message field } } }`;
+const REMEDIATE = `mutation($input: DatasetRemediateInput!) { datasetRemediate(input: $input) { dataset { ${DATASET_FIELDS} parents { id } } userErrors { code message field } } }`;
+const RECORD_RUN = `mutation($input: TrainingRunRecordInput!) { trainingRunRecord(input: $input) { trainingRun { id reviewStatus } userErrors { code field } } }`;
+
+/** A language code unique to one test, so that its datasets only see its own items in a shared database. */
+const lang = () => String.fromCharCode(...Array.from({ length: 3 }, () => 97 + crypto.randomInt(26)));
+const request = async (input: Record<string, unknown>, as: Role = Role.ML_ENGINEER) => ok(await t.gql(REQUEST, { input: { name: uniq('ds'), ...input } }, as)).datasetRequest;
+const members = async (id: string) => (await t.sql(`SELECT item_id FROM dataset_members WHERE dataset_id = $1 ORDER BY item_id`, [id])).map((r: any) => r.item_id);
+const object = (userId: string, scope = 'ALL_AI_TRAINING') =>
+  t.gql(`mutation($i: ObjectionInput!) { objectionRecord(input: $i) { userErrors { code } } }`, { i: { userId, scope } }, Role.PRIVACY_OFFICER);
+
+/** A small world in its own language: adults, a minor, a non-EU author, private content. */
+async function world(n = 12) {
+  const language = lang();
+  const adults = [await w.user(), await w.user(), await w.user()];
+  const minor = await w.user({ birthDate: '2012-01-01' });
+  const american = await w.user({ country: 'US' });
+  const items: { id: string; author: string }[] = [];
+  for (let i = 0; i < n; i++) {
+    const author = [...adults, minor, american][i % 5];
+    items.push({ id: await w.item(author, { language, visibility: i % 7 === 6 ? 'FRIENDS' : 'PUBLIC', text: `text ${i % 10}` }), author });
+  }
+  return { language, adults, minor, american, items };
+}
+
+describe('datasetRequest', () => {
+  it('holds exactly the items the explain path calls eligible at its snapshot, with exclusions and a digest', async () => {
+    const wd = await world(20);
+    const r = await request({ filters: { languages: [wd.language] }, purpose: 'test' });
+    expect(r.userErrors).toEqual([]);
+    const d = r.dataset;
+    expect(d).toMatchObject({ version: 1, status: 'ACTIVE', candidateCount: 20, policy: { key: 'eu-ai-training', version: 1 } });
+    const verdicts = await t.services().eligibility.verdicts(t.context(), wd.items.map((i) => i.id), 'eu-ai-training', new Date(d.snapshotAt));
+    const eligible = verdicts.filter((v) => v.eligible).map((v) => v.itemId).sort();
+    expect(await members(d.id)).toEqual(eligible);
+    expect(d.memberCount).toBe(eligible.length);
+    const expectedExclusions = new Map<string, number>();
+    for (const v of verdicts) for (const reason of v.reasons) expectedExclusions.set(reason, (expectedExclusions.get(reason) ?? 0) + 1);
+    expect(Object.fromEntries(d.exclusions.map((e: any) => [e.reason, e.count]))).toEqual(Object.fromEntries(expectedExclusions));
+    const lines = eligible.map((id) => `${id}\t${(verdicts.find((v) => v.itemId === id) as any) && ''}`);
+    expect(lines.length).toBe(eligible.length);
+    const hashes = await t.sql(`SELECT id, content_hash FROM content_items WHERE id = ANY($1::uuid[]) ORDER BY id`, [eligible]);
+    const digest = crypto.createHash('sha256').update(hashes.map((h: any) => `${h.id}\t${h.content_hash}\n`).join('')).digest('hex');
+    expect(d.manifestDigest).toBe(digest);
+  });
+
+  it('on the demo data set: members equal the explain path\'s eligible items at the snapshot', async () => {
+    const fresh = await freshDatabaseConfig();
+    const demo = await startTestApp({ databaseUrl: fresh.config.databaseUrl, dataDir: fresh.config.dataDir });
+    try {
+      expect(await seedDemoIfEmpty(demo.context())).toBe(true);
+      const d = ok(await demo.gql(REQUEST, { input: { name: 'demo-all' } }, Role.ML_ENGINEER)).datasetRequest.dataset;
+      const ids = (await demo.sql(`SELECT id FROM content_items ORDER BY id`)).map((r: any) => r.id);
+      expect(ids).toHaveLength(3000);
+      const eligible: string[] = [];
+      for (let i = 0; i < ids.length; i += 1000) {
+        const v = await demo.services().eligibility.verdicts(demo.context(), ids.slice(i, i + 1000), 'eu-ai-training', new Date(d.snapshotAt));
+        eligible.push(...v.filter((x) => x.eligible).map((x) => x.itemId));
+      }
+      expect(d.memberCount).toBe(eligible.length);
+      expect((await demo.sql(`SELECT item_id FROM dataset_members WHERE dataset_id = $1 ORDER BY item_id`, [d.id])).map((r: any) => r.item_id)).toEqual(eligible.sort());
+      expect(d.memberCount).toBeGreaterThan(500);
+      const v = ok(await demo.gql(`query($id: ID!) { dataset(id: $id) { buildVerification { reproduced memberCount expectedCount } } }`, { id: d.id }, Role.AUDITOR));
+      expect(v.dataset.buildVerification).toEqual({ reproduced: true, memberCount: d.memberCount, expectedCount: d.memberCount });
+    } finally {
+      await demo.close();
+      await fresh.drop();
+    }
+  });
+
+  it('samples deterministically, caps, and counts versions per name', async () => {
+    const wd = await world(40);
+    const name = uniq('sample');
+    const a = (await request({ name, filters: { languages: [wd.language] }, sample: { rate: 0.5, seed: 42 } })).dataset;
+    const b = (await request({ name, filters: { languages: [wd.language] }, sample: { rate: 0.5, seed: 42 } })).dataset;
+    const c = (await request({ name, filters: { languages: [wd.language] }, sample: { rate: 0.5, seed: 7 } })).dataset;
+    expect([a.version, b.version, c.version]).toEqual([1, 2, 3]);
+    expect(await members(b.id)).toEqual(await members(a.id));
+    expect(b.manifestDigest).toBe(a.manifestDigest);
+    expect(await members(c.id)).not.toEqual(await members(a.id));
+    const all = (await request({ filters: { languages: [wd.language] } })).dataset;
+    expect(a.memberCount).toBeLessThan(all.memberCount);
+    expect(a.memberCount).toBeGreaterThan(0);
+    const capped = (await request({ filters: { languages: [wd.language] }, cap: 3 })).dataset;
+    expect(capped.memberCount).toBe(3);
+    expect((await request({ filters: { languages: [wd.language] }, cap: 3 })).dataset.manifestDigest).toBe(capped.manifestDigest);
+  });
+
+  it('refuses a DRY_RUN policy, bad input and the wrong role, writing nothing', async () => {
+    const key = uniq('dry').toLowerCase();
+    ok(await t.gql(`mutation($i: PolicyPublishInput!) { policyPublish(input: $i) { policy { id } } }`, { i: { key, legalBasis: 'x', platforms: ['FACEBOOK'], kinds: ['POST'], mode: 'DRY_RUN' } }));
+    const before = (await t.sql(`SELECT count(*)::int AS n FROM datasets`))[0].n;
+    expect((await request({ policyKey: key })).userErrors[0]).toMatchObject({ code: 'POLICY_NOT_ENFORCED' });
+    expect((await request({ sample: { rate: 2, seed: 1 } })).userErrors[0]).toMatchObject({ code: 'BAD_USER_INPUT', field: 'sample.rate' });
+    expect((await request({ name: 'bad name!' })).userErrors[0]).toMatchObject({ code: 'BAD_USER_INPUT', field: 'name' });
+    for (const role of [Role.AUDITOR, Role.PRIVACY_OFFICER, Role.LINEAGE_READER]) {
+      expect((await t.gql(REQUEST, { input: { name: 'x' } }, role)).errors?.[0].extensions?.code).toBe('FORBIDDEN');
+    }
+    expect((await t.sql(`SELECT count(*)::int AS n FROM datasets`))[0].n).toBe(before);
+    const tables = await t.sql(`SELECT count(*)::int AS n FROM pg_inherits WHERE inhparent = 'dataset_members'::regclass`);
+    expect(tables[0].n).toBe(before);
+  });
+});
+
+describe('derivations', () => {
+  it('filter, sample, union and deduplicate, re-checked against the policy now, with DERIVED_FROM edges', async () => {
+    const wd = await world(15);
+    const parent = (await request({ filters: { languages: [wd.language] } })).dataset;
+    const other = (await request({ filters: { languages: [wd.language] }, sample: { rate: 0.5, seed: 3 } })).dataset;
+    // One author objects after the parent was built: no derived child may contain their items.
+    ok(await object(wd.adults[0]));
+    const objected = new Set(wd.items.filter((i) => i.author === wd.adults[0]).map((i) => i.id));
+    const parentMembers = await members(parent.id);
+    expect(parentMembers.some((id) => objected.has(id))).toBe(true);
+
+    const union = ok(await t.gql(DERIVE, { input: { name: uniq('u'), operation: 'UNION', parentIds: [parent.id, other.id] } }, Role.ML_ENGINEER)).datasetDerive;
+    expect(union.userErrors).toEqual([]);
+    expect(await members(union.dataset.id)).toEqual(parentMembers.filter((id: string) => !objected.has(id)));
+    expect(union.dataset.parents.map((p: any) => p.id).sort()).toEqual([parent.id, other.id].sort());
+
+    const filtered = ok(await t.gql(DERIVE, { input: { name: uniq('f'), operation: 'FILTER', parentIds: [parent.id], filters: { platforms: ['INSTAGRAM'] } } }, Role.ML_ENGINEER)).datasetDerive;
+    expect(filtered.dataset.memberCount).toBe(0);
+
+    const sampled = ok(await t.gql(DERIVE, { input: { name: uniq('s'), operation: 'SAMPLE', parentIds: [parent.id], sample: { rate: 0.5, seed: 3 } } }, Role.ML_ENGINEER)).datasetDerive;
+    expect((await members(sampled.dataset.id)).every((id: string) => parentMembers.includes(id) && !objected.has(id))).toBe(true);
+
+    const dedup = ok(await t.gql(DERIVE, { input: { name: uniq('d'), operation: 'DEDUPLICATE', parentIds: [parent.id] } }, Role.ML_ENGINEER)).datasetDerive;
+    const hashes = await t.sql(`SELECT DISTINCT content_hash FROM dataset_members WHERE dataset_id = $1 AND item_id <> ALL($2::uuid[])`, [parent.id, [...objected]]);
+    expect(dedup.dataset.memberCount).toBe(hashes.length);
+    const edges = await t.sql(`SELECT upstream_id, type, transformation FROM lineage_edges WHERE downstream_id = $1`, [dedup.dataset.id]);
+    expect(edges).toEqual([{ upstream_id: parent.id, type: 'DERIVED_FROM', transformation: { operation: 'DEDUPLICATE' } }]);
+    const bad = ok(await t.gql(DERIVE, { input: { name: uniq('x'), operation: 'FILTER', parentIds: [parent.id, other.id] } }, Role.ML_ENGINEER)).datasetDerive;
+    expect(bad.userErrors.map((e: any) => e.field)).toEqual(['parentIds', 'filters']);
+  });
+});
+
+describe('propagation, remediation, verification and export', () => {
+  it('taints exactly the datasets and runs holding the objector\'s content, and remediation drops exactly those items', async () => {
+    const wd = await world(15);
+    const ds = (await request({ filters: { languages: [wd.language] } })).dataset;
+    const unrelated = (await request({ filters: { languages: [lang()] } })).dataset;
+    const run = ok(await t.gql(RECORD_RUN, { input: { modelName: uniq('model'), modelVersion: '1', datasetIds: [ds.id] } }, Role.ML_ENGINEER)).trainingRunRecord.trainingRun;
+    const otherRun = ok(await t.gql(RECORD_RUN, { input: { modelName: uniq('model'), modelVersion: '1', datasetIds: [unrelated.id] } }, Role.ML_ENGINEER)).trainingRunRecord.trainingRun;
+    expect(run.reviewStatus).toBe('CLEAN');
+    const exported = await fetch(`${t.url}/datasets/${ds.id}/export.ndjson`, { headers: { authorization: `Bearer ${t.tokens.ML_ENGINEER}` } });
+    expect(exported.status).toBe(200);
+    const lines = (await exported.text()).trim().split('\n').map((l) => JSON.parse(l));
+    expect(lines).toHaveLength(ds.memberCount);
+    expect(Object.keys(lines[0]).sort()).toEqual(['contentHash', 'createdAt', 'id', 'kind', 'language', 'platform', 'text']);
+    const digest = crypto.createHash('sha256').update(lines.map((l) => `${l.id}\t${l.contentHash}\n`).join('')).digest('hex');
+    expect(digest).toBe(ds.manifestDigest);
+
+    ok(await object(wd.adults[1], 'PUBLIC_CONTENT'));
+    const newlyIneligible = (await members(ds.id)).filter((id: string) => wd.items.find((i) => i.id === id)!.author === wd.adults[1]);
+    expect(newlyIneligible.length).toBeGreaterThan(0);
+    const q = `query($a: ID!, $b: ID!, $r: ID!, $o: ID!) {
+      a: dataset(id: $a) { taint { tainted taintedCount reasons { reason count } } }
+      b: dataset(id: $b) { taint { tainted taintedCount } }
+      r: trainingRun(id: $r) { reviewStatus } o: trainingRun(id: $o) { reviewStatus } }`;
+    const after = ok(await t.gql(q, { a: ds.id, b: unrelated.id, r: run.id, o: otherRun.id }, Role.AUDITOR));
+    expect(after.a.taint).toEqual({ tainted: true, taintedCount: newlyIneligible.length, reasons: [{ reason: 'OBJECTED', count: newlyIneligible.length }] });
+    expect(after.b.taint).toEqual({ tainted: false, taintedCount: 0 });
+    expect([after.r.reviewStatus, after.o.reviewStatus]).toEqual(['TAINTED_PENDING', 'CLEAN']);
+
+    const refused = await fetch(`${t.url}/datasets/${ds.id}/export.ndjson`, { headers: { authorization: `Bearer ${t.tokens.ML_ENGINEER}` } });
+    expect(refused.status).toBe(409);
+    expect((await refused.json()).error.code).toBe('DATASET_TAINTED');
+
+    const review = ok(await t.gql(`mutation($i: TrainingRunReviewInput!) { trainingRunReview(input: $i) { trainingRun { reviewStatus reviews { decision taintedMembers } } userErrors { code } } }`,
+      { i: { runId: run.id, decision: 'RISK_ACCEPTED', reason: 'one post out of a million' } }, Role.PRIVACY_OFFICER)).trainingRunReview;
+    expect(review.trainingRun.reviewStatus).toBe('RISK_ACCEPTED');
+    expect(review.trainingRun.reviews[0]).toEqual({ decision: 'RISK_ACCEPTED', taintedMembers: newlyIneligible.length });
+
+    const remediated = ok(await t.gql(REMEDIATE, { input: { datasetId: ds.id } }, Role.ML_ENGINEER)).datasetRemediate;
+    expect(remediated.userErrors).toEqual([]);
+    expect(remediated.dataset).toMatchObject({ name: ds.name, version: ds.version + 1, memberCount: ds.memberCount - newlyIneligible.length });
+    expect(await members(remediated.dataset.id)).toEqual((await members(ds.id)).filter((id: string) => !newlyIneligible.includes(id)));
+    const old = ok(await t.gql(`query($id: ID!) { dataset(id: $id) { status supersededBy { id } } }`, { id: ds.id }, Role.ML_ENGINEER)).dataset;
+    expect(old).toEqual({ status: 'SUPERSEDED', supersededBy: { id: remediated.dataset.id } });
+    expect((await t.sql(`SELECT type FROM lineage_edges WHERE upstream_id = $1 AND downstream_id = $2`, [ds.id, remediated.dataset.id]))[0].type).toBe('REMEDIATED_FROM');
+    const superseded = await fetch(`${t.url}/datasets/${ds.id}/export.ndjson`, { headers: { authorization: `Bearer ${t.tokens.AUDITOR}` } });
+    expect((await superseded.json()).error.code).toBe('DATASET_SUPERSEDED');
+    expect(ok(await t.gql(REMEDIATE, { input: { datasetId: ds.id } }, Role.ML_ENGINEER)).datasetRemediate.userErrors[0].code).toBe('CONFLICT');
+    const fresh = await fetch(`${t.url}/datasets/${remediated.dataset.id}/export.ndjson`, { headers: { authorization: `Bearer ${t.tokens.AUDITOR}` } });
+    expect(fresh.status).toBe(200);
+    expect((await fresh.text()).trim().split('\n').every((l) => JSON.parse(l).text === null)).toBe(true);
+  });
+
+  it('verifies honest builds, and catches members altered behind the service\'s back', async () => {
+    const wd = await world(12);
+    const ds = (await request({ filters: { languages: [wd.language] } })).dataset;
+    ok(await object(wd.adults[2]));
+    const verify = async () => ok(await t.gql(`query($id: ID!) { dataset(id: $id) { buildVerification { reproduced memberCount expectedCount missingCount unexpectedCount } } }`, { id: ds.id }, Role.AUDITOR)).dataset.buildVerification;
+    // A later objection taints the dataset but does not make the build wrong.
+    expect(await verify()).toMatchObject({ reproduced: true, missingCount: 0, unexpectedCount: 0 });
+    const outsider = wd.items.find((i) => i.author === wd.minor)!.id;
+    await t.sql(`INSERT INTO dataset_members (dataset_id, item_id, author_id, content_hash) VALUES ($1, $2, $3, repeat('0', 64))`, [ds.id, outsider, wd.minor]);
+    expect(await verify()).toMatchObject({ reproduced: false, unexpectedCount: 1, missingCount: 0 });
+    await t.sql(`DELETE FROM dataset_members WHERE dataset_id = $1 AND item_id IN ($2, (SELECT item_id FROM dataset_members WHERE dataset_id = $1 AND item_id <> $2 LIMIT 1))`, [ds.id, outsider]);
+    expect(await verify()).toMatchObject({ reproduced: false, unexpectedCount: 0, missingCount: 1 });
+  });
+
+  it('lists every dataset and run holding a person\'s content in their footprint', async () => {
+    const wd = await world(10);
+    const person = wd.adults[0];
+    const a = (await request({ filters: { languages: [wd.language] } })).dataset;
+    const b = (await request({ filters: { languages: [wd.language] }, cap: 1 })).dataset;
+    const run = ok(await t.gql(RECORD_RUN, { input: { modelName: uniq('m'), modelVersion: 'v1', datasetIds: [a.id, b.id] } }, Role.ML_ENGINEER)).trainingRunRecord.trainingRun;
+    const fp = ok(await t.gql(`query($u: ID!) { subjectFootprint(userId: $u) { contentCount datasets { itemCount dataset { id taint { tainted } } } trainingRuns { viaDatasetIds trainingRun { id reviewStatus } } } }`, { u: person }, Role.PRIVACY_OFFICER)).subjectFootprint;
+    const held = await t.sql(`SELECT dataset_id, count(*)::int AS n FROM dataset_members WHERE author_id = $1 GROUP BY dataset_id`, [person]);
+    expect(fp.contentCount).toBe(wd.items.filter((i) => i.author === person).length);
+    expect(fp.datasets.map((d: any) => [d.dataset.id, d.itemCount]).sort()).toEqual(held.map((h: any) => [h.dataset_id, h.n]).sort());
+    expect(fp.datasets.map((d: any) => d.dataset.id)).toContain(a.id);
+    expect(fp.trainingRuns.map((r: any) => r.trainingRun.id)).toEqual([run.id]);
+    expect(fp.trainingRuns[0].viaDatasetIds).toEqual(held.map((h: any) => h.dataset_id).filter((id: string) => [a.id, b.id].includes(id)).sort());
+    expect((await t.gql(`query($u: ID!) { subjectFootprint(userId: $u) { contentCount } }`, { u: person }, Role.ML_ENGINEER)).errors?.[0].extensions?.code).toBe('FORBIDDEN');
+  });
+});
+
+describe('lineage', () => {
+  async function chain(n: number) {
+    const ids: string[] = [];
+    for (let i = 0; i < n; i++) {
+      const [row] = await t.sql(
+        `INSERT INTO datasets (name, version, policy_id, snapshot_at, requested_by, origin, spec, member_count, candidate_count, exclusions, manifest_digest)
+         SELECT $1, 1, id, now(), 'test', 'DERIVE', '{}', 0, 0, '[]', repeat('0', 64) FROM policies WHERE key = 'eu-ai-training' AND version = 1 RETURNING id`,
+        [uniq('chain')],
+      );
+      ids.push(row.id);
+      if (i > 0) await t.sql(`INSERT INTO lineage_edges (upstream_id, downstream_id, type) VALUES ($1, $2, 'DERIVED_FROM')`, [ids[i - 1], row.id]);
+    }
+    return ids;
+  }
+  const LINEAGE = `query($id: ID!, $dir: LineageDirection, $depth: Int) { lineage(nodeId: $id, direction: $dir, depth: $depth) { nodes { id kind depth } edges { upstreamId downstreamId type } truncated } }`;
+
+  it('walks upstream and downstream to the depth asked, and says when it was cut', async () => {
+    const ids = await chain(8);
+    const down = ok(await t.gql(LINEAGE, { id: ids[0], dir: 'DOWNSTREAM', depth: 3 }, Role.LINEAGE_READER)).lineage;
+    expect(down.nodes.map((n: any) => [n.id, n.depth])).toEqual(ids.slice(0, 4).map((id, i) => [id, i]));
+    expect(down.edges).toHaveLength(3);
+    expect(down.truncated).toBe(true);
+    const all = ok(await t.gql(LINEAGE, { id: ids[0], dir: 'DOWNSTREAM', depth: 7 }, Role.LINEAGE_READER)).lineage;
+    expect(all.nodes).toHaveLength(8);
+    expect(all.truncated).toBe(false);
+    const up = ok(await t.gql(LINEAGE, { id: ids[4], dir: 'UPSTREAM' }, Role.LINEAGE_READER)).lineage;
+    expect(up.nodes.map((n: any) => n.id).sort()).toEqual(ids.slice(0, 5).sort());
+    expect(up.truncated).toBe(false);
+    const both = ok(await t.gql(LINEAGE, { id: ids[4], dir: 'BOTH', depth: 2 }, Role.LINEAGE_READER)).lineage;
+    expect(both.nodes.map((n: any) => n.id).sort()).toEqual(ids.slice(2, 7).sort());
+    expect(both.truncated).toBe(true);
+  });
+
+  it('is cycle-safe and refuses depths outside 1-50', async () => {
+    const ids = await chain(4);
+    await t.sql(`INSERT INTO lineage_edges (upstream_id, downstream_id, type) VALUES ($1, $2, 'DERIVED_FROM')`, [ids[3], ids[0]]);
+    const res = ok(await t.gql(LINEAGE, { id: ids[0], dir: 'DOWNSTREAM', depth: 50 }, Role.LINEAGE_READER)).lineage;
+    expect(res.nodes).toHaveLength(4);
+    expect(res.edges).toHaveLength(4);
+    expect((await t.gql(LINEAGE, { id: ids[0], depth: 51 }, Role.LINEAGE_READER)).errors?.[0].extensions?.code).toBe('BAD_USER_INPUT');
+    expect((await t.gql(LINEAGE, { id: ids[0], depth: 0 }, Role.LINEAGE_READER)).errors?.[0].extensions?.code).toBe('BAD_USER_INPUT');
+    expect((await t.gql(LINEAGE, { id: '00000000-0000-0000-0000-000000000000' }, Role.LINEAGE_READER)).errors?.[0].extensions?.code).toBe('NOT_FOUND');
+  });
+});
