@@ -11,6 +11,9 @@ import {
   DatasetsFilter, DatasetTaint,
 } from './dataset.types';
 import { ContentItem } from '../content/content.types';
+import { JSONResolver } from 'graphql-scalars';
+import { datasetEvent } from '../lineage/openlineage';
+import { APP_VERSION } from '../../version';
 
 export const DatasetConnection = ConnectionType(Dataset, 'Dataset');
 export const DatasetMemberConnection = ConnectionType(DatasetMember, 'DatasetMember');
@@ -67,6 +70,11 @@ export class DatasetResolver {
   @FieldResolver(() => BuildVerification, { description: 'Re-evaluates the dataset with the knowledge it had at its snapshot.' })
   buildVerification(@Root() d: DatasetRow, @Ctx() ctx: RequestContext) {
     return ctx.services.datasets.verifyBuild(ctx, d);
+  }
+
+  @FieldResolver(() => [JSONResolver], { description: 'OpenLineage RunEvents (COMPLETE) for the build of this version; they validate against the official 2-0-2 schemas.' })
+  async openLineageEvents(@Root() d: DatasetRow, @Ctx() ctx: RequestContext) {
+    return [datasetEvent(d, await ctx.loaders.datasetParents.load(d.id), APP_VERSION)];
   }
 
   @Authorized(Role.ML_ENGINEER)

@@ -9,6 +9,10 @@ import {
   TrainingRunReviewInput, TrainingRunRow,
 } from './lineage.types';
 
+import { JSONResolver } from 'graphql-scalars';
+import { trainingRunEvent } from './openlineage';
+import { APP_VERSION } from '../../version';
+
 export const TrainingRunConnection = ConnectionType(TrainingRun, 'TrainingRun');
 const LINEAGE_READERS = [Role.ML_ENGINEER, Role.PRIVACY_OFFICER, Role.AUDITOR, Role.LINEAGE_READER];
 
@@ -39,6 +43,11 @@ export class TrainingRunResolver {
   @FieldResolver(() => [TrainingRunReview], { description: 'Reviews, newest first.' })
   reviews(@Root() run: TrainingRunRow, @Ctx() ctx: RequestContext) {
     return ctx.services.lineage.reviews(ctx, run.id);
+  }
+
+  @FieldResolver(() => [JSONResolver], { description: 'OpenLineage RunEvents (COMPLETE) for this run; they validate against the official 2-0-2 schemas.' })
+  async openLineageEvents(@Root() run: TrainingRunRow, @Ctx() ctx: RequestContext) {
+    return [trainingRunEvent(run, await ctx.loaders.runDatasets.load(run.id), APP_VERSION)];
   }
 
   @Authorized(Role.ML_ENGINEER)

@@ -1,0 +1,84 @@
+import type { DatasetRow } from '../datasets/dataset.types';
+import type { TrainingRunRow } from './lineage.types';
+
+/** Who emits the events (OpenLineage `producer`) and the namespaces we name things in. */
+export const PRODUCER = 'https://github.com/ai-data-governance/api';
+export const NAMESPACE = 'ai-data-governance';
+const SPEC = 'https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent';
+const FACET = {
+  datasetVersion: 'https://openlineage.io/spec/facets/1-0-1/DatasetVersionDatasetFacet.json#/$defs/DatasetVersionDatasetFacet',
+  schema: 'https://openlineage.io/spec/facets/1-2-0/SchemaDatasetFacet.json#/$defs/SchemaDatasetFacet',
+  outputStatistics: 'https://openlineage.io/spec/facets/1-0-2/OutputStatisticsOutputDatasetFacet.json#/$defs/OutputStatisticsOutputDatasetFacet',
+  jobType: 'https://openlineage.io/spec/facets/2-0-4/JobTypeJobFacet.json#/$defs/JobTypeJobFacet',
+  documentation: 'https://openlineage.io/spec/facets/1-1-0/DocumentationJobFacet.json#/$defs/DocumentationJobFacet',
+  processingEngine: 'https://openlineage.io/spec/facets/1-1-1/ProcessingEngineRunFacet.json#/$defs/ProcessingEngineRunFacet',
+};
+const facet = (schemaURL: string, body: Record<string, unknown>) => ({ _producer: PRODUCER, _schemaURL: schemaURL, ...body });
+
+/** The columns of a dataset export, as an OpenLineage schema facet. */
+const MEMBER_SCHEMA = [
+  ['id', 'UUID', 'content item id'],
+  ['contentHash', 'CHAR(64)', 'SHA-256 of the text at the snapshot'],
+  ['text', 'TEXT', 'the content'],
+  ['language', 'VARCHAR', 'ISO 639 code'],
+  ['platform', 'VARCHAR', 'FACEBOOK, INSTAGRAM or AI_ASSISTANT'],
+  ['kind', 'VARCHAR', 'content kind'],
+  ['createdAt', 'TIMESTAMP', 'creation instant on the platform'],
+].map(([name, type, description], i) => ({ name, type, description, ordinal_position: i + 1 }));
+
+function datasetRef(d: DatasetRow, withSchema: boolean) {
+  return {
+    namespace: NAMESPACE,
+    name: `datasets/${d.name}`,
+    facets: {
+      version: facet(FACET.datasetVersion, { datasetVersion: String(d.version) }),
+      ...(withSchema ? { schema: facet(FACET.schema, { fields: MEMBER_SCHEMA }) } : {}),
+    },
+  };
+}
+
+function runFacets(engine: string) {
+  return { processing_engine: facet(FACET.processingEngine, { name: 'ai-data-governance', version: engine }) };
+}
+
+/** The COMPLETE RunEvent of a dataset build, derivation or remediation. */
+export function datasetEvent(d: DatasetRow, parents: DatasetRow[], version: string) {
+  const inputs = parents.length
+    ? parents.map((p) => datasetRef(p, false))
+    : [{ namespace: NAMESPACE, name: 'tables/content_items', facets: {} }];
+  return {
+    eventType: 'COMPLETE',
+    eventTime: d.createdAt.toISOString(),
+    producer: PRODUCER,
+    schemaURL: SPEC,
+    run: { runId: d.id, facets: runFacets(version) },
+    job: {
+      namespace: NAMESPACE,
+      name: `dataset-${d.origin.toLowerCase()}/${d.name}`,
+      facets: {
+        jobType: facet(FACET.jobType, { processingType: 'BATCH', integration: 'AI_DATA_GOVERNANCE', jobType: `DATASET_${d.origin}` }),
+        documentation: facet(FACET.documentation, { description: `${d.origin} of ${d.name} v${d.version} under policy ${d.policyId}, snapshot ${d.snapshotAt.toISOString()}, manifest ${d.manifestDigest}` }),
+      },
+    },
+    inputs,
+    outputs: [{ ...datasetRef(d, true), outputFacets: { outputStatistics: facet(FACET.outputStatistics, { rowCount: d.memberCount }) } }],
+  };
+}
+
+/** The COMPLETE RunEvent of a training run: the datasets it consumed in, the model version out. */
+export function trainingRunEvent(run: TrainingRunRow, datasets: DatasetRow[], version: string) {
+  return {
+    eventType: 'COMPLETE',
+    eventTime: run.createdAt.toISOString(),
+    producer: PRODUCER,
+    schemaURL: SPEC,
+    run: { runId: run.id, facets: runFacets(version) },
+    job: {
+      namespace: NAMESPACE,
+      name: `training/${run.modelName}`,
+      facets: { jobType: facet(FACET.jobType, { processingType: 'BATCH', integration: 'AI_DATA_GOVERNANCE', jobType: 'MODEL_TRAINING' }) },
+    },
+    inputs: datasets.map((d) => datasetRef(d, false)),
+    outputs: [{ namespace: NAMESPACE, name: `models/${run.modelName}`, facets: { version: facet(FACET.datasetVersion, { datasetVersion: run.modelVersion }) } }],
+  };
+}
