@@ -202,6 +202,27 @@ describe('propagation, remediation, verification and export', () => {
     expect((await fresh.text()).trim().split('\n').every((l) => JSON.parse(l).text === null)).toBe(true);
   });
 
+  it('taints from every kind of later fact: visibility, deletion, erasure, re-ingest', async () => {
+    const wd = await world(10);
+    const ds = (await request({ filters: { languages: [wd.language] } })).dataset;
+    const memberIds = await members(ds.id);
+    const ext = async (id: string) => (await t.sql(`SELECT external_id FROM content_items WHERE id = $1`, [id]))[0].external_id;
+    const [a, b] = memberIds;
+    ok(await t.gql(`mutation($i: ContentVisibilityChangeInput!) { contentVisibilityChange(input: $i) { userErrors { code } } }`, { i: { changes: [{ externalId: await ext(a), visibility: 'ONLY_ME' }] } }, Role.INGEST_SERVICE));
+    ok(await t.gql(`mutation($i: ContentDeleteInput!) { contentDelete(input: $i) { userErrors { code } } }`, { i: { items: [{ externalId: await ext(b) }] } }, Role.INGEST_SERVICE));
+    const erasedAuthor = wd.items.find((i) => memberIds.includes(i.id) && i.id !== a && i.id !== b)!.author;
+    ok(await t.gql(`mutation($i: ErasureRequestInput!) { erasureRequest(input: $i) { userErrors { code } } }`, { i: { userId: erasedAuthor, reason: 'DSAR' } }));
+    const erasedCount = memberIds.filter((id) => wd.items.find((i) => i.id === id)!.author === erasedAuthor && id !== a && id !== b).length;
+    const taint = ok(await t.gql(`query($id: ID!) { dataset(id: $id) { taint { taintedCount reasons { reason count } } } }`, { id: ds.id }, Role.AUDITOR)).dataset.taint;
+    const reasons = Object.fromEntries(taint.reasons.map((r: any) => [r.reason, r.count]));
+    expect(reasons.NOT_PUBLIC).toBeGreaterThanOrEqual(1);
+    expect(reasons.CONTENT_DELETED).toBeGreaterThanOrEqual(1);
+    expect(reasons.AUTHOR_ERASED).toBe(erasedCount + [a, b].filter((id) => wd.items.find((i) => i.id === id)!.author === erasedAuthor).length);
+    // Cross-check with a full re-evaluation of every member now.
+    const verdicts = await t.services().eligibility.verdicts(t.context(), memberIds, 'eu-ai-training');
+    expect(taint.taintedCount).toBe(verdicts.filter((v) => !v.eligible).length);
+  });
+
   it('verifies honest builds, and catches members altered behind the service\'s back', async () => {
     const wd = await world(12);
     const ds = (await request({ filters: { languages: [wd.language] } })).dataset;
@@ -230,6 +251,29 @@ describe('propagation, remediation, verification and export', () => {
     expect(fp.trainingRuns.map((r: any) => r.trainingRun.id)).toEqual([run.id]);
     expect(fp.trainingRuns[0].viaDatasetIds).toEqual(held.map((h: any) => h.dataset_id).filter((id: string) => [a.id, b.id].includes(id)).sort());
     expect((await t.gql(`query($u: ID!) { subjectFootprint(userId: $u) { contentCount } }`, { u: person }, Role.ML_ENGINEER)).errors?.[0].extensions?.code).toBe('FORBIDDEN');
+  });
+});
+
+describe('export format', () => {
+  it('round-trips any text through the NDJSON export, and undoes COPY escapes split across chunks', async () => {
+    const { unescapeCopyText } = await import('../src/modules/datasets/dataset.export');
+    const tricky = 'He said "hi"\n\tC:\\dir\\ ü 🎉 \\\\ \u0001 end\\';
+    const language = lang();
+    const u = await w.user();
+    const id = await w.item(u, { language, text: tricky });
+    const ds = (await request({ filters: { languages: [language] } })).dataset;
+    const res = await fetch(`${t.url}/datasets/${ds.id}/export.ndjson`, { headers: { authorization: `Bearer ${t.tokens.ML_ENGINEER}` } });
+    const [line] = (await res.text()).trim().split('\n').map((l) => JSON.parse(l));
+    expect(line).toMatchObject({ id, text: tricky });
+    // Feed an escaped COPY line one byte at a time: every split point must decode to the same JSON.
+    const copyLine = Buffer.from(JSON.stringify({ text: tricky }).replace(/\\/g, '\\\\') + '\n');
+    const out: string[] = [];
+    const tr = unescapeCopyText();
+    tr.on('data', (d) => out.push(String(d)));
+    for (let i = 0; i < copyLine.length; i++) tr.write(copyLine.subarray(i, i + 1));
+    tr.end();
+    await new Promise((r) => tr.on('end', r));
+    expect(JSON.parse(out.join(''))).toEqual({ text: tricky });
   });
 });
 

@@ -64,13 +64,15 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .option('--objections <n>', 'objections (about a fifth are later withdrawn)', int('--objections'), 500)
     .option('--seed <n>', 'seed: the same seed gives the same rows', int('--seed'), 1)
     .option('--prefix <prefix>', 'prefix of external ids (default syn<seed>-)')
+    .option('--profile <profile>', 'mixed (realistic) or clean (every item eligible, language zzc)', 'mixed')
     .option('--actor <subject>', 'subject recorded in the audit log', defaultActor())
-    .action(async (opts: { users: number; items: number; objections: number; seed: number; prefix?: string; actor: string }) => {
+    .action(async (opts: { users: number; items: number; objections: number; seed: number; prefix?: string; profile: string; actor: string }) => {
+      if (!['mixed', 'clean'].includes(opts.profile)) throw new InvalidArgumentError('--profile must be mixed or clean');
       const started = Date.now();
       await withContext(opts.actor, [Role.INGEST_SERVICE], async (ctx) => {
-        const progress = createProgress('seed', 4, 'steps');
+        const progress = createProgress('seed', opts.users + opts.items + opts.objections, 'rows');
         await runAudited(ctx, 'syntheticSeed', opts, async (tx) => {
-          await writeSynthetic(tx.manager, opts, (step, done) => progress.update(done, step));
+          await writeSynthetic(tx.manager, { ...opts, profile: opts.profile as 'mixed' | 'clean' }, (label, done) => progress.update(done, label));
           return { payload: undefined, targetIds: [] };
         });
         progress.stop();

@@ -5,12 +5,13 @@ import { DomainError, ErrorCode, Problems } from '../../common/errors';
 import { ConsentChannel, ConsentEventType, ConsentScope } from '../../common/enums';
 import { checkString, isValidInstant } from '../../common/validate';
 import type { MutationOutcome } from '../audit/audited-mutation';
-import { decidingConsentEventsSql } from '../eligibility/eligibility.rules';
+import { decidingEventSql } from '../eligibility/eligibility.rules';
 import { isUuid } from '../users/user.service';
 import { ConsentEventRow, ConsentState, ObjectionImportRow, ObjectionInput, ObjectionPayload, ObjectionsImportPayload } from './consent.types';
 
-export const EVENT_COLUMNS = `id, user_id AS "userId", type, scope, effective_at AS "effectiveAt", recorded_at AS "recordedAt", channel, actor, reason,
-  idempotency_key AS "idempotencyKey"`;
+/** Columns of a ledger event, over alias `e`. */
+export const EVENT_COLUMNS = `e.id, e.user_id AS "userId", e.type, e.scope, e.effective_at AS "effectiveAt", e.recorded_at AS "recordedAt", e.channel, e.actor,
+  e.reason, e.idempotency_key AS "idempotencyKey"`;
 
 export const MAX_IMPORT_ROWS = 200000;
 
@@ -69,7 +70,7 @@ export class ConsentService {
     const effectiveAt = input.effectiveAt ?? null;
     if (type === ConsentEventType.OBJECTION_WITHDRAWN) {
       const [decided] = await ctx.manager.query(
-        `SELECT type FROM (${decidingConsentEventsSql({ asOf: 'least(coalesce($2::timestamptz, now()), now())', knownAt: 'now()' }, '$1::uuid')}) d WHERE scope = $3`,
+        decidingEventSql({ asOf: 'least(coalesce($2::timestamptz, now()), now())', knownAt: 'now()' }, '$1::uuid', '$3'),
         [user.id, effectiveAt, input.scope],
       );
       if (decided?.type !== ConsentEventType.OBJECTION) {
@@ -77,7 +78,7 @@ export class ConsentService {
       }
     }
     const rows: ConsentEventRow[] = await ctx.manager.query(
-      `INSERT INTO consent_events (user_id, type, scope, effective_at, channel, actor, reason, idempotency_key, request_digest)
+      `INSERT INTO consent_events AS e (user_id, type, scope, effective_at, channel, actor, reason, idempotency_key, request_digest)
        VALUES ($1, $2, $3, least(coalesce($4::timestamptz, now()), now()), $5, $6, $7, $8, $9)
        ON CONFLICT (idempotency_key) DO NOTHING
        RETURNING ${EVENT_COLUMNS}`,
@@ -92,7 +93,7 @@ export class ConsentService {
   }
 
   private async replay(ctx: RequestContext, key: string, digest: string): Promise<MutationOutcome<ObjectionPayload> | undefined> {
-    const [existing] = await ctx.manager.query(`SELECT ${EVENT_COLUMNS}, request_digest FROM consent_events WHERE idempotency_key = $1`, [key]);
+    const [existing] = await ctx.manager.query(`SELECT ${EVENT_COLUMNS}, e.request_digest FROM consent_events e WHERE e.idempotency_key = $1`, [key]);
     if (!existing) return undefined;
     if (existing.request_digest !== digest) {
       throw new DomainError(ErrorCode.CONFLICT, 'idempotencyKey was already used with a different input', 'idempotencyKey');
@@ -160,7 +161,7 @@ export class ConsentService {
   /** Every ledger event of a person, in effective order. */
   async history(ctx: RequestContext, userId: string): Promise<ConsentEventRow[]> {
     if (!isUuid(userId)) throw new DomainError(ErrorCode.BAD_USER_INPUT, 'userId is not a valid id', 'userId');
-    return ctx.manager.query(`SELECT ${EVENT_COLUMNS} FROM consent_events WHERE user_id = $1 ORDER BY effective_at, recorded_at, id`, [userId]);
+    return ctx.manager.query(`SELECT ${EVENT_COLUMNS} FROM consent_events e WHERE e.user_id = $1 ORDER BY e.effective_at, e.recorded_at, e.id`, [userId]);
   }
 
   /** Which scopes are objected for a person at an instant, each with the event that decides it. */
@@ -169,8 +170,9 @@ export class ConsentService {
     const user = isUuid(userId) ? await ctx.loaders.user.load(userId) : undefined;
     if (!user) throw new DomainError(ErrorCode.NOT_FOUND, `No user ${userId}`, 'userId');
     const decided: ConsentEventRow[] = await ctx.manager.query(
-      `SELECT ${EVENT_COLUMNS} FROM (${decidingConsentEventsSql({ asOf: 'coalesce($2::timestamptz, now())', knownAt: 'now()' }, '$1::uuid')}) d`,
-      [user.id, asOfInput ?? null],
+      `SELECT d.* FROM unnest($3::text[]) AS s(scope)
+       CROSS JOIN LATERAL (${decidingEventSql({ asOf: 'coalesce($2::timestamptz, now())', knownAt: 'now()' }, '$1::uuid', 's.scope', EVENT_COLUMNS)}) d`,
+      [user.id, asOfInput ?? null, Object.values(ConsentScope)],
     );
     const scopes = Object.values(ConsentScope).map((scope) => {
       const event = decided.find((d) => d.scope === scope) ?? null;

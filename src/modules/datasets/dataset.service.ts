@@ -186,17 +186,35 @@ export class DatasetService {
     return lazyTotal(conn, async () => dataset.memberCount);
   }
 
-  /** Members of each dataset that are ineligible now (under the dataset's policy version), by reason: one statement. */
+  /**
+   * Members of each dataset that are ineligible now (under the dataset's policy version), by reason: one statement.
+   * Members were all eligible at the snapshot and no fact takes effect in the future, so only members touched by a
+   * fact recorded after the snapshot (ledger event, change to the author, the item or its visibility) can have become
+   * ineligible: those few are re-evaluated with the same rules, the rest are not read.
+   */
   async taint(ctx: RequestContext, datasetIds: readonly string[]): Promise<DatasetTaint[]> {
     const evaluatedAt = new Date();
+    const now = { asOf: 'now()', knownAt: 'now()' };
     const rows: { dataset_id: string; n: number; reasons: { reason: string; count: number }[] }[] = await ctx.manager.query(
-      `WITH r AS (
-         SELECT c.dataset_id, ${reasonsSql({ asOf: 'now()', knownAt: 'now()' })} AS reasons
+      `WITH ds AS (SELECT id, policy_id, snapshot_at FROM datasets WHERE id = ANY($1::uuid[])),
+       touched AS (
+         SELECT ds.id AS dataset_id, m.item_id FROM ds
+           CROSS JOIN LATERAL (SELECT e.user_id FROM consent_events e WHERE e.recorded_at > ds.snapshot_at
+                               UNION SELECT u.id FROM users u WHERE u.updated_at > ds.snapshot_at) a
+           JOIN dataset_members m ON m.dataset_id = ds.id AND m.author_id = a.user_id
+         UNION
+         SELECT ds.id, m.item_id FROM ds
+           CROSS JOIN LATERAL (SELECT c.id FROM content_items c WHERE c.updated_at > ds.snapshot_at
+                               UNION SELECT c.id FROM content_items c WHERE c.deletion_recorded_at > ds.snapshot_at
+                               UNION SELECT v.item_id FROM visibility_changes v WHERE v.recorded_at > ds.snapshot_at) i
+           JOIN dataset_members m ON m.dataset_id = ds.id AND m.item_id = i.id
+       ),
+       r AS (
+         SELECT c.dataset_id, ${reasonsSql(now)} AS reasons
          FROM ${evaluationFromSql({
-           items: `(SELECT ci.*, m.dataset_id, ds.policy_id AS eval_policy_id FROM dataset_members m JOIN datasets ds ON ds.id = m.dataset_id
-                    JOIN content_items ci ON ci.id = m.item_id WHERE m.dataset_id = ANY($1::uuid[]))`,
+           items: `(SELECT ci.*, t.dataset_id, ds.policy_id AS eval_policy_id FROM touched t JOIN ds ON ds.id = t.dataset_id JOIN content_items ci ON ci.id = t.item_id)`,
            policyId: 'c.eval_policy_id',
-           times: { asOf: 'now()', knownAt: 'now()' },
+           times: now,
            policyPerRow: true,
          })}
        )

@@ -2,7 +2,7 @@ import { ReasonCode } from '../../common/enums';
 
 /**
  * THE eligibility rules (DESIGN.md §3), defined once, as SQL conditions over:
- *   c: content_items, u: users (the author), p: the policy row, o: the author's objected scopes (see OBJECTED_SCOPES_SQL),
+ *   c: content_items, u: users (the author), p: the policy row,
  * and two SQL expressions: `asOf` (the instant T being evaluated) and `knownAt` (knowledge time: only facts recorded at or
  * before it count). Every path that decides eligibility renders these same conditions: `reasonsSql` (explain: every reason
  * for each item) and `eligibleSql` (bulk: a predicate that keeps eligible items).
@@ -56,35 +56,26 @@ export const RULES: Rule[] = [
     applies: (t) => `((u.erased_at IS NOT NULL AND u.erased_at <= ${t.asOf} AND u.erased_at <= ${t.knownAt})
       OR (u.deleted_at IS NOT NULL AND u.deleted_at <= ${t.asOf} AND u.deleted_at <= ${t.knownAt}))`,
   },
-  {
-    code: ReasonCode.OBJECTED,
-    applies: () => `(o.user_id IS NOT NULL AND (o.all_ai OR (CASE WHEN c.kind = 'AI_PROMPT' THEN o.ai_interactions ELSE o.public_content END)))`,
-  },
+  { code: ReasonCode.OBJECTED, applies: (t) => `(${objectedIn(t, `'ALL_AI_TRAINING'`)} OR ${objectedIn(t, KIND_SCOPE_SQL)})` },
   { code: ReasonCode.NOT_PUBLIC, applies: (t) => `(c.kind <> 'AI_PROMPT' AND ${visibilityAt(t)} IS DISTINCT FROM 'PUBLIC')` },
 ];
 
 /**
- * For each (user, scope), the consent event that decides the scope at T: the latest with effective-at <= T and
- * recorded-at <= knowledge time (ties: recorded-at, then id). Scopes are independent: withdrawing ALL_AI_TRAINING
- * leaves a PUBLIC_CONTENT objection in force. `authorsSql` limits the users considered.
+ * The consent event that decides one scope of one person at T: the latest with effective-at <= T and recorded-at <=
+ * knowledge time (ties: recorded-at, then id). Scopes are independent: withdrawing ALL_AI_TRAINING leaves a
+ * PUBLIC_CONTENT objection in force. One index probe (consent_events_user_scope_idx) per call.
  */
-export function decidingConsentEventsSql(t: RuleTimes, authorsSql?: string): string {
-  return `SELECT DISTINCT ON (e.user_id, e.scope) e.*
-      FROM consent_events e
-      WHERE e.effective_at <= ${t.asOf} AND e.recorded_at <= ${t.knownAt}${authorsSql ? ` AND e.user_id IN (${authorsSql})` : ''}
-      ORDER BY e.user_id, e.scope, e.effective_at DESC, e.recorded_at DESC, e.id DESC`;
+export function decidingEventSql(t: RuleTimes, userSql: string, scopeSql: string, columns = 'e.type'): string {
+  return `SELECT ${columns} FROM consent_events e
+      WHERE e.user_id = ${userSql} AND e.scope = ${scopeSql} AND e.effective_at <= ${t.asOf} AND e.recorded_at <= ${t.knownAt}
+      ORDER BY e.effective_at DESC, e.recorded_at DESC, e.id DESC LIMIT 1`;
 }
 
-/** Per author, which scopes are objected at T (a scope is objected when its deciding event is an OBJECTION). */
-export function objectedScopesSql(t: RuleTimes, authorsSql?: string): string {
-  return `SELECT user_id,
-      bool_or(scope = 'ALL_AI_TRAINING') AS all_ai,
-      bool_or(scope = 'PUBLIC_CONTENT') AS public_content,
-      bool_or(scope = 'AI_INTERACTIONS') AS ai_interactions
-    FROM (${decidingConsentEventsSql(t, authorsSql)}) latest
-    WHERE type = 'OBJECTION'
-    GROUP BY user_id`;
-}
+/** True when the author's deciding event for the scope is an OBJECTION. */
+const objectedIn = (t: RuleTimes, scopeSql: string) => `coalesce((${decidingEventSql(t, 'c.author_id', scopeSql)}) = 'OBJECTION', false)`;
+
+/** The scopes that cover an item: ALL_AI_TRAINING always, plus AI_INTERACTIONS for prompts or PUBLIC_CONTENT otherwise. */
+export const KIND_SCOPE_SQL = `CASE WHEN c.kind = 'AI_PROMPT' THEN 'AI_INTERACTIONS' ELSE 'PUBLIC_CONTENT' END`;
 
 /** SQL array of every reason code that applies to the row (empty array: eligible). */
 export function reasonsSql(t: RuleTimes): string {
@@ -102,19 +93,13 @@ export interface EvaluationSql {
   /** SQL expression of the policy id. */
   policyId: string;
   times: RuleTimes;
-  /** For small item sets: look up consent events of their authors only (instead of hashing the whole ledger). */
-  fewItems?: boolean;
   /** The policy id is a column of the items (several policies in one evaluation). */
   policyPerRow?: boolean;
 }
 
-/**
- * The FROM/JOIN clause that every evaluation uses: items `c`, their author `u`, the policy `p` and the author's
- * objected scopes `o`. The objection lookup is limited to the authors of the items being evaluated.
- */
+/** The FROM/JOIN clause that every evaluation uses: items `c`, their author `u` and the policy `p`. */
 export function evaluationFromSql(e: EvaluationSql): string {
   return `${e.items} c
     JOIN users u ON u.id = c.author_id
-    ${e.policyPerRow ? 'JOIN policies p ON p.id = ' + e.policyId : `CROSS JOIN (SELECT * FROM policies WHERE id = ${e.policyId}) p`}
-    LEFT JOIN (${objectedScopesSql(e.times, e.fewItems ? `SELECT author_id FROM ${e.items} a` : undefined)}) o ON o.user_id = c.author_id`;
+    ${e.policyPerRow ? 'JOIN policies p ON p.id = ' + e.policyId : `CROSS JOIN (SELECT * FROM policies WHERE id = ${e.policyId}) p`}`;
 }

@@ -20,8 +20,8 @@ const NOW: RuleTimes = { asOf: 'now()', knownAt: 'now()' };
 const AT_PARAM_2: RuleTimes = { asOf: 'coalesce($2::timestamptz, now())', knownAt: 'now()' };
 
 /** Items that are eligible under `policyId` at the given times, as a relation with content_items' columns. */
-export function eligibleItemsSql(items: string, policyId: string, times: RuleTimes, fewItems = false): string {
-  return `(SELECT c.* FROM ${evaluationFromSql({ items, policyId, times, fewItems })} WHERE ${eligibleSql(times)})`;
+export function eligibleItemsSql(items: string, policyId: string, times: RuleTimes): string {
+  return `(SELECT c.* FROM ${evaluationFromSql({ items, policyId, times })} WHERE ${eligibleSql(times)})`;
 }
 
 /**
@@ -62,7 +62,7 @@ export class EligibilityService {
     const rows: { id: string; reasons: ReasonCode[] }[] = ids.length
       ? await ctx.manager.query(
           `SELECT c.id, ${reasonsSql(AT_PARAM_2)} AS reasons
-           FROM ${evaluationFromSql({ items: `(SELECT * FROM content_items WHERE id = ANY($3::uuid[]))`, policyId: '$1::uuid', times: AT_PARAM_2, fewItems: true })}`,
+           FROM ${evaluationFromSql({ items: `(SELECT * FROM content_items WHERE id = ANY($3::uuid[]))`, policyId: '$1::uuid', times: AT_PARAM_2 })}`,
           [policy.id, asOfInput ?? null, ids],
         )
       : [];
@@ -165,7 +165,7 @@ export class EligibilityService {
   async eligibleNow(ctx: RequestContext, itemIds: readonly string[]): Promise<Set<string>> {
     const policy = await ctx.loaders.defaultPolicy.load(ctx.config.defaultPolicyKey);
     const rows: { id: string }[] = await ctx.manager.query(
-      `SELECT c.id FROM ${eligibleItemsSql('(SELECT * FROM content_items WHERE id = ANY($2::uuid[]))', '$1::uuid', NOW, true)} c`,
+      `SELECT c.id FROM ${eligibleItemsSql('(SELECT * FROM content_items WHERE id = ANY($2::uuid[]))', '$1::uuid', NOW)} c`,
       [policy.id, itemIds.filter(isUuid)],
     );
     return new Set(rows.map((r) => r.id));

@@ -8,7 +8,32 @@ export interface SyntheticSpec {
   seed: number;
   /** Prefix of external ids, so that several data sets can live side by side. */
   prefix?: string;
+  /**
+   * `mixed` (default): realistic mixes of ages, countries, kinds, visibilities, labels, deletions and objections.
+   * `clean`: adults in the EU, public posts and comments in language `zzc`, no objections: every item is eligible
+   * (the export benchmark uses it to get a dataset of a chosen size).
+   */
+  profile?: 'mixed' | 'clean';
 }
+
+/**
+ * Indexes and foreign keys that slow a bulk load: dropped before it and re-created after it, in the same transaction,
+ * so PostgreSQL builds each index once and checks each foreign key with one scan instead of row by row.
+ */
+const DEFERRED = [
+  { drop: `ALTER TABLE visibility_changes DROP CONSTRAINT visibility_changes_item_id_fkey`, add: `ALTER TABLE visibility_changes ADD CONSTRAINT visibility_changes_item_id_fkey FOREIGN KEY (item_id) REFERENCES content_items(id)` },
+  { drop: `ALTER TABLE content_items DROP CONSTRAINT content_items_author_id_fkey`, add: `ALTER TABLE content_items ADD CONSTRAINT content_items_author_id_fkey FOREIGN KEY (author_id) REFERENCES users(id)` },
+  { drop: `ALTER TABLE consent_events DROP CONSTRAINT consent_events_user_id_fkey`, add: `ALTER TABLE consent_events ADD CONSTRAINT consent_events_user_id_fkey FOREIGN KEY (user_id) REFERENCES users(id)` },
+  { drop: `DROP INDEX content_items_author_idx`, add: `CREATE INDEX content_items_author_idx ON content_items (author_id)` },
+  { drop: `DROP INDEX visibility_changes_item_time_idx`, add: `CREATE INDEX visibility_changes_item_time_idx ON visibility_changes (item_id, changed_at DESC, id DESC) INCLUDE (visibility, recorded_at)` },
+  { drop: `DROP INDEX consent_events_recorded_idx`, add: `CREATE INDEX consent_events_recorded_idx ON consent_events (recorded_at)` },
+  { drop: `DROP INDEX users_updated_idx`, add: `CREATE INDEX users_updated_idx ON users (updated_at)` },
+  { drop: `DROP INDEX content_items_updated_idx`, add: `CREATE INDEX content_items_updated_idx ON content_items (updated_at)` },
+  { drop: `DROP INDEX visibility_changes_recorded_idx`, add: `CREATE INDEX visibility_changes_recorded_idx ON visibility_changes (recorded_at)` },
+  { drop: `DROP INDEX consent_events_user_scope_idx`, add: `CREATE INDEX consent_events_user_scope_idx ON consent_events (user_id, scope, effective_at DESC, recorded_at DESC, id DESC)` },
+];
+/** Above this many items a seed defers indexes and foreign keys. */
+const BULK_ITEMS = 50000;
 
 const EU = `ARRAY['DE','FR','ES','IT','PL','NL','SE','IE','AT','BE','PT','CZ','DK','FI','GR','HU','RO','BG','HR','SK','SI','LT','LV','EE','LU','MT','CY']`;
 const NON_EU = `ARRAY['US','GB','BR','IN','NO','CH','CA','JP']`;
@@ -20,7 +45,7 @@ const TOPICS = `ARRAY['cooking','football','holidays','music','gardening','cycli
  * kinds, visibilities, languages, labels, visibility changes, deletions, objections and withdrawals. The same spec always
  * produces the same rows, ids included (ids are derived from the seed and position).
  */
-export async function writeSynthetic(manager: EntityManager, spec: SyntheticSpec, progress?: (step: string, done: number, total: number) => void): Promise<void> {
+export async function writeSynthetic(manager: EntityManager, spec: SyntheticSpec, progress?: (label: string, done: number, total: number) => void): Promise<void> {
   const prefix = spec.prefix ?? `syn${spec.seed}-`;
   const s = `${spec.seed}`;
   // Uniform in [0,1) from (salt, i): deterministic across runs and databases.
@@ -28,60 +53,70 @@ export async function writeSynthetic(manager: EntityManager, spec: SyntheticSpec
   const userId = (i: string) => `md5('${prefix}u:' || ${i})::uuid`;
   const itemId = (i: string) => `md5('${prefix}c:' || ${i})::uuid`;
   const pick = (arr: string, salt: string, i = 'i') => `(${arr})[1 + floor(${rnd(salt, i)} * cardinality(${arr}))::int]`;
-  const total = 4;
-  progress?.('users', 0, total);
+  const clean = spec.profile === 'clean';
+  const bulk = spec.items >= BULK_ITEMS;
+  // Progress is counted in rows: users, then items, then objections.
+  const units = spec.users + spec.items + spec.objections;
+  if (bulk) {
+    progress?.('dropping indexes', 0, units);
+    for (const d of DEFERRED) await manager.query(d.drop);
+  }
+  progress?.('users', 0, units);
   await manager.query(
     `INSERT INTO users (id, external_id, handle, email, birth_date, country, created_at)
      SELECT ${userId('i')}, '${prefix}u' || i, 'user_' || i, 'user' || i || '@example.com',
-       CASE WHEN ${rnd('unknown-age')} < 0.05 THEN NULL
-            WHEN ${rnd('minor')} < 0.10 THEN DATE '2008-01-01' + floor(${rnd('dob')} * 1800)::int
-            ELSE DATE '1950-01-01' + floor(${rnd('dob')} * 20000)::int END,
-       CASE WHEN ${rnd('eu')} < 0.8 THEN ${pick(EU, 'country')} ELSE ${pick(NON_EU, 'country')} END,
+       CASE WHEN ${clean ? 'false' : `${rnd('unknown-age')} < 0.05`} THEN NULL
+            WHEN ${clean ? 'false' : `${rnd('minor')} < 0.10`} THEN DATE '2008-01-01' + floor(${rnd('dob')} * 1800)::int
+            ELSE DATE '1950-01-01' + floor(${rnd('dob')} * ${clean ? 15000 : 20000})::int END,
+       CASE WHEN ${clean ? 'true' : `${rnd('eu')} < 0.8`} THEN ${pick(EU, 'country')} ELSE ${pick(NON_EU, 'country')} END,
        TIMESTAMPTZ '2015-01-01' + make_interval(days => floor(${rnd('joined')} * 3000)::int)
      FROM generate_series(1, $1::int) AS i`,
     [spec.users],
   );
-  progress?.('content', 1, total);
-  await manager.query(
+  const CHUNK = 100000;
+  for (let from = 1; from <= spec.items; from += CHUNK) {
+    const to = Math.min(from + CHUNK - 1, spec.items);
+    progress?.('content', spec.users + from - 1, units);
+    await manager.query(
     `WITH g AS (
        SELECT i, floor(${rnd('author')} * $2::int)::int + 1 AS author, ${rnd('platform')} AS pr, ${rnd('kind')} AS kr,
               TIMESTAMPTZ '2016-01-01' + make_interval(secs => floor(${rnd('created')} * 339000000)::int) AS created_at
-       FROM generate_series(1, $1::int) AS i
+       FROM generate_series($3::int, $1::int) AS i
      ), k AS (
-       SELECT g.*, CASE WHEN pr < 0.45 THEN 'FACEBOOK' WHEN pr < 0.85 THEN 'INSTAGRAM' ELSE 'AI_ASSISTANT' END AS platform FROM g
+       SELECT g.*, CASE WHEN pr < ${clean ? 0.5 : 0.45} THEN 'FACEBOOK' WHEN pr < ${clean ? 1.1 : 0.85} THEN 'INSTAGRAM' ELSE 'AI_ASSISTANT' END AS platform FROM g
      ), t AS (
        SELECT k.*, CASE WHEN platform = 'AI_ASSISTANT' THEN 'AI_PROMPT'
-                        WHEN kr < 0.35 THEN 'POST' WHEN kr < 0.65 THEN 'COMMENT' WHEN kr < 0.75 THEN 'PHOTO_CAPTION'
+                        WHEN kr < 0.35 THEN 'POST' WHEN kr < ${clean ? 2 : 0.65} THEN 'COMMENT' WHEN kr < 0.75 THEN 'PHOTO_CAPTION'
                         WHEN kr < 0.82 THEN 'REEL_CAPTION' WHEN kr < 0.88 THEN 'REVIEW' ELSE 'PRIVATE_MESSAGE' END AS kind,
               initcap(${pick(TOPICS, 'topic')}) || ' note ' || i || ': ' || md5('${s}:text:' || i) AS text
        FROM k
      )
      INSERT INTO content_items (id, external_id, author_id, platform, kind, text, language, content_hash, created_at, labels, deleted_at, deletion_recorded_at)
-     SELECT ${itemId('i')}, '${prefix}c' || i, ${userId('author')}, platform, kind, text, ${pick(LANGS, 'lang')},
+     SELECT ${itemId('i')}, '${prefix}c' || i, ${userId('author')}, platform, kind, text, ${clean ? `'zzc'` : pick(LANGS, 'lang')},
             encode(sha256(convert_to(text, 'UTF8')), 'hex'), created_at,
-            CASE WHEN ${rnd('label')} < 0.03 THEN ARRAY['SPECIAL_CATEGORY'] ELSE '{}'::text[] END,
-            CASE WHEN ${rnd('deleted')} < 0.02 THEN least(created_at + interval '30 days', now()) END,
-            CASE WHEN ${rnd('deleted')} < 0.02 THEN least(created_at + interval '30 days', now()) END
+            CASE WHEN ${clean ? 'false' : `${rnd('label')} < 0.03`} THEN ARRAY['SPECIAL_CATEGORY'] ELSE '{}'::text[] END,
+            CASE WHEN ${clean ? 'false' : `${rnd('deleted')} < 0.02`} THEN least(created_at + interval '30 days', now()) END,
+            CASE WHEN ${clean ? 'false' : `${rnd('deleted')} < 0.02`} THEN least(created_at + interval '30 days', now()) END
      FROM t`,
-    [spec.items, spec.users],
-  );
-  progress?.('visibility', 2, total);
-  await manager.query(
+      [to, spec.users, from],
+    );
+    await manager.query(
     `INSERT INTO visibility_changes (item_id, visibility, changed_at, recorded_at)
      SELECT id, v, at, at FROM (
        SELECT ${itemId('i')} AS id,
-              CASE WHEN ${rnd('vis')} < 0.75 THEN 'PUBLIC' WHEN ${rnd('vis')} < 0.9 THEN 'FRIENDS' ELSE 'ONLY_ME' END AS v,
+              CASE WHEN ${clean ? 'true' : `${rnd('vis')} < 0.75`} THEN 'PUBLIC' WHEN ${rnd('vis')} < 0.9 THEN 'FRIENDS' ELSE 'ONLY_ME' END AS v,
               TIMESTAMPTZ '2016-01-01' + make_interval(secs => floor(${rnd('created')} * 339000000)::int) AS at, 0 AS n
-       FROM generate_series(1, $1::int) AS i
+       FROM generate_series($2::int, $1::int) AS i
        UNION ALL
        SELECT ${itemId('i')},
               CASE WHEN ${rnd('vis2')} < 0.5 THEN 'PUBLIC' WHEN ${rnd('vis2')} < 0.8 THEN 'FRIENDS' ELSE 'ONLY_ME' END,
               least(TIMESTAMPTZ '2016-01-01' + make_interval(secs => floor(${rnd('created')} * 339000000)::int) + make_interval(days => 1 + floor(${rnd('vis2at')} * 400)::int), now()), 1
-       FROM generate_series(1, $1::int) AS i WHERE ${rnd('changed')} < 0.10
+       FROM generate_series($2::int, $1::int) AS i WHERE ${clean ? 'false' : `${rnd('changed')} < 0.10`}
      ) x ORDER BY id, n`,
-    [spec.items],
-  );
-  progress?.('objections', 3, total);
+      [to, from],
+    );
+  }
+  progress?.('objections', spec.users + spec.items, units);
   await manager.query(
     `WITH o AS (
        SELECT i, floor(${rnd('obj-user')} * $2::int)::int + 1 AS u,
@@ -99,7 +134,12 @@ export async function writeSynthetic(manager: EntityManager, spec: SyntheticSpec
        SELECT u, 'OBJECTION_WITHDRAWN', scope, least(at + make_interval(days => 1 + floor(${rnd('wd-at')} * 200)::int), now() - interval '1 hour'), channel, i, 1
        FROM o WHERE withdrawn
      ) x ORDER BY i, n`,
-    [spec.objections, spec.users],
+    [clean ? 0 : spec.objections, spec.users],
   );
-  progress?.('done', 4, total);
+  if (bulk) {
+    progress?.('indexes and foreign keys', units, units);
+    for (const d of DEFERRED) await manager.query(d.add);
+    await manager.query(`ANALYZE users; ANALYZE content_items; ANALYZE visibility_changes; ANALYZE consent_events`);
+  }
+  progress?.('done', units, units);
 }

@@ -1,0 +1,37 @@
+/**
+ * Hand-written SQL for the benchmark baselines: what a competent engineer would write for eu-ai-training without our
+ * rule engine (the policy's values spelled out, conditions in a cheap-first order). Each returns the same answer as
+ * the service path, which the harness checks.
+ */
+export const EU = `('AT','BE','BG','HR','CY','CZ','DK','EE','FI','FR','DE','GR','HU','IE','IT','LV','LT','LU','MT','NL','PL','PT','RO','SK','SI','ES','SE')`;
+
+export const ELIGIBLE_WHERE = `c.kind IN ('POST','COMMENT','PHOTO_CAPTION','REEL_CAPTION','REVIEW','AI_PROMPT')
+    AND NOT ('SPECIAL_CATEGORY' = ANY(c.labels))
+    AND (c.deleted_at IS NULL OR c.deleted_at > now())
+    AND u.country IN ${EU}
+    AND u.birth_date IS NOT NULL AND u.erased_at IS NULL AND u.deleted_at IS NULL
+    AND c.created_at >= (CASE WHEN to_char(u.birth_date, 'MM-DD') = '02-29' THEN make_date(extract(year FROM u.birth_date)::int + 18, 2, 28) + 1
+                              ELSE (u.birth_date + interval '18 years')::date END)::timestamp AT TIME ZONE 'UTC'
+    AND coalesce((SELECT e.type FROM consent_events e WHERE e.user_id = c.author_id AND e.scope = 'ALL_AI_TRAINING' AND e.effective_at <= now()
+                  ORDER BY e.effective_at DESC, e.recorded_at DESC, e.id DESC LIMIT 1), '') <> 'OBJECTION'
+    AND coalesce((SELECT e.type FROM consent_events e WHERE e.user_id = c.author_id
+                  AND e.scope = CASE WHEN c.kind = 'AI_PROMPT' THEN 'AI_INTERACTIONS' ELSE 'PUBLIC_CONTENT' END AND e.effective_at <= now()
+                  ORDER BY e.effective_at DESC, e.recorded_at DESC, e.id DESC LIMIT 1), '') <> 'OBJECTION'
+    AND (c.kind = 'AI_PROMPT' OR (SELECT v.visibility FROM visibility_changes v WHERE v.item_id = c.id AND v.changed_at <= now()
+                                  ORDER BY v.changed_at DESC, v.id DESC LIMIT 1) = 'PUBLIC')`;
+
+export const ELIGIBLE_COUNT = `SELECT count(*)::int AS n FROM content_items c JOIN users u ON u.id = c.author_id WHERE ${ELIGIBLE_WHERE}`;
+
+export const MEMBERSHIP_INSERT = (table: string) =>
+  `INSERT INTO ${table} (dataset_id, item_id, author_id, content_hash)
+   SELECT gen_random_uuid(), c.id, c.author_id, c.content_hash FROM content_items c JOIN users u ON u.id = c.author_id WHERE ${ELIGIBLE_WHERE}`;
+
+export const LINEAGE_WALK = `WITH RECURSIVE walk(node, depth) AS (
+    SELECT $1::uuid, 0
+    UNION
+    SELECT e.downstream_id, w.depth + 1 FROM walk w JOIN lineage_edges e ON e.upstream_id = w.node WHERE w.depth < $2
+  ), nodes AS (SELECT node, min(depth) AS depth FROM walk GROUP BY node)
+  SELECT n.node, n.depth, d.name, d.version, d.status,
+         (SELECT json_agg(json_build_object('u', e.upstream_id, 'd', e.downstream_id, 't', e.type)) FROM lineage_edges e
+           WHERE e.upstream_id = n.node AND e.downstream_id IN (SELECT node FROM nodes)) AS edges
+  FROM nodes n LEFT JOIN datasets d ON d.id = n.node`;

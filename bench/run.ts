@@ -1,0 +1,421 @@
+import 'reflect-metadata';
+import fs from 'node:fs';
+import path from 'node:path';
+import crypto from 'node:crypto';
+import { spawn, ChildProcess } from 'node:child_process';
+import { performance } from 'node:perf_hooks';
+import { pipeline } from 'node:stream/promises';
+import { Writable } from 'node:stream';
+import pino from 'pino';
+import { Client } from 'pg';
+import { to as copyTo, from as copyFrom } from 'pg-copy-streams';
+import autocannon from 'autocannon';
+import { loadConfig } from '../src/config';
+import { openDatabase, Database } from '../src/db/data-source';
+import { createContext, RequestContext } from '../src/context';
+import { createServices } from '../src/services';
+import { Role, signToken } from '../src/common/auth';
+import { runAudited } from '../src/modules/audit/audited-mutation';
+import { writeSynthetic } from '../src/modules/seed/synthetic';
+import { EXPORT_SQL } from '../src/modules/datasets/dataset.export';
+import { LineageDirection } from '../src/modules/lineage/lineage.types';
+import { ConsentScope } from '../src/common/enums';
+import { ELIGIBLE_COUNT, LINEAGE_WALK, MEMBERSHIP_INSERT } from './baseline-sql';
+
+/**
+ * `npm run bench -- [--scale s|m] [--only KEY,KEY] [--repeat N] [--embedded] [--keep]`
+ *
+ * Every metric is a ratio against a baseline measured in the same run, interleaved (ours, baseline, ours, ...) and
+ * repeated; medians are reported. `ratio` is always our cost over the baseline's, so lower is better (for a
+ * throughput: the baseline's rate over ours). Results go to bench/results.json (or results-embedded.json).
+ */
+interface Metric {
+  value: number;
+  baseline: number;
+  ratio: number;
+  target: number | null;
+  unit: string;
+  note?: string;
+}
+
+const SCALES = {
+  s: { users: 10_000, items: 100_000, objections: 5_000, clean: 100_000 },
+  m: { users: 100_000, items: 1_000_000, objections: 50_000, clean: 1_000_000 },
+};
+
+const args = process.argv.slice(2);
+const opt = (name: string) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? args[i + 1] : undefined;
+};
+const flag = (name: string) => args.includes(`--${name}`);
+const scaleKey = (opt('scale') ?? 's') as keyof typeof SCALES;
+if (!SCALES[scaleKey]) throw new Error('--scale must be s or m');
+const scale = SCALES[scaleKey];
+const only = opt('only')?.split(',');
+const repeat = Number(opt('repeat') ?? 3);
+const embedded = flag('embedded');
+const want = (key: string) => !only || only.includes(key);
+const log = (msg: string) => process.stderr.write(`[bench] ${msg}\n`);
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+const round = (x: number, d = 3) => Math.round(x * 10 ** d) / 10 ** d;
+async function time(fn: () => Promise<unknown>): Promise<number> {
+  const t = performance.now();
+  await fn();
+  return performance.now() - t;
+}
+/** Runs ours and the baseline alternately `repeat` times; returns the medians in ms. */
+async function interleave(ours: () => Promise<unknown>, baseline: () => Promise<unknown>, n = repeat): Promise<{ ours: number; baseline: number }> {
+  const a: number[] = [];
+  const b: number[] = [];
+  for (let i = 0; i < n; i++) {
+    if (i % 2 === 0) {
+      a.push(await time(ours));
+      b.push(await time(baseline));
+    } else {
+      b.push(await time(baseline));
+      a.push(await time(ours));
+    }
+  }
+  return { ours: median(a), baseline: median(b) };
+}
+const costMetric = (m: { ours: number; baseline: number }, target: number | null, unit = 'ms', note?: string): Metric => ({
+  value: round(m.ours, 1),
+  baseline: round(m.baseline, 1),
+  ratio: round(m.ours / m.baseline),
+  target,
+  unit,
+  note,
+});
+
+/** Rolls back whatever `fn` wrote: both sides of a write benchmark leave the database as they found it. */
+class Rollback extends Error {}
+async function inRolledBackTx(db: Database, fn: (ctx: RequestContext) => Promise<unknown>, ctx: RequestContext) {
+  await db.dataSource
+    .transaction(async (manager) => {
+      const outer = ctx.manager;
+      ctx.manager = manager;
+      try {
+        await fn(ctx);
+      } finally {
+        ctx.manager = outer;
+      }
+      throw new Rollback();
+    })
+    .catch((e) => {
+      if (!(e instanceof Rollback)) throw e;
+    });
+}
+
+async function main() {
+  const started = Date.now();
+  const config = loadConfig({ ...process.env, LOG_LEVEL: 'silent', SEED_DEMO: 'false', AUTH_SECRET: process.env.AUTH_SECRET ?? crypto.randomBytes(32).toString('hex') });
+  let dropDb: (() => Promise<void>) | undefined;
+  if (!embedded && !config.databaseUrl) {
+    const name = `bench_${Date.now()}`;
+    const admin = new Client({ connectionString: 'postgresql://postgres@127.0.0.1:5432/postgres' });
+    await admin.connect();
+    await admin.query(`CREATE DATABASE ${name}`);
+    await admin.end();
+    config.databaseUrl = `postgresql://postgres@127.0.0.1:5432/${name}`;
+    dropDb = async () => {
+      const c = new Client({ connectionString: 'postgresql://postgres@127.0.0.1:5432/postgres' });
+      await c.connect();
+      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await c.end();
+    };
+    log(`fresh database ${name}`);
+  }
+  if (embedded) {
+    config.databaseUrl = undefined;
+    config.dataDir = fs.mkdtempSync(path.join(require('node:os').tmpdir(), 'aidg-bench-'));
+    log(`embedded database in ${config.dataDir}`);
+  }
+  const db = await openDatabase(config, { poolSize: 12 });
+  const services = createServices();
+  const ctx = (role: Role) => createContext({ dataSource: db.dataSource, services, config, log: pino({ level: 'silent' }) }, { subject: `bench-${role.toLowerCase()}`, roles: [role] });
+  const metrics: Record<string, Metric> = {};
+
+  try {
+    const [{ n: existing }] = await db.dataSource.query(`SELECT count(*)::int AS n FROM content_items`);
+    if (existing === 0) {
+      log(`seeding scale ${scaleKey}: ${scale.users} users, ${scale.items} items, ${scale.objections} objections, plus ${scale.clean} clean items for the export`);
+      const t = await time(() =>
+        runAudited(ctx(Role.INGEST_SERVICE), 'syntheticSeed', scale, async (tx) => {
+          await writeSynthetic(tx.manager, { users: scale.users, items: scale.items, objections: scale.objections, seed: 1, prefix: 'b-' });
+          await writeSynthetic(tx.manager, { users: Math.ceil(scale.clean / 20), items: scale.clean, objections: 0, seed: 2, prefix: 'bc-', profile: 'clean' });
+          return { payload: undefined, targetIds: [] };
+        }),
+      );
+      log(`seeded in ${(t / 1000).toFixed(1)}s`);
+      if (!embedded) await db.dataSource.query(`VACUUM ANALYZE`);
+    }
+
+    if (want('eligibleCount')) {
+      log('eligibleCount');
+      const c = ctx(Role.AUDITOR);
+      let ours = 0;
+      let base = 0;
+      const m = await interleave(
+        async () => (ours = await services.eligibility.countEligible(c, 'eu-ai-training')),
+        async () => (base = (await db.dataSource.query(ELIGIBLE_COUNT))[0].n),
+      );
+      if (ours !== base) throw new Error(`eligibleCount disagrees: ours ${ours}, hand-written ${base}`);
+      metrics.eligibleCount = costMetric(m, 1.5, 'ms', `${ours} eligible items`);
+    }
+
+    if (want('datasetRequest')) {
+      log('datasetRequest');
+      const c = ctx(Role.ML_ENGINEER);
+      let members = 0;
+      const m = await interleave(
+        async () => {
+          const r = await runAudited(c, 'datasetRequest', {}, (tx) => services.datasets.request(tx, { name: 'bench-full', policyKey: 'eu-ai-training' } as any));
+          members = r.dataset!.memberCount;
+        },
+        () =>
+          inRolledBackTx(db, async (tx) => {
+            await tx.manager.query(`CREATE TABLE bench_membership (LIKE dataset_members)`);
+            await tx.manager.query(MEMBERSHIP_INSERT('bench_membership'));
+          }, c),
+      );
+      metrics.datasetRequest = costMetric(m, 1.5, 'ms', `${members} members; baseline: INSERT … SELECT into an unindexed table`);
+    }
+
+    if (want('eligibilityBatch')) {
+      log('eligibilityBatch');
+      const c = ctx(Role.AUDITOR);
+      const ids: string[] = (await db.dataSource.query(`SELECT id FROM content_items ORDER BY md5(id::text) LIMIT 1000`)).map((r: any) => r.id);
+      const logger = db.dataSource.logger as any;
+      const original = logger.logQuery;
+      let statements = 0;
+      logger.logQuery = (...a: unknown[]) => {
+        statements++;
+        return original.apply(logger, a);
+      };
+      const count = async (n: number) => {
+        statements = 0;
+        await services.eligibility.verdicts(c, ids.slice(0, n), 'eu-ai-training');
+        return statements;
+      };
+      const one = await count(1);
+      const thousand = await count(1000);
+      logger.logQuery = original;
+      metrics.eligibilityBatch = { value: thousand, baseline: one, ratio: round(thousand / one), target: 1, unit: 'SQL statements (1,000 ids vs 1 id)' };
+      const lat = await interleave(() => services.eligibility.verdicts(c, ids, 'eu-ai-training'), () => services.eligibility.verdicts(c, ids.slice(0, 1), 'eu-ai-training'), Math.max(repeat, 5));
+      metrics.eligibilityBatchLatency = costMetric(lat, null, 'ms', 'eligibility for 1,000 ids vs for 1 id');
+    }
+
+    if (want('objectionsImport')) {
+      log('objectionsImport');
+      const c = ctx(Role.PRIVACY_OFFICER);
+      const users: { id: string; external_id: string }[] = await db.dataSource.query(`SELECT id, external_id FROM users WHERE external_id LIKE 'b-%' ORDER BY id LIMIT 20000`);
+      const scopes = Object.values(ConsentScope);
+      const rows = Array.from({ length: 100_000 }, (_, i) => ({
+        externalUserId: users[i % users.length].external_id,
+        userId: users[i % users.length].id,
+        scope: scopes[i % 3],
+        effectiveAt: new Date(Date.UTC(2025, 0, 1) + i * 1000),
+      }));
+      const csv = rows.map((r) => `${r.userId}\tOBJECTION\t${r.scope}\t${r.effectiveAt.toISOString()}\tBULK_IMPORT\tbench\tbench import\n`).join('');
+      const m = await interleave(
+        () => inRolledBackTx(db, (tx) => services.consent.importObjections(tx, rows.map(({ userId: _u, ...r }) => r) as any, 'bench import'), c),
+        () =>
+          inRolledBackTx(db, async (tx) => {
+            const client = (tx.manager.queryRunner as any).databaseConnection;
+            const stream = client.query(copyFrom(`COPY consent_events (user_id, type, scope, effective_at, channel, actor, reason) FROM STDIN`));
+            await pipeline(async function* () {
+              yield csv;
+            }, stream);
+          }, c),
+      );
+      metrics.objectionsImport = costMetric(m, 3, 'ms', '100,000 rows, service (validation, user lookup, set-based insert) vs COPY');
+    }
+
+    if (want('lineage')) {
+      log('lineage');
+      const root = await buildLineageGraph(db);
+      const c = ctx(Role.LINEAGE_READER);
+      let nodes = 0;
+      let baseNodes = 0;
+      const m = await interleave(
+        async () => (nodes = (await services.lineage.lineage(c, root, LineageDirection.DOWNSTREAM, 50)).nodes.length),
+        async () => (baseNodes = (await db.dataSource.query(LINEAGE_WALK, [root, 50])).length),
+        Math.max(repeat, 5),
+      );
+      if (nodes !== baseNodes) throw new Error(`lineage disagrees: ours ${nodes}, hand-written ${baseNodes}`);
+      metrics.lineage = costMetric(m, 1.5, 'ms', `${nodes} nodes at depth 50`);
+    }
+
+    if (!embedded && (want('export') || want('httpEligibility'))) {
+      const server = await startServer(config);
+      try {
+        const secret = new TextEncoder().encode(process.env.AUTH_SECRET ?? (config.authSecret as string));
+        if (want('export')) {
+          log('export');
+          const ml = await signToken(secret, 'bench-ml_engineer', [Role.ML_ENGINEER]);
+          const c = ctx(Role.ML_ENGINEER);
+          const ds = await runAudited(c, 'datasetRequest', {}, (tx) =>
+            services.datasets.request(tx, { name: 'bench-export', policyKey: 'eu-ai-training', filters: { languages: ['zzc'] } } as any),
+          );
+          const id = ds.dataset!.id;
+          let bytes = 0;
+          const m = await interleave(
+            async () => {
+              const res = await fetch(`http://127.0.0.1:${server.port}/datasets/${id}/export.ndjson`, { headers: { authorization: `Bearer ${ml}` } });
+              if (res.status !== 200) throw new Error(`export: ${res.status} ${await res.text()}`);
+              bytes = 0;
+              for await (const chunk of res.body as any) bytes += chunk.length;
+            },
+            async () => {
+              const client = new Client({ connectionString: config.databaseUrl });
+              await client.connect();
+              try {
+                const sql = `COPY (${EXPORT_SQL.replace('$1', `'${id}'`)}) TO STDOUT`;
+                // The same rows and the same JSON, rendered by the same SELECT; COPY only skips the cursor and HTTP.
+                await pipeline(client.query(copyTo(sql)), new Writable({ write: (_c, _e, done) => done() }));
+              } finally {
+                await client.end();
+              }
+            },
+          );
+          metrics.export = costMetric(m, 2, 'ms', `${ds.dataset!.memberCount} members, ${(bytes / 1e6).toFixed(0)} MB of NDJSON over HTTP vs COPY (SELECT …) TO STDOUT`);
+          const peak = peakRssMb(server.child.pid!);
+          metrics.exportPeakRss = { value: peak, baseline: 300, ratio: round(peak / 300), target: 1, unit: 'MB peak resident (VmHWM) of the server vs the 300 MB budget' };
+        }
+        if (want('httpEligibility')) {
+          log('httpEligibility');
+          const auditor = await signToken(secret, 'bench-auditor', [Role.AUDITOR]);
+          const baseline = await startBaseline(config);
+          try {
+            const ids: string[] = (await db.dataSource.query(`SELECT id FROM content_items ORDER BY md5(id::text || 'h') LIMIT 100`)).map((r: any) => r.id);
+            const query = 'query($ids: [ID!]!) { eligibility(itemIds: $ids) { itemId eligible reasons } }';
+            const body = JSON.stringify({ query, variables: { ids } });
+            const hit = (port: number, headers: Record<string, string>, duration: number) =>
+              autocannon({ url: `http://127.0.0.1:${port}/graphql`, method: 'POST', body, headers: { 'content-type': 'application/json', ...headers }, connections: 10, duration });
+            const ours = { port: server.port, headers: { authorization: `Bearer ${auditor}` } };
+            const base = { port: baseline.port, headers: {} };
+            // Same answer from both.
+            const a = await (await fetch(`http://127.0.0.1:${ours.port}/graphql`, { method: 'POST', body, headers: { 'content-type': 'application/json', ...ours.headers } })).json();
+            const b = await (await fetch(`http://127.0.0.1:${base.port}/graphql`, { method: 'POST', body, headers: { 'content-type': 'application/json' } })).json();
+            if (JSON.stringify(a) !== JSON.stringify(b)) throw new Error('httpEligibility: the baseline answers differently');
+            await hit(ours.port, ours.headers, 3);
+            await hit(base.port, base.headers, 3);
+            const rps: number[][] = [[], []];
+            const p99: number[][] = [[], []];
+            for (let i = 0; i < repeat; i++) {
+              for (const [k, s] of (i % 2 ? [[1, base], [0, ours]] : [[0, ours], [1, base]]) as [number, typeof ours][]) {
+                const r = await hit(s.port, s.headers, 10);
+                if (r.non2xx || r.errors) throw new Error(`httpEligibility: ${r.non2xx} non-2xx, ${r.errors} errors`);
+                rps[k].push(r.requests.average);
+                p99[k].push(r.latency.p99);
+              }
+            }
+            const [oursRps, baseRps] = [median(rps[0]), median(rps[1])];
+            const [oursP99, baseP99] = [median(p99[0]), median(p99[1])];
+            metrics.httpEligibility = { value: round(oursRps, 0), baseline: round(baseRps, 0), ratio: round(baseRps / oursRps), target: 2, unit: 'requests/s (ratio: baseline rate over ours)' };
+            metrics.httpEligibilityP99 = { value: oursP99, baseline: baseP99, ratio: round(oursP99 / baseP99), target: 2, unit: 'ms p99 latency' };
+          } finally {
+            baseline.child.kill();
+          }
+        }
+      } finally {
+        server.child.kill();
+      }
+    }
+  } finally {
+    await db.close();
+    if (dropDb && !flag('keep')) await dropDb();
+  }
+
+  const out = {
+    scale: scaleKey,
+    storage: embedded ? 'embedded' : 'postgres',
+    repeat,
+    startedAt: new Date(started).toISOString(),
+    seconds: Math.round((Date.now() - started) / 1000),
+    metrics,
+  };
+  const file = path.join(__dirname, '..', '..', 'bench', embedded ? 'results-embedded.json' : 'results.json');
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  fs.writeFileSync(file, JSON.stringify(out, null, 2) + '\n');
+  const rows = Object.entries(metrics).map(([k, m]) => [k, String(m.value), String(m.baseline), String(m.ratio), m.target == null ? '-' : `≤ ${m.target}`, m.ratio <= (m.target ?? Infinity) ? 'ok' : 'MISSED', m.unit]);
+  const widths = [0, 1, 2, 3, 4, 5].map((i) => Math.max(...[['metric', 'value', 'baseline', 'ratio', 'target', '', 'unit'][i], ...rows.map((r) => r[i])].map((s) => s.length)));
+  const line = (r: string[]) => r.map((c, i) => (i < 6 ? c.padEnd(widths[i]) : c)).join('  ');
+  console.log(line(['metric', 'value', 'baseline', 'ratio', 'target', '', 'unit']));
+  for (const r of rows) console.log(line(r));
+  console.log(`wrote ${path.relative(process.cwd(), file)} (${out.storage}, scale ${scaleKey}, ${out.seconds}s)`);
+}
+
+/** A layered DAG of 10,000 dataset nodes: a root, then 50 layers of 200, each node feeding two in the next layer. */
+async function buildLineageGraph(db: Database): Promise<string> {
+  const [existing] = await db.dataSource.query(`SELECT id FROM datasets WHERE name = 'bench-lineage-root'`);
+  if (existing) return existing.id;
+  await db.dataSource.transaction(async (m) => {
+    await m.query(
+      `INSERT INTO datasets (id, name, version, policy_id, snapshot_at, requested_by, origin, spec, member_count, candidate_count, exclusions, manifest_digest)
+       SELECT md5('lin:' || g)::uuid, CASE WHEN g = 0 THEN 'bench-lineage-root' ELSE 'bench-lineage-' || g END, 1,
+              (SELECT id FROM policies WHERE key = 'eu-ai-training' AND version = 1), now(), 'bench', 'DERIVE', '{}', 0, 0, '[]', repeat('0', 64)
+       FROM generate_series(0, 9999) AS g`,
+    );
+    await m.query(
+      `INSERT INTO lineage_edges (upstream_id, downstream_id, type)
+       SELECT DISTINCT md5('lin:' || src)::uuid, md5('lin:' || dst)::uuid, 'DERIVED_FROM' FROM (
+         SELECT 0 AS src, g AS dst FROM generate_series(1, 200) AS g
+         UNION ALL
+         SELECT g, 1 + ((g - 1) / 200 + 1) * 200 + ((g * 7 + k * 13) % 200) FROM generate_series(1, 9800) AS g, generate_series(0, 1) AS k
+       ) e WHERE dst <= 9999`,
+    );
+  });
+  return (await db.dataSource.query(`SELECT id FROM datasets WHERE name = 'bench-lineage-root'`))[0].id;
+}
+
+function waitForLine(child: ChildProcess, pattern: RegExp): Promise<RegExpMatchArray> {
+  return new Promise((resolve, reject) => {
+    let buf = '';
+    const onData = (d: Buffer) => {
+      buf += d.toString();
+      const m = pattern.exec(buf);
+      if (m) {
+        child.stdout?.off('data', onData);
+        child.stderr?.off('data', onData);
+        resolve(m);
+      }
+    };
+    child.stdout?.on('data', onData);
+    child.stderr?.on('data', onData);
+    child.once('exit', (code) => reject(new Error(`child exited with ${code}: ${buf.slice(-2000)}`)));
+  });
+}
+
+async function startServer(config: ReturnType<typeof loadConfig>) {
+  const child = spawn(process.execPath, [path.join(__dirname, '..', 'src', 'main.js')], {
+    env: { ...process.env, DATABASE_URL: config.databaseUrl, PORT: '0', HOST: '127.0.0.1', SEED_DEMO: 'false', LOG_LEVEL: 'info', NODE_ENV: 'production', AUTH_SECRET: process.env.AUTH_SECRET ?? config.authSecret },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const m = await waitForLine(child, /"port":(\d+)/);
+  child.stdout?.resume();
+  child.stderr?.resume();
+  return { child, port: Number(m[1]) };
+}
+
+async function startBaseline(config: ReturnType<typeof loadConfig>) {
+  const child = spawn(process.execPath, [path.join(__dirname, 'baseline-server.js')], { env: { ...process.env, DATABASE_URL: config.databaseUrl, PORT: '0' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const m = await waitForLine(child, /listening (\d+)/);
+  return { child, port: Number(m[1]) };
+}
+
+function peakRssMb(pid: number): number {
+  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0);
+  return Math.round(kb / 1024);
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
