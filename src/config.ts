@@ -12,6 +12,12 @@ export interface Config {
   logLevel: string;
   seedDemo: boolean;
   defaultPolicyKey: string;
+  /** Serve the GraphQL IDE on GET /graphql (default: on outside production). */
+  ide: boolean;
+  /** Answer introspection queries (default: on outside production). */
+  introspection: boolean;
+  /** Largest request body accepted, in bytes. */
+  bodyLimit: number;
 }
 
 export class ConfigError extends Error {}
@@ -37,6 +43,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   const seedText = (env.SEED_DEMO ?? 'true').toLowerCase();
   if (!['true', 'false', '1', '0'].includes(seedText)) problems.push(`SEED_DEMO must be true or false, got "${env.SEED_DEMO}"`);
+  const bool = (name: string, fallback: boolean) => {
+    const v = env[name];
+    if (v === undefined || v === '') return fallback;
+    if (!['true', 'false', '1', '0'].includes(v.toLowerCase())) problems.push(`${name} must be true or false, got "${v}"`);
+    return v.toLowerCase() === 'true' || v === '1';
+  };
+  const ide = bool('ENABLE_IDE', !production);
+  const introspection = bool('ENABLE_INTROSPECTION', !production) || ide;
+  const bodyLimitText = env.BODY_LIMIT_MB ?? '64';
+  const bodyLimitMb = Number(bodyLimitText);
+  if (!(bodyLimitMb > 0 && bodyLimitMb <= 1024)) problems.push(`BODY_LIMIT_MB must be a number of megabytes 1-1024, got "${bodyLimitText}"`);
   if (problems.length) throw new ConfigError(`Invalid configuration:\n  - ${problems.join('\n  - ')}`);
   return {
     port,
@@ -49,5 +66,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel,
     seedDemo: seedText === 'true' || seedText === '1',
     defaultPolicyKey: env.DEFAULT_POLICY_KEY ?? 'eu-ai-training',
+    ide,
+    introspection,
+    bodyLimit: Math.round(bodyLimitMb * 1024 * 1024),
   };
 }

@@ -34,7 +34,7 @@ async function main(): Promise<void> {
   if (!config.production) {
     const lines = [
       '',
-      `AI data-governance API ready on ${base}/graphql  (storage: ${db.mode === 'embedded' ? `embedded PostgreSQL in ${config.dataDir}` : 'PostgreSQL'})`,
+      `AI data-governance API ready: GraphQL IDE and endpoint on ${base}/graphql  (storage: ${db.mode === 'embedded' ? `embedded PostgreSQL in ${config.dataDir}` : 'PostgreSQL'})`,
       `Health: ${base}/healthz   Ready: ${base}/readyz`,
       'Development tokens (send as "Authorization: Bearer <token>"):',
     ];

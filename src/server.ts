@@ -17,6 +17,7 @@ import { createContext, RequestContext } from './context';
 import { buildSchema } from './schema';
 import { createServices, Services } from './services';
 import { exportDataset } from './modules/datasets/dataset.export';
+import { ideRouter } from './ide/ide';
 
 export interface App {
   app: express.Express;
@@ -81,7 +82,7 @@ export async function createApp(config: Config, dataSource: DataSource, log: Log
     ],
     formatError: formatError(config, log),
     includeStacktraceInErrorResponses: false,
-    introspection: true,
+    introspection: config.introspection,
     csrfPrevention: true,
   });
   await apollo.start();
@@ -120,9 +121,10 @@ export async function createApp(config: Config, dataSource: DataSource, log: Log
       else next(err);
     }
   });
+  if (config.ide) app.use(ideRouter());
   app.use(
     '/graphql',
-    express.json({ limit: '64mb' }),
+    express.json({ limit: config.bodyLimit }),
     expressMiddleware(apollo, {
       context: async ({ req }) => {
         const requestId = (typeof req.headers['x-request-id'] === 'string' && /^[\w.-]{1,100}$/.test(req.headers['x-request-id']) ? req.headers['x-request-id'] : undefined) ?? crypto.randomUUID();
