@@ -3,6 +3,7 @@ import http from 'node:http';
 import crypto from 'node:crypto';
 import express from 'express';
 import pino, { Logger } from 'pino';
+import { pinoHttp } from 'pino-http';
 import { ApolloServer, ApolloServerPlugin } from '@apollo/server';
 import { expressMiddleware } from '@as-integrations/express5';
 import { ApolloServerPluginCacheControlDisabled } from '@apollo/server/plugin/disabled';
@@ -17,6 +18,8 @@ import { createContext, RequestContext } from './context';
 import { buildSchema } from './schema';
 import { createServices, Services } from './services';
 import { exportDataset } from './modules/datasets/dataset.export';
+import { cardData, cardHtml } from './modules/datasets/dataset.card';
+import { hasRole, Role } from './common/auth';
 import { ideRouter } from './ide/ide';
 
 export interface App {
@@ -44,8 +47,30 @@ const requireAuthentication: ApolloServerPlugin<RequestContext> = {
   },
 };
 
+/**
+ * One log line per operation and per error, on the request's logger (so with its request id). Never variables, inputs,
+ * content or error details: those can hold PII. Unexpected errors are logged by name, code and message only.
+ */
+const operationLog: ApolloServerPlugin<RequestContext> = {
+  async requestDidStart() {
+    const started = Date.now();
+    return {
+      async willSendResponse({ contextValue, operationName, operation, errors }) {
+        contextValue.log?.info({ operationName, operationType: operation?.operation, ms: Date.now() - started, errorCodes: errors?.map((e) => e.extensions?.code ?? 'INTERNAL_SERVER_ERROR') }, 'graphql operation');
+      },
+      async didEncounterErrors({ contextValue, errors }) {
+        for (const e of errors) {
+          const original = e.originalError as (Error & { code?: string }) | undefined;
+          if (!original || original instanceof DomainError || e.extensions?.code) continue;
+          contextValue.log?.error({ err: { name: original.name, code: original.code, message: original.message }, path: e.path }, 'unexpected error');
+        }
+      },
+    };
+  },
+};
+
 /** Maps domain errors to their codes and masks everything unexpected (no stack, SQL or internal message leaks). */
-export function formatError(config: Config, log: Logger) {
+export function formatError(config: Config) {
   return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
     const original = error instanceof GraphQLError ? error.originalError : error;
     if (original instanceof DomainError) {
@@ -60,7 +85,6 @@ export function formatError(config: Config, log: Logger) {
     if (pgCode === '57P01' || pgCode === '08006' || pgCode === '08003' || (original as Error | undefined)?.message?.includes('Connection terminated')) {
       return { message: 'The database connection was lost; retry the request', path: formatted.path, extensions: { code: 'SERVICE_UNAVAILABLE', retryable: true } };
     }
-    log.error({ err: original, path: formatted.path }, 'unexpected error');
     return { message: 'Internal server error', path: formatted.path, extensions: { code: 'INTERNAL_SERVER_ERROR' } };
   };
 }
@@ -79,14 +103,33 @@ export async function createApp(config: Config, dataSource: DataSource, log: Log
       ApolloServerPluginLandingPageDisabled(),
       ApolloServerPluginDrainHttpServer({ httpServer }),
       requireAuthentication,
+      operationLog,
     ],
-    formatError: formatError(config, log),
+    formatError: formatError(config),
     includeStacktraceInErrorResponses: false,
     introspection: config.introspection,
     csrfPrevention: true,
   });
   await apollo.start();
 
+  // Every log line of a request carries its id (X-Request-Id when the caller sends a sane one). Headers are not
+  // logged: the Authorization header is a credential.
+  app.use(
+    pinoHttp({
+      logger: log,
+      genReqId: (req, res) => {
+        const given = req.headers['x-request-id'];
+        const id = typeof given === 'string' && /^[\w.-]{1,100}$/.test(given) ? given : crypto.randomUUID();
+        res.setHeader('x-request-id', id);
+        return id;
+      },
+      serializers: {
+        req: (req: { id: string; method: string; url: string }) => ({ id: req.id, method: req.method, path: String(req.url).split('?')[0] }),
+        res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
+      },
+      autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/readyz' },
+    }),
+  );
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
@@ -115,22 +158,44 @@ export async function createApp(config: Config, dataSource: DataSource, log: Log
   app.get('/datasets/:id/export.ndjson', async (req, res, next) => {
     try {
       const viewer = await viewerOf(req, res);
-      if (viewer) await exportDataset(createContext({ dataSource, services, config, log }, viewer), req, res);
+      if (viewer) await exportDataset(createContext({ dataSource, services, config, log: req.log }, viewer, String(req.id)), req, res);
     } catch (err) {
       if (res.headersSent) res.destroy(err as Error);
       else next(err);
     }
   });
   if (config.ide) app.use(ideRouter());
+  app.get('/datasets/:id/card', async (req, res, next) => {
+    try {
+      const viewer = await viewerOf(req, res);
+      if (!viewer) return;
+      if (!hasRole(viewer, Role.ML_ENGINEER, Role.PRIVACY_OFFICER, Role.AUDITOR, Role.LINEAGE_READER)) {
+        res.status(403).json({ error: { code: 'FORBIDDEN', message: 'dataset cards are for ML_ENGINEER, PRIVACY_OFFICER, AUDITOR and LINEAGE_READER' } });
+        return;
+      }
+      const ctx = createContext({ dataSource, services, config, log: req.log }, viewer, String(req.id));
+      const dataset = await services.datasets.get(ctx, String(req.params.id)).catch((err) => {
+        if (err instanceof DomainError) return undefined;
+        throw err;
+      });
+      if (!dataset) {
+        res.status(404).json({ error: { code: 'NOT_FOUND', message: `No dataset ${req.params.id}` } });
+        return;
+      }
+      res.type('html').set('content-security-policy', "default-src 'none'; style-src 'unsafe-inline'").send(cardHtml(await cardData(ctx, dataset)));
+    } catch (err) {
+      next(err);
+    }
+  });
   app.use(
     '/graphql',
     express.json({ limit: config.bodyLimit }),
     expressMiddleware(apollo, {
       context: async ({ req }) => {
-        const requestId = (typeof req.headers['x-request-id'] === 'string' && /^[\w.-]{1,100}$/.test(req.headers['x-request-id']) ? req.headers['x-request-id'] : undefined) ?? crypto.randomUUID();
+        const requestId = String(req.id);
         try {
           const viewer = await authenticate(secret, req.headers.authorization);
-          return createContext({ dataSource, services, config, log }, viewer, requestId);
+          return createContext({ dataSource, services, config, log: req.log }, viewer, requestId);
         } catch (err) {
           if (err instanceof AuthenticationError) throw unauthenticated(err.message);
           throw err;

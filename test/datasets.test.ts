@@ -254,6 +254,28 @@ describe('propagation, remediation, verification and export', () => {
   });
 });
 
+describe('dataset card', () => {
+  it('describes purpose, policy, snapshot, composition, exclusions, lineage and digest, as Markdown and as HTML with SVG charts', async () => {
+    const wd = await world(12);
+    const ds = (await request({ filters: { languages: [wd.language] }, purpose: 'tone tuning for the assistant' })).dataset;
+    const md: string = ok(await t.gql(`query($id: ID!) { dataset(id: $id) { card } }`, { id: ds.id }, Role.LINEAGE_READER)).dataset.card;
+    for (const part of ['# Dataset card', 'tone tuning for the assistant', 'eu-ai-training v1', 'legitimate interest', ds.snapshotAt.slice(0, 19), ds.manifestDigest,
+      '### By platform', '### By kind', '### By language', '### By country', '## Exclusions at build time', '## Lineage']) expect(md).toContain(part);
+    const langRow = md.split('\n').find((l) => l.startsWith(`| ${wd.language} |`))!;
+    expect(langRow).toContain(`| ${ds.memberCount} | 100.0% |`);
+    const anonymous = await fetch(`${t.url}/datasets/${ds.id}/card`);
+    expect(anonymous.status).toBe(401);
+    const ingest = await fetch(`${t.url}/datasets/${ds.id}/card`, { headers: { authorization: `Bearer ${t.tokens.INGEST_SERVICE}` } });
+    expect(ingest.status).toBe(403);
+    const page = await fetch(`${t.url}/datasets/${ds.id}/card`, { headers: { authorization: `Bearer ${t.tokens.AUDITOR}` } });
+    expect(page.status).toBe(200);
+    const html = await page.text();
+    expect(html).toContain('<svg');
+    expect(html).toContain(ds.manifestDigest);
+    expect(html).not.toMatch(/<script|https?:\/\/(?!www\.w3\.org)/);
+  });
+});
+
 describe('export format', () => {
   it('round-trips any text through the NDJSON export, and undoes COPY escapes split across chunks', async () => {
     const { unescapeCopyText } = await import('../src/modules/datasets/dataset.export');

@@ -13,6 +13,7 @@ import {
 import { ContentItem } from '../content/content.types';
 import { JSONResolver } from 'graphql-scalars';
 import { datasetEvent } from '../lineage/openlineage';
+import { cardData, cardMarkdown } from './dataset.card';
 import { APP_VERSION } from '../../version';
 
 export const DatasetConnection = ConnectionType(Dataset, 'Dataset');
@@ -70,6 +71,11 @@ export class DatasetResolver {
   @FieldResolver(() => BuildVerification, { description: 'Re-evaluates the dataset with the knowledge it had at its snapshot.' })
   buildVerification(@Root() d: DatasetRow, @Ctx() ctx: RequestContext) {
     return ctx.services.datasets.verifyBuild(ctx, d);
+  }
+
+  @FieldResolver(() => String, { description: 'A human-readable dataset card (Markdown): purpose, policy and legal basis, snapshot, composition, exclusions, lineage, digest. As HTML with charts: GET /datasets/{id}/card.' })
+  async card(@Root() d: DatasetRow, @Ctx() ctx: RequestContext) {
+    return cardMarkdown(await cardData(ctx, d));
   }
 
   @FieldResolver(() => [JSONResolver], { description: 'OpenLineage RunEvents (COMPLETE) for the build of this version; they validate against the official 2-0-2 schemas.' })

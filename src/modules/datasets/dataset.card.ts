@@ -1,0 +1,118 @@
+import type { RequestContext } from '../../context';
+import type { Policy } from '../policies/policy.types';
+import type { DatasetRow } from './dataset.types';
+
+/** Everything a dataset card shows. */
+export interface CardData {
+  dataset: DatasetRow;
+  policy: Policy;
+  breakdown: Record<'platform' | 'kind' | 'language' | 'country', { key: string; count: number }[]>;
+  parents: { id: string; label: string; relation: string }[];
+  children: { id: string; label: string; relation: string }[];
+}
+
+/** Gathers a card's facts: one statement for the four breakdowns (GROUPING SETS), one for the neighbours. */
+export async function cardData(ctx: RequestContext, dataset: DatasetRow): Promise<CardData> {
+  const policy = (await ctx.loaders.policyById.load(dataset.policyId))!;
+  const rows: { dim: string; key: string; count: number }[] = await ctx.manager.query(
+    `SELECT CASE WHEN GROUPING(c.platform) = 0 THEN 'platform' WHEN GROUPING(c.kind) = 0 THEN 'kind' WHEN GROUPING(c.language) = 0 THEN 'language' ELSE 'country' END AS dim,
+            coalesce(c.platform, c.kind, c.language, u.country) AS key, count(*)::int AS count
+     FROM dataset_members m JOIN content_items c ON c.id = m.item_id JOIN users u ON u.id = m.author_id
+     WHERE m.dataset_id = $1
+     GROUP BY GROUPING SETS ((c.platform), (c.kind), (c.language), (u.country))
+     ORDER BY dim, count DESC, key`,
+    [dataset.id],
+  );
+  const breakdown: CardData['breakdown'] = { platform: [], kind: [], language: [], country: [] };
+  for (const r of rows) breakdown[r.dim as keyof CardData['breakdown']].push({ key: r.key, count: r.count });
+  const edges: { id: string; label: string; relation: string; direction: string }[] = await ctx.manager.query(
+    `SELECT CASE WHEN e.downstream_id = $1 THEN e.upstream_id ELSE e.downstream_id END AS id,
+            CASE WHEN e.downstream_id = $1 THEN 'up' ELSE 'down' END AS direction, e.type AS relation,
+            coalesce(d.name || ' v' || d.version, r.model_name || ' ' || r.model_version) AS label
+     FROM lineage_edges e
+     LEFT JOIN datasets d ON d.id = CASE WHEN e.downstream_id = $1 THEN e.upstream_id ELSE e.downstream_id END
+     LEFT JOIN training_runs r ON r.id = CASE WHEN e.downstream_id = $1 THEN e.upstream_id ELSE e.downstream_id END
+     WHERE e.upstream_id = $1 OR e.downstream_id = $1 ORDER BY e.id`,
+    [dataset.id],
+  );
+  return {
+    dataset,
+    policy,
+    breakdown,
+    parents: edges.filter((e) => e.direction === 'up'),
+    children: edges.filter((e) => e.direction === 'down'),
+  };
+}
+
+const purposeOf = (d: DatasetRow) => d.purpose ?? '(no purpose given)';
+
+/** The card as Markdown. */
+export function cardMarkdown(c: CardData): string {
+  const d = c.dataset;
+  const table = (title: string, rows: { key: string; count: number }[]) =>
+    [`### ${title}`, '', '| value | items | share |', '|---|---:|---:|', ...rows.map((r) => `| ${r.key} | ${r.count} | ${d.memberCount ? ((100 * r.count) / d.memberCount).toFixed(1) : '0.0'}% |`), ''].join('\n');
+  return [
+    `# Dataset card: ${d.name} v${d.version}`,
+    '',
+    `**Purpose:** ${purposeOf(d)}  `,
+    `**Status:** ${d.status}${d.supersededBy ? ` (superseded by ${d.supersededBy})` : ''}  `,
+    `**Made by:** ${d.origin} by ${d.requestedBy}  `,
+    `**Snapshot:** ${d.snapshotAt.toISOString()} (membership honours every objection, erasure and change recorded by then)  `,
+    `**Members:** ${d.memberCount} of ${d.candidateCount} candidates  `,
+    `**Manifest digest (SHA-256):** \`${d.manifestDigest}\``,
+    '',
+    '## Policy',
+    '',
+    `${c.policy.key} v${c.policy.version} (${c.policy.mode}), purpose ${c.policy.purpose}, legal basis: ${c.policy.legalBasis}.`,
+    `Minimum age ${c.policy.minimumAge}; regions ${c.policy.regions.join(', ')}; platforms ${c.policy.platforms.join(', ')}; kinds ${c.policy.kinds.join(', ')}; excluded labels ${c.policy.excludedLabels.join(', ') || 'none'}.`,
+    '',
+    '## Composition',
+    '',
+    table('By platform', c.breakdown.platform),
+    table('By kind', c.breakdown.kind),
+    table('By language', c.breakdown.language),
+    table('By country', c.breakdown.country),
+    '## Exclusions at build time',
+    '',
+    '| reason | candidates |',
+    '|---|---:|',
+    ...d.exclusions.map((e) => `| ${e.reason} | ${e.count} |`),
+    '',
+    '## Lineage',
+    '',
+    ...(c.parents.length ? c.parents.map((p) => `- from ${p.label} (${p.relation}, ${p.id})`) : ['- built from content directly']),
+    ...c.children.map((p) => `- used by ${p.label} (${p.relation}, ${p.id})`),
+    '',
+  ].join('\n');
+}
+
+const esc = (s: string) => s.replace(/[&<>"']/g, (ch) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[ch]!);
+
+/** A horizontal bar chart as inline SVG (no script, no external resource). */
+function bars(title: string, rows: { key: string; count: number }[]): string {
+  const max = Math.max(1, ...rows.map((r) => r.count));
+  const h = 22;
+  const items = rows.slice(0, 20);
+  const body = items
+    .map((r, i) => {
+      const w = Math.round((360 * r.count) / max);
+      return `<text x="0" y="${i * h + 15}" font-size="12">${esc(r.key)}</text><rect x="140" y="${i * h + 4}" width="${w}" height="14" fill="#4a6fa5"><title>${esc(r.key)}: ${r.count}</title></rect><text x="${146 + w}" y="${i * h + 15}" font-size="12">${r.count}</text>`;
+    })
+    .join('');
+  return `<figure><figcaption>${esc(title)}</figcaption><svg xmlns="http://www.w3.org/2000/svg" role="img" aria-label="${esc(title)}" width="580" height="${Math.max(h, items.length * h)}">${body}</svg></figure>`;
+}
+
+/** The card as a self-contained HTML page with inline SVG bar charts. */
+export function cardHtml(c: CardData): string {
+  const d = c.dataset;
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Dataset card: ${esc(d.name)} v${d.version}</title>
+<style>body{font:14px/1.45 system-ui,sans-serif;max-width:980px;margin:2em auto;color:#222}code{background:#f3f3f3;padding:2px 4px}figure{margin:1em 0}figcaption{font-weight:600;margin-bottom:.3em}.grid{display:grid;grid-template-columns:1fr 1fr;gap:1em}td,th{padding:2px 8px;text-align:left}</style></head><body>
+<h1>Dataset card: ${esc(d.name)} v${d.version}</h1>
+<p><b>Purpose:</b> ${esc(purposeOf(d))}<br><b>Status:</b> ${d.status}<br><b>Made by:</b> ${d.origin} by ${esc(d.requestedBy)}<br>
+<b>Snapshot:</b> ${d.snapshotAt.toISOString()}<br><b>Members:</b> ${d.memberCount} of ${d.candidateCount} candidates<br><b>Manifest digest (SHA-256):</b> <code>${d.manifestDigest}</code></p>
+<h2>Policy</h2><p>${esc(c.policy.key)} v${c.policy.version} (${c.policy.mode}), legal basis: ${esc(c.policy.legalBasis)}; minimum age ${c.policy.minimumAge}; regions ${c.policy.regions.join(', ')}.</p>
+<h2>Composition</h2><div class="grid">${bars('By platform', c.breakdown.platform)}${bars('By kind', c.breakdown.kind)}${bars('By language', c.breakdown.language)}${bars('By country', c.breakdown.country)}</div>
+<h2>Exclusions at build time</h2>${bars('Candidates excluded, by reason', d.exclusions.map((e) => ({ key: e.reason, count: e.count })))}
+<h2>Lineage</h2><ul>${[...c.parents.map((p) => `<li>from ${esc(p.label)} (${p.relation})</li>`), ...c.children.map((p) => `<li>used by ${esc(p.label)} (${p.relation})</li>`)].join('') || '<li>built from content directly</li>'}</ul>
+</body></html>`;
+}
