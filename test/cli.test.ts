@@ -2,9 +2,11 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
+import crypto from 'node:crypto';
 import { jwtVerify } from 'jose';
 import { Client } from 'pg';
-import { freshDatabaseConfig } from './helpers';
+import { freshDatabaseConfig, ok, startTestApp } from './helpers';
+import { Role } from '../src/common/auth';
 
 const CLI = path.resolve(__dirname, '..', 'dist', 'src', 'cli', 'index.js');
 const MAIN = path.resolve(__dirname, '..', 'dist', 'src', 'main.js');
@@ -36,7 +38,7 @@ async function sql(text: string): Promise<any[]> {
 
 describe('cli', () => {
   it('has --help on every command', () => {
-    for (const cmd of [[], ['token'], ['seed'], ['objections'], ['objections', 'import'], ['audit'], ['audit', 'verify']]) {
+    for (const cmd of [[], ['token'], ['seed'], ['objections'], ['objections', 'import'], ['dataset'], ['dataset', 'export'], ['audit'], ['audit', 'verify']]) {
       const r = run([...cmd, '--help']);
       expect({ cmd, code: r.code }).toEqual({ cmd, code: 0 });
       expect(r.stdout).toMatch(/Usage: aidg/);
@@ -92,6 +94,30 @@ describe('cli', () => {
     const verified = countEvents();
     expect(verified.code).toBe(0);
     expect(verified.stdout).toMatch(/^audit verify: valid, 2 events checked$/m);
+  });
+
+  it('exports a dataset to a file whose digest matches the manifest', async () => {
+    // Build a dataset through the service on the same database (the CLI process has exited, so even the embedded
+    // database is free), then export it with the CLI.
+    const app = await startTestApp({ databaseUrl: fresh.config.databaseUrl, dataDir: fresh.config.dataDir });
+    let dataset: any;
+    try {
+      dataset = ok(await app.gql(`mutation { datasetRequest(input: { name: "cli-export" }) { dataset { id memberCount manifestDigest } } }`, {}, Role.ML_ENGINEER)).datasetRequest.dataset;
+    } finally {
+      await app.close();
+    }
+    expect(dataset.memberCount).toBeGreaterThan(0);
+    const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'aidg-export-')), 'ds.ndjson');
+    const r = run(['dataset', 'export', dataset.id, '--out', out]);
+    expect(r.stdout).toMatch(new RegExp(`^dataset export: ${dataset.memberCount} members of cli-export v1 to .*; digest ${dataset.manifestDigest} matches the manifest$`, 'm'));
+    expect(r.code).toBe(0);
+    const lines = fs.readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const digest = crypto.createHash('sha256').update(lines.map((l) => `${l.id}\t${l.contentHash}\n`).join('')).digest('hex');
+    expect(digest).toBe(dataset.manifestDigest);
+    expect(lines[0].text).toEqual(expect.any(String));
+    const missing = run(['dataset', 'export', '00000000-0000-0000-0000-000000000000', '--out', out]);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/NOT_FOUND/);
   });
 
   it('refuses a CSV with the wrong header', () => {

@@ -1,4 +1,4 @@
-import { Transform } from 'node:stream';
+import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Request, Response } from 'express';
 import { StringDecoder } from 'node:string_decoder';
@@ -49,6 +49,16 @@ export function unescapeCopyText(): Transform {
 }
 
 /**
+ * The NDJSON lines of a dataset, streamed from PostgreSQL with COPY on the given connection (back-pressure, no
+ * per-row protocol overhead; the SELECT renders each line as JSON). Used by the HTTP export and the CLI.
+ */
+export function exportStream(client: { query: (q: any) => any }, datasetId: string, withText: boolean): Readable {
+  if (!/^[0-9a-f-]{36}$/.test(datasetId)) throw new Error('dataset id must be a uuid');
+  const rows: Readable = client.query(copyTo(`COPY (${exportSql(withText).replace('$1', `'${datasetId}'`)}) TO STDOUT`));
+  return rows.pipe(unescapeCopyText());
+}
+
+/**
  * GET /datasets/{id}/export.ndjson: streams the members from PostgreSQL through a cursor, with back-pressure, so memory
  * stays constant whatever the size. Tainted or superseded versions are refused: the service never hands out data a
  * person has objected to. Auditors get the same lines without text.
@@ -72,12 +82,9 @@ export async function exportDataset(ctx: RequestContext, req: Request, res: Resp
   const runner = ctx.dataSource.createQueryRunner('slave');
   try {
     const client = await runner.connect();
-    // COPY streams rows with back-pressure and no per-row protocol overhead. The SELECT renders each line as JSON.
-    const sql = `COPY (${exportSql(withText).replace('$1', `'${datasetId}'`)}) TO STDOUT`;
-    const rows = client.query(copyTo(sql));
     res.status(200).type('application/x-ndjson');
     res.setHeader('content-disposition', `attachment; filename="${datasetId}.ndjson"`);
-    await pipeline(rows, unescapeCopyText(), res);
+    await pipeline(exportStream(client, datasetId, withText), res);
   } finally {
     await runner.release();
   }
