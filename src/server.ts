@@ -21,6 +21,7 @@ import { exportDataset } from './modules/datasets/dataset.export';
 import { cardData, cardHtml } from './modules/datasets/dataset.card';
 import { hasRole, Role } from './common/auth';
 import { ideRouter } from './ide/ide';
+import { limitsPlugin } from './common/limits';
 
 export interface App {
   app: express.Express;
@@ -96,13 +97,15 @@ export async function createApp(config: Config, dataSource: DataSource, log: Log
   const app = express();
   app.disable('x-powered-by');
   const httpServer = http.createServer(app);
+  const schema = buildSchema();
   const apollo = new ApolloServer<RequestContext>({
-    schema: buildSchema(),
+    schema,
     plugins: [
       ApolloServerPluginCacheControlDisabled(),
       ApolloServerPluginLandingPageDisabled(),
       ApolloServerPluginDrainHttpServer({ httpServer }),
       requireAuthentication,
+      limitsPlugin(schema),
       operationLog,
     ],
     formatError: formatError(config),
