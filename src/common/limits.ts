@@ -53,7 +53,13 @@ export function limitsPlugin(schema: GraphQLSchema): ApolloServerPlugin {
           if (depth > MAX_DEPTH) {
             throw new GraphQLError(`Query is ${depth} levels deep; the limit is ${MAX_DEPTH}`, { extensions: { code: 'BAD_USER_INPUT', http: { status: 400 } } });
           }
-          const cost = getComplexity({ schema, query: document, operationName: request.operationName ?? undefined, variables: request.variables ?? {}, estimators: [estimator] });
+          let cost: number;
+          try {
+            cost = getComplexity({ schema, query: document, operationName: request.operationName ?? undefined, variables: request.variables ?? {}, estimators: [estimator] });
+          } catch {
+            // Variables that do not coerce: execution reports them with BAD_USER_INPUT.
+            return;
+          }
           if (cost > MAX_COST) {
             throw new GraphQLError(`Query costs ${cost}; the limit is ${MAX_COST} (page sizes, id lists and lineage depth multiply)`, {
               extensions: { code: 'BAD_USER_INPUT', cost, maxCost: MAX_COST, http: { status: 400 } },

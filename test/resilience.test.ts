@@ -1,0 +1,69 @@
+import { Client } from 'pg';
+import { Role } from '../src/common/auth';
+import { KNOWLEDGE_LOCK } from '../src/modules/eligibility/eligibility.service';
+import { factory, ingest, ok, startTestApp, TestApp } from './helpers';
+
+let t: TestApp;
+beforeAll(async () => {
+  t = await startTestApp();
+});
+afterAll(async () => t?.close());
+
+const RECORD = `mutation($i: ObjectionInput!) { objectionRecord(input: $i) { event { id } userErrors { code } } }`;
+
+describe('two API instances on one database', () => {
+  it('share everything through the database: writes through one are read through the other, and the audit chain stays valid', async () => {
+    // On the embedded database the second instance connects through the first one's socket server.
+    const second = await startTestApp({ databaseUrl: t.db.url, dataDir: t.config.dataDir, authSecret: undefined });
+    try {
+      const people = Array.from({ length: 10 }, () => factory.user());
+      const ids = await ingest(t, people);
+      const results = await Promise.all(people.map((p, i) => (i % 2 ? t : second).gql(RECORD, { i: { userId: ids[p.externalId], scope: 'ALL_AI_TRAINING' } })));
+      expect(results.every((r) => !r.errors && r.data.objectionRecord.userErrors.length === 0)).toBe(true);
+      for (const p of people.slice(0, 3)) {
+        const state = ok(await second.gql(`query($u: ID!) { consentState(userId: $u) { objectedScopes } }`, { u: ids[p.externalId] }));
+        expect(state.consentState.objectedScopes).toEqual(['ALL_AI_TRAINING']);
+      }
+      expect(ok(await second.gql(`{ auditChainVerification { valid } }`, {}, Role.AUDITOR)).auditChainVerification.valid).toBe(true);
+    } finally {
+      await second.close();
+    }
+  });
+});
+
+const onPostgres = process.env.DATABASE_URL ? describe : describe.skip;
+onPostgres('faults (PostgreSQL server only: PGlite has no backends to terminate)', () => {
+  it('fails a request whose connection is killed with a retryable error, writes nothing, and keeps serving', async () => {
+    const u = factory.user();
+    const ids = await ingest(t, [u]);
+    const holder = new Client({ connectionString: process.env.DATABASE_URL });
+    await holder.connect();
+    const counts = async () => (await t.sql(`SELECT (SELECT count(*) FROM consent_events)::int AS e, (SELECT count(*) FROM audit_events)::int AS a`))[0];
+    const before = await counts();
+    try {
+      // Hold the knowledge lock so that the mutation blocks inside its transaction, then kill its connection.
+      await holder.query('BEGIN');
+      await holder.query('SELECT pg_advisory_xact_lock($1)', [KNOWLEDGE_LOCK]);
+      const pending = t.gql(RECORD, { i: { userId: ids[u.externalId], scope: 'PUBLIC_CONTENT' } });
+      let victim: number | undefined;
+      for (let i = 0; i < 100 && !victim; i++) {
+        await new Promise((r) => setTimeout(r, 50));
+        const [row] = (await holder.query(`SELECT pid FROM pg_stat_activity WHERE query LIKE '%pg_advisory_xact_lock_shared%' AND state = 'active' AND pid <> pg_backend_pid()`)).rows;
+        victim = row?.pid;
+      }
+      expect(victim).toBeDefined();
+      await holder.query('SELECT pg_terminate_backend($1)', [victim]);
+      const res = await pending;
+      expect(res.status).toBeLessThan(600);
+      expect(res.errors?.[0].extensions).toMatchObject({ code: 'SERVICE_UNAVAILABLE', retryable: true });
+      expect(JSON.stringify(res)).not.toMatch(/terminat|pg_|SQL/i);
+    } finally {
+      await holder.query('ROLLBACK').catch(() => undefined);
+      await holder.end();
+    }
+    expect(await counts()).toEqual(before);
+    const retry = ok(await t.gql(RECORD, { i: { userId: ids[u.externalId], scope: 'PUBLIC_CONTENT' } }));
+    expect(retry.objectionRecord.userErrors).toEqual([]);
+    expect((await counts()).e).toBe(before.e + 1);
+  });
+});
