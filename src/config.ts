@@ -8,6 +8,8 @@ export interface Config {
   production: boolean;
   dataDir: string;
   databaseUrl?: string;
+  /** Streaming replicas for read-only operations (DATABASE_REPLICA_URLS, comma-separated). */
+  replicaUrls: string[];
   authSecret?: string;
   logLevel: string;
   seedDemo: boolean;
@@ -35,6 +37,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (!LOG_LEVELS.includes(logLevel)) problems.push(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got "${logLevel}"`);
   const databaseUrl = env.DATABASE_URL || undefined;
   if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl)) problems.push('DATABASE_URL must start with postgres:// or postgresql://');
+  const replicaUrls = (env.DATABASE_REPLICA_URLS ?? '').split(',').map((u) => u.trim()).filter(Boolean);
+  if (replicaUrls.some((u) => !/^postgres(ql)?:\/\//.test(u))) problems.push('DATABASE_REPLICA_URLS must be postgres:// URLs separated by commas');
+  if (replicaUrls.length && !databaseUrl) problems.push('DATABASE_REPLICA_URLS needs DATABASE_URL (the primary)');
   const authSecret = env.AUTH_SECRET || undefined;
   if (authSecret && authSecret.length < 32) problems.push('AUTH_SECRET must be at least 32 characters');
   const production = nodeEnv === 'production';
@@ -62,6 +67,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     production,
     dataDir: path.resolve(env.DATA_DIR ?? './.data'),
     databaseUrl,
+    replicaUrls,
     authSecret,
     logLevel,
     seedDemo: seedText === 'true' || seedText === '1',

@@ -70,6 +70,33 @@ const operationLog: ApolloServerPlugin<RequestContext> = {
   },
 };
 
+/**
+ * Query operations whose root fields all tolerate replication lag are served by a read replica (when
+ * DATABASE_REPLICA_URLS is set); everything else, and every mutation, by the primary.
+ */
+export const REPLICA_READS = new Set(['lineage', 'subjectFootprint', 'eligibility', 'eligibleContent', 'eligibilityReport', 'dataset', 'datasets', 'trainingRun', 'trainingRuns', 'policy', 'policies', '__typename', '__schema', '__type']);
+
+function replicaRouting(dataSource: DataSource): ApolloServerPlugin<RequestContext> {
+  return {
+    async requestDidStart() {
+      let release: (() => Promise<void>) | undefined;
+      return {
+        async didResolveOperation({ contextValue, operation }) {
+          if (!operation || operation.operation !== 'query') return;
+          const roots = operation.selectionSet.selections.map((s) => (s.kind === Kind.FIELD ? s.name.value : '?'));
+          if (!roots.every((r) => REPLICA_READS.has(r))) return;
+          const runner = dataSource.createQueryRunner('slave');
+          contextValue.manager = runner.manager;
+          release = () => runner.release();
+        },
+        async willSendResponse() {
+          await release?.();
+        },
+      };
+    },
+  };
+}
+
 /** Maps domain errors to their codes and masks everything unexpected (no stack, SQL or internal message leaks). */
 export function formatError(config: Config) {
   return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
@@ -106,6 +133,7 @@ export async function createApp(config: Config, dataSource: DataSource, log: Log
       ApolloServerPluginDrainHttpServer({ httpServer }),
       requireAuthentication,
       limitsPlugin(schema),
+      ...(config.replicaUrls.length ? [replicaRouting(dataSource)] : []),
       operationLog,
     ],
     formatError: formatError(config),

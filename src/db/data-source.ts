@@ -9,21 +9,26 @@ import { startEmbeddedPostgres, EmbeddedPostgres } from './embedded';
 export interface Database {
   dataSource: DataSource;
   mode: 'postgres' | 'embedded';
+  /** Number of read replicas in use. */
+  replicas: number;
   url: string;
   close(): Promise<void>;
 }
 
 /** Connects, runs pending migrations and returns the data source. Both storage modes take this one path. */
-export async function openDatabase(config: Pick<Config, 'databaseUrl' | 'dataDir'>, options: { runMigrations?: boolean; poolSize?: number } = {}): Promise<Database> {
+export async function openDatabase(config: Pick<Config, 'databaseUrl' | 'dataDir'> & { replicaUrls?: string[] }, options: { runMigrations?: boolean; poolSize?: number } = {}): Promise<Database> {
   let embedded: EmbeddedPostgres | undefined;
   let url = config.databaseUrl;
   if (!url) {
     embedded = await startEmbeddedPostgres(config.dataDir);
     url = embedded.url;
   }
+  const replicas = embedded ? [] : config.replicaUrls ?? [];
   const dataSource = new DataSource({
     type: 'postgres',
-    url,
+    // With replicas, TypeORM keeps a pool per server: queries go to the primary unless a caller asks for a 'slave'
+    // query runner (read-only operations, see server.ts).
+    ...(replicas.length ? { replication: { master: { url }, slaves: replicas.map((r) => ({ url: r })) } } : { url }),
     entities,
     migrations,
     migrationsTableName: 'schema_migrations',
@@ -48,6 +53,7 @@ export async function openDatabase(config: Pick<Config, 'databaseUrl' | 'dataDir
   return {
     dataSource,
     mode: embedded ? 'embedded' : 'postgres',
+    replicas: replicas.length,
     url,
     async close() {
       if (dataSource.isInitialized) await dataSource.destroy();
