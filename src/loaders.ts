@@ -4,7 +4,8 @@ import type { UserRow } from './modules/users/user.types';
 import type { ContentRow, VisibilityChange } from './modules/content/content.types';
 import type { Policy } from './modules/policies/policy.types';
 import type { DatasetRow, DatasetTaint } from './modules/datasets/dataset.types';
-import type { TrainingRunRow } from './modules/lineage/lineage.types';
+import type { TrainingRunReview, TrainingRunRow } from './modules/lineage/lineage.types';
+import type { ReviewStatus } from './modules/datasets/dataset.types';
 
 /** Per-request DataLoaders (never shared across callers): one statement per batch, results in key order. */
 export function createLoaders(ctx: RequestContext) {
@@ -21,9 +22,11 @@ export function createLoaders(ctx: RequestContext) {
     dataset: new DataLoader<string, DatasetRow | undefined>((ids) => ctx.services.datasets.byIds(ctx, ids)),
     datasetTaint: new DataLoader<string, DatasetTaint>((ids) => ctx.services.datasets.taint(ctx, ids)),
     datasetParents: new DataLoader<string, DatasetRow[]>((ids) => ctx.services.datasets.parents(ctx, ids)),
-    policyById: new DataLoader<string, Policy | undefined>((ids) => Promise.all(ids.map((id) => ctx.services.policies.byId(ctx, id)))),
+    policyById: new DataLoader<string, Policy | undefined>((ids) => ctx.services.policies.byIds(ctx, ids)),
     trainingRun: new DataLoader<string, TrainingRunRow | undefined>((ids) => ctx.services.lineage.runsByIds(ctx, ids)),
     runDatasets: new DataLoader<string, DatasetRow[]>((ids) => ctx.services.lineage.datasetsOfRuns(ctx, ids)),
+    runReviews: new DataLoader<string, TrainingRunReview[]>((ids) => ctx.services.lineage.reviewsOfRuns(ctx, ids)),
+    runReviewStatus: new DataLoader<string, ReviewStatus>((ids) => ctx.services.lineage.reviewStatuses(ctx, ids)),
     defaultPolicy: new DataLoader<string, Policy>((keys) => Promise.all(keys.map((k) => ctx.services.policies.get(ctx, k)))),
   };
 }

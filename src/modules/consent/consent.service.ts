@@ -6,7 +6,7 @@ import { ConsentChannel, ConsentEventType, ConsentScope } from '../../common/enu
 import { checkString, isValidInstant } from '../../common/validate';
 import type { MutationOutcome } from '../audit/audited-mutation';
 import { decidingEventSql } from '../eligibility/eligibility.rules';
-import { isUuid } from '../users/user.service';
+import { isUuid } from '../../common/ids';
 import { ConsentEventRow, ConsentState, ObjectionImportRow, ObjectionInput, ObjectionPayload, ObjectionsImportPayload } from './consent.types';
 
 /** Columns of a ledger event, over alias `e`. */

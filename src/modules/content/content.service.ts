@@ -3,7 +3,7 @@ import { DomainError, ErrorCode, Problems } from '../../common/errors';
 import { Connection, decodeCursor, lazyTotal, pageSize, toConnection } from '../../common/pagination';
 import { checkBatch, checkNotFuture, checkString, checkUnique, MAX_TEXT } from '../../common/validate';
 import type { MutationOutcome } from '../audit/audited-mutation';
-import { isUuid } from '../users/user.service';
+import { inKeyOrder, isUuid } from '../../common/ids';
 import {
   ContentChangePayload, ContentDeleteInput, ContentFilter, ContentIngestInput, ContentIngestPayload, ContentRow,
   ContentVisibilityChangeInput, VisibilityChange,
@@ -37,8 +37,7 @@ export class ContentService {
   async byIds(ctx: RequestContext, ids: readonly string[]): Promise<(ContentRow | undefined)[]> {
     const valid = ids.filter(isUuid);
     const rows: ContentRow[] = valid.length ? await ctx.manager.query(`SELECT ${CONTENT_COLUMNS} FROM content_items c WHERE c.id = ANY($1::uuid[])`, [valid]) : [];
-    const byId = new Map(rows.map((r) => [r.id, r]));
-    return ids.map((id) => byId.get(id.toLowerCase()));
+    return inKeyOrder(ids, rows);
   }
 
   /** A keyset page of items ordered by id. */

@@ -1,4 +1,6 @@
 import { DeriveOperation, DatasetSpec } from './dataset.types';
+import { contentFilterSql } from '../content/content.service';
+import type { ContentFilter } from '../content/content.types';
 import { eligibleSql, evaluationFromSql, reasonsSql, RuleTimes } from '../eligibility/eligibility.rules';
 
 /**
@@ -19,20 +21,10 @@ export interface MembershipInput {
 /** Deterministic sampling hash of an item id and a seed, in [0, 2^32). */
 export const sampleHashSql = (idSql: string, seed: string) => `(('x' || substr(md5(${idSql}::text || ':' || ${seed}), 1, 8))::bit(32)::bigint)`;
 
-function filterConds(spec: DatasetSpec, p: MembershipInput['p']): string[] {
-  const f = spec.filters ?? {};
-  const conds: string[] = [];
-  if (f.platforms?.length) conds.push(`c.platform = ANY(${p(f.platforms)}::text[])`);
-  if (f.kinds?.length) conds.push(`c.kind = ANY(${p(f.kinds)}::text[])`);
-  if (f.languages?.length) conds.push(`c.language = ANY(${p(f.languages)}::text[])`);
-  if (f.createdFrom) conds.push(`c.created_at >= ${p(f.createdFrom)}::timestamptz`);
-  if (f.createdTo) conds.push(`c.created_at < ${p(f.createdTo)}::timestamptz`);
-  return conds;
-}
-
 /** The candidate items (content_items' columns): filtered content, or the members of the parent versions. */
 export function candidatesSql(m: MembershipInput): string {
-  const conds = filterConds(m.spec, m.p);
+  // The stored filters are the content filter's fields (instants as ISO text, which PostgreSQL casts the same way).
+  const conds = contentFilterSql(m.spec.filters as ContentFilter | undefined, m.p);
   if (m.spec.parents?.length) {
     conds.push(`c.id IN (SELECT item_id FROM dataset_members WHERE dataset_id = ANY(${m.p(m.spec.parents)}::uuid[]))`);
   }

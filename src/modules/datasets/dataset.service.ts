@@ -6,7 +6,7 @@ import { Connection, decodeCursor, lazyTotal, pageSize, toConnection } from '../
 import { checkString } from '../../common/validate';
 import type { MutationOutcome } from '../audit/audited-mutation';
 import { evaluationFromSql, reasonsSql } from '../eligibility/eligibility.rules';
-import { isUuid } from '../users/user.service';
+import { inKeyOrder, isUuid } from '../../common/ids';
 import { buildStatementSql, eligibleCandidatesSql, membersFromEligibleSql } from './dataset.membership';
 import {
   BuildVerification, DatasetDeriveInput, DatasetFilterInput, DatasetMember, DatasetOrigin, DatasetPayload, DatasetRemediateInput,
@@ -42,8 +42,7 @@ export class DatasetService {
   async byIds(ctx: RequestContext, ids: readonly string[]): Promise<(DatasetRow | undefined)[]> {
     const valid = ids.filter(isUuid);
     const rows: DatasetRow[] = valid.length ? await ctx.manager.query(`SELECT ${DATASET_COLUMNS} FROM datasets d WHERE d.id = ANY($1::uuid[])`, [valid]) : [];
-    const byId = new Map(rows.map((r) => [r.id, r]));
-    return ids.map((id) => byId.get(id.toLowerCase()));
+    return inKeyOrder(ids, rows);
   }
 
   /** ML engineers see the datasets they requested; the other roles that may read datasets see all. */

@@ -5,7 +5,7 @@ import { PolicyMode, ReasonCode } from '../../common/enums';
 import { Connection, decodeCursor, lazyTotal, pageSize, toConnection } from '../../common/pagination';
 import { CONTENT_COLUMNS, contentFilterSql } from '../content/content.service';
 import { ContentFilter, ContentRow } from '../content/content.types';
-import { isUuid } from '../users/user.service';
+import { isUuid } from '../../common/ids';
 import { Policy } from '../policies/policy.types';
 import { eligibleSql, evaluationFromSql, reasonsSql, RuleTimes } from './eligibility.rules';
 import { EligibilityReport, EligibilityVerdict } from './eligibility.types';

@@ -37,12 +37,12 @@ export class TrainingRunResolver {
 
   @FieldResolver(() => ReviewStatus, { description: 'CLEAN, TAINTED_PENDING, RETRAIN_REQUIRED or RISK_ACCEPTED.' })
   reviewStatus(@Root() run: TrainingRunRow, @Ctx() ctx: RequestContext) {
-    return ctx.services.lineage.reviewStatus(ctx, run.id);
+    return ctx.loaders.runReviewStatus.load(run.id);
   }
 
   @FieldResolver(() => [TrainingRunReview], { description: 'Reviews, newest first.' })
   reviews(@Root() run: TrainingRunRow, @Ctx() ctx: RequestContext) {
-    return ctx.services.lineage.reviews(ctx, run.id);
+    return ctx.loaders.runReviews.load(run.id);
   }
 
   @FieldResolver(() => [JSONResolver], { description: 'OpenLineage RunEvents (COMPLETE) for this run; they validate against the official 2-0-2 schemas.' })

@@ -3,7 +3,7 @@ import { DomainError, ErrorCode, Problems } from '../../common/errors';
 import { Connection, decodeCursor, lazyTotal, pageSize, toConnection } from '../../common/pagination';
 import { checkString } from '../../common/validate';
 import type { MutationOutcome } from '../audit/audited-mutation';
-import { isUuid } from '../users/user.service';
+import { inKeyOrder, isUuid } from '../../common/ids';
 import { DATASET_COLUMNS } from '../datasets/dataset.service';
 import { DatasetRow, ReviewStatus } from '../datasets/dataset.types';
 import {
@@ -35,8 +35,7 @@ export function lineageWalkSql(direction: 'UP' | 'DOWN', start: string, depth: s
 export class LineageService {
   async runsByIds(ctx: RequestContext, ids: readonly string[]): Promise<(TrainingRunRow | undefined)[]> {
     const rows: TrainingRunRow[] = await ctx.manager.query(`SELECT ${RUN_COLUMNS} FROM training_runs r WHERE r.id = ANY($1::uuid[])`, [ids.filter(isUuid)]);
-    const byId = new Map(rows.map((r) => [r.id, r]));
-    return ids.map((id) => byId.get(id.toLowerCase()));
+    return inKeyOrder(ids, rows);
   }
 
   async run(ctx: RequestContext, id: string): Promise<TrainingRunRow> {
@@ -92,7 +91,7 @@ export class LineageService {
     checkString(problems, 'reason', input.reason, { required: true, max: 2000 });
     problems.throwIfAny();
     const run = await this.run(ctx, input.runId);
-    const tainted = await this.taintedMembers(ctx, run.id);
+    const [tainted] = await this.taintedMembers(ctx, [run.id]);
     await ctx.manager.query(
       `INSERT INTO training_run_reviews (run_id, decision, reason, tainted_members, reviewer) VALUES ($1, $2, $3, $4, $5)`,
       [run.id, input.decision, input.reason, tainted, ctx.viewer!.subject],
@@ -110,29 +109,40 @@ export class LineageService {
     return runIds.map((id) => rows.filter((r) => r.run === id));
   }
 
-  async reviews(ctx: RequestContext, runId: string): Promise<TrainingRunReview[]> {
-    return ctx.manager.query(
-      `SELECT id, decision, reason, tainted_members AS "taintedMembers", reviewer, reviewed_at AS "reviewedAt" FROM training_run_reviews WHERE run_id = $1 ORDER BY reviewed_at DESC, id DESC`,
-      [runId],
+  /** Reviews of each run, newest first; one statement for the batch. */
+  async reviewsOfRuns(ctx: RequestContext, runIds: readonly string[]): Promise<TrainingRunReview[][]> {
+    const rows: (TrainingRunReview & { runId: string })[] = await ctx.manager.query(
+      `SELECT run_id AS "runId", id, decision, reason, tainted_members AS "taintedMembers", reviewer, reviewed_at AS "reviewedAt"
+       FROM training_run_reviews WHERE run_id = ANY($1::uuid[]) ORDER BY reviewed_at DESC, id DESC`,
+      [runIds.filter(isUuid)],
+    );
+    return runIds.map((id) => rows.filter((r) => r.runId === id));
+  }
+
+  /** Tainted members across the datasets each run consumed, through the per-request loaders (batched). */
+  private async taintedMembers(ctx: RequestContext, runIds: readonly string[]): Promise<number[]> {
+    return Promise.all(
+      runIds.map(async (id) => {
+        const datasets = await ctx.loaders.runDatasets.load(id);
+        const taints = await ctx.loaders.datasetTaint.loadMany(datasets.map((d) => d.id));
+        return taints.reduce((n: number, t) => n + (t instanceof Error ? 0 : t.taintedCount), 0);
+      }),
     );
   }
 
-  private async taintedMembers(ctx: RequestContext, runId: string): Promise<number> {
-    const [datasets] = await this.datasetsOfRuns(ctx, [runId]);
-    const taints = await ctx.services.datasets.taint(ctx, datasets.map((d) => d.id));
-    return taints.reduce((n, t) => n + t.taintedCount, 0);
-  }
-
   /**
-   * CLEAN when no dataset it consumed is tainted; TAINTED_PENDING when one is and no review covers the taint seen now
-   * (a review covers the taint counted when it was made); otherwise the latest review decision.
+   * CLEAN when no dataset a run consumed is tainted; TAINTED_PENDING when one is and no review covers the taint seen
+   * now (a review covers the taint counted when it was made); otherwise the latest review decision. For a batch of
+   * runs the datasets, taints and reviews are each fetched once.
    */
-  async reviewStatus(ctx: RequestContext, runId: string): Promise<ReviewStatus> {
-    const tainted = await this.taintedMembers(ctx, runId);
-    const [latest] = await this.reviews(ctx, runId);
-    if (tainted === 0) return latest ? (latest.decision as unknown as ReviewStatus) : ReviewStatus.CLEAN;
-    if (latest && latest.taintedMembers >= tainted) return latest.decision as unknown as ReviewStatus;
-    return ReviewStatus.TAINTED_PENDING;
+  async reviewStatuses(ctx: RequestContext, runIds: readonly string[]): Promise<ReviewStatus[]> {
+    const [tainted, reviews] = await Promise.all([this.taintedMembers(ctx, runIds), ctx.loaders.runReviews.loadMany(runIds)]);
+    return runIds.map((_, i) => {
+      const latest = (reviews[i] as TrainingRunReview[])[0];
+      if (tainted[i] === 0) return latest ? (latest.decision as unknown as ReviewStatus) : ReviewStatus.CLEAN;
+      if (latest && latest.taintedMembers >= tainted[i]) return latest.decision as unknown as ReviewStatus;
+      return ReviewStatus.TAINTED_PENDING;
+    });
   }
 
   /** A bounded walk from a dataset or run: one recursive query per direction, cycle-safe, with `truncated`. */

@@ -1,6 +1,7 @@
 import type { RequestContext } from '../../context';
 import { DomainError, ErrorCode, Problems } from '../../common/errors';
 import { EU27, ISO_COUNTRIES } from '../../common/iso-countries';
+import { inKeyOrder, isUuid } from '../../common/ids';
 import type { MutationOutcome } from '../audit/audited-mutation';
 import { Policy, PolicyPublishInput, PolicyPublishPayload } from './policy.types';
 
@@ -18,9 +19,10 @@ export class PolicyService {
     return rows[0];
   }
 
-  async byId(ctx: RequestContext, id: string): Promise<Policy | undefined> {
-    const rows: Policy[] = await ctx.manager.query(`SELECT ${COLUMNS} FROM policies WHERE id = $1`, [id]);
-    return rows[0];
+  /** Policy versions by id, in the order asked; one statement whatever the count. */
+  async byIds(ctx: RequestContext, ids: readonly string[]): Promise<(Policy | undefined)[]> {
+    const rows: Policy[] = await ctx.manager.query(`SELECT ${COLUMNS} FROM policies WHERE id = ANY($1::uuid[])`, [ids.filter(isUuid)]);
+    return inKeyOrder(ids, rows);
   }
 
   /** Every version of every policy, newest first within a key. */
@@ -58,7 +60,7 @@ export class PolicyService {
       [input.key, input.purpose, input.legalBasis.trim(), input.description ?? null, input.minimumAge, [...new Set(regions)], [...new Set(input.platforms)],
         [...new Set(input.kinds)], input.windowStart ?? null, input.windowEnd ?? null, [...new Set(input.excludedLabels)], input.mode, ctx.viewer!.subject],
     );
-    const policy = (await this.byId(ctx, row.id))!;
+    const [policy] = (await this.byIds(ctx, [row.id])) as Policy[];
     return { payload: { policy, userErrors: [] }, targetIds: [policy.id] };
   }
 }

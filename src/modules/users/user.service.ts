@@ -2,6 +2,7 @@ import type { RequestContext } from '../../context';
 import { DomainError, ErrorCode, Problems } from '../../common/errors';
 import { ISO_COUNTRIES } from '../../common/iso-countries';
 import { Connection, decodeCursor, lazyTotal, pageSize, toConnection } from '../../common/pagination';
+import { inKeyOrder, isUuid } from '../../common/ids';
 import { checkBatch, checkEmail, checkNotFuture, checkString, checkUnique, isCalendarDate } from '../../common/validate';
 import type { MutationOutcome } from '../audit/audited-mutation';
 import { UserFilter, UserRow, UsersIngestInput, UsersIngestPayload } from './user.types';
@@ -10,8 +11,6 @@ import type { ErasureRequestInput, ErasureRequestPayload } from '../consent/cons
 export const USER_COLUMNS = `u.id, u.external_id AS "externalId", u.handle, u.email, u.birth_date AS "birthDate", u.country,
   u.erased_at AS "erasedAt", u.deleted_at AS "deletedAt", u.created_at AS "createdAt", u.updated_at AS "updatedAt"`;
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-export const isUuid = (id: string) => UUID.test(id);
 
 /** People: ingest from the platform, reads, and erasure. */
 export class UserService {
@@ -19,8 +18,7 @@ export class UserService {
   async byIds(ctx: RequestContext, ids: readonly string[]): Promise<(UserRow | undefined)[]> {
     const valid = ids.filter(isUuid);
     const rows: UserRow[] = valid.length ? await ctx.manager.query(`SELECT ${USER_COLUMNS} FROM users u WHERE u.id = ANY($1::uuid[])`, [valid]) : [];
-    const byId = new Map(rows.map((r) => [r.id, r]));
-    return ids.map((id) => byId.get(id.toLowerCase()));
+    return inKeyOrder(ids, rows);
   }
 
   async get(ctx: RequestContext, id: string): Promise<UserRow> {
