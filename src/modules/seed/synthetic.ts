@@ -16,22 +16,31 @@ export interface SyntheticSpec {
   profile?: 'mixed' | 'clean';
 }
 
+/** Tables a seed loads in bulk. */
+const BULK_TABLES = ['users', 'content_items', 'visibility_changes', 'consent_events'];
+
 /**
- * Indexes and foreign keys that slow a bulk load: dropped before it and re-created after it, in the same transaction,
- * so PostgreSQL builds each index once and checks each foreign key with one scan instead of row by row.
+ * Drops the secondary indexes and foreign keys of the bulk tables, as the catalog describes them (so the migrations
+ * stay their only definition), and returns the statements that re-create them: run after the load, in the same
+ * transaction, PostgreSQL builds each index once and checks each foreign key with one scan instead of row by row.
  */
-const DEFERRED = [
-  { drop: `ALTER TABLE visibility_changes DROP CONSTRAINT visibility_changes_item_id_fkey`, add: `ALTER TABLE visibility_changes ADD CONSTRAINT visibility_changes_item_id_fkey FOREIGN KEY (item_id) REFERENCES content_items(id)` },
-  { drop: `ALTER TABLE content_items DROP CONSTRAINT content_items_author_id_fkey`, add: `ALTER TABLE content_items ADD CONSTRAINT content_items_author_id_fkey FOREIGN KEY (author_id) REFERENCES users(id)` },
-  { drop: `ALTER TABLE consent_events DROP CONSTRAINT consent_events_user_id_fkey`, add: `ALTER TABLE consent_events ADD CONSTRAINT consent_events_user_id_fkey FOREIGN KEY (user_id) REFERENCES users(id)` },
-  { drop: `DROP INDEX content_items_author_idx`, add: `CREATE INDEX content_items_author_idx ON content_items (author_id)` },
-  { drop: `DROP INDEX visibility_changes_item_time_idx`, add: `CREATE INDEX visibility_changes_item_time_idx ON visibility_changes (item_id, changed_at DESC, id DESC) INCLUDE (visibility, recorded_at)` },
-  { drop: `DROP INDEX consent_events_recorded_idx`, add: `CREATE INDEX consent_events_recorded_idx ON consent_events (recorded_at)` },
-  { drop: `DROP INDEX users_updated_idx`, add: `CREATE INDEX users_updated_idx ON users (updated_at)` },
-  { drop: `DROP INDEX content_items_updated_idx`, add: `CREATE INDEX content_items_updated_idx ON content_items (updated_at)` },
-  { drop: `DROP INDEX visibility_changes_recorded_idx`, add: `CREATE INDEX visibility_changes_recorded_idx ON visibility_changes (recorded_at)` },
-  { drop: `DROP INDEX consent_events_user_scope_idx`, add: `CREATE INDEX consent_events_user_scope_idx ON consent_events (user_id, scope, effective_at DESC, recorded_at DESC, id DESC)` },
-];
+async function deferIndexesAndForeignKeys(manager: EntityManager): Promise<string[]> {
+  const fks: { tbl: string; name: string; def: string }[] = await manager.query(
+    `SELECT conrelid::regclass::text AS tbl, conname AS name, pg_get_constraintdef(oid) AS def FROM pg_constraint
+     WHERE contype = 'f' AND conrelid::regclass::text = ANY($1::text[])`,
+    [BULK_TABLES],
+  );
+  const indexes: { name: string; def: string }[] = await manager.query(
+    `SELECT indexname AS name, indexdef AS def FROM pg_indexes
+     WHERE schemaname = current_schema() AND tablename = ANY($1::text[])
+       AND indexname NOT IN (SELECT conname FROM pg_constraint WHERE contype IN ('p', 'u'))`,
+    [BULK_TABLES],
+  );
+  for (const fk of fks) await manager.query(`ALTER TABLE ${fk.tbl} DROP CONSTRAINT ${fk.name}`);
+  for (const index of indexes) await manager.query(`DROP INDEX ${index.name}`);
+  return [...indexes.map((i) => i.def), ...fks.map((fk) => `ALTER TABLE ${fk.tbl} ADD CONSTRAINT ${fk.name} ${fk.def}`)];
+}
+
 /** Above this many items a seed defers indexes and foreign keys. */
 const BULK_ITEMS = 50000;
 
@@ -57,9 +66,10 @@ export async function writeSynthetic(manager: EntityManager, spec: SyntheticSpec
   const bulk = spec.items >= BULK_ITEMS;
   // Progress is counted in rows: users, then items, then objections.
   const units = spec.users + spec.items + spec.objections;
+  let restore: string[] = [];
   if (bulk) {
     progress?.('dropping indexes', 0, units);
-    for (const d of DEFERRED) await manager.query(d.drop);
+    restore = await deferIndexesAndForeignKeys(manager);
   }
   progress?.('users', 0, units);
   await manager.query(
@@ -138,7 +148,7 @@ export async function writeSynthetic(manager: EntityManager, spec: SyntheticSpec
   );
   if (bulk) {
     progress?.('indexes and foreign keys', units, units);
-    for (const d of DEFERRED) await manager.query(d.add);
+    for (const statement of restore) await manager.query(statement);
     await manager.query(`ANALYZE users; ANALYZE content_items; ANALYZE visibility_changes; ANALYZE consent_events`);
   }
   progress?.('done', units, units);
