@@ -159,6 +159,20 @@ describe('contentIngest, visibility and deletion', () => {
     expect(res.contentIngest.userErrors[0]).toMatchObject({ code: 'CONFLICT', field: 'items[0].externalId' });
   });
 
+  it('keeps one author per external id when ingests for two authors race (the key includes the author)', async () => {
+    const [a, b] = [factory.user(), factory.user()];
+    await ingest(t, [a, b]);
+    for (let round = 0; round < 5; round++) {
+      const externalId = uniq('race');
+      const [ra, rb] = await Promise.all(
+        [a, b].map((u) => t.gql(CONTENT_INGEST, { input: { items: [{ ...factory.item(u.externalId), externalId }] } }, Role.INGEST_SERVICE)),
+      );
+      const codes = [ok(ra).contentIngest, ok(rb).contentIngest].map((r) => r.userErrors[0]?.code ?? 'OK').sort();
+      expect(codes).toEqual(['CONFLICT', 'OK']);
+      expect((await t.sql(`SELECT count(*)::int AS n FROM content_items WHERE external_id = $1`, [externalId]))[0].n).toBe(1);
+    }
+  });
+
   it('records visibility changes and deletions, all or nothing', async () => {
     const item = factory.item(author.externalId, { createdAt: '2024-01-01T00:00:00Z' });
     const ids = await ingest(t, [], [item]);

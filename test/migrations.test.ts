@@ -29,6 +29,54 @@ describe('migrations', () => {
   });
 });
 
+describe('distributable keys migration on existing data', () => {
+  it('backfills the author of visibility changes, re-keys content and member partitions by author, and goes back', async () => {
+    const fresh = await freshDatabaseConfig();
+    const db = await openDatabase(fresh.config, { runMigrations: false });
+    const ds: DataSource = db.dataSource;
+    const keyOf = async (table: string, type: 'p' | 'u' | 'f') =>
+      (await ds.query(`SELECT pg_get_constraintdef(oid) AS def FROM pg_constraint WHERE conrelid = $1::regclass AND contype = $2 ORDER BY conname`, [table, type])).map(
+        (r: any) => r.def,
+      );
+    try {
+      await ds.runMigrations();
+      await ds.undoLastMigration();
+      // Data in the shape before the migration: a dataset partition keyed by item only, history without the author.
+      const [u] = await ds.query(`INSERT INTO users (external_id, country) VALUES ('m-u', 'DE') RETURNING id`);
+      const [c] = await ds.query(
+        `INSERT INTO content_items (external_id, author_id, platform, kind, language, content_hash, created_at) VALUES ('m-c', $1, 'FACEBOOK', 'POST', 'de', repeat('a', 64), now()) RETURNING id`,
+        [u.id],
+      );
+      await ds.query(`INSERT INTO visibility_changes (item_id, visibility, changed_at) VALUES ($1, 'PUBLIC', now()), ($1, 'FRIENDS', now())`, [c.id]);
+      const dataset = '00000000-0000-4000-8000-000000000001';
+      await ds.query(`CREATE TABLE dataset_members_m (LIKE dataset_members)`);
+      await ds.query(`INSERT INTO dataset_members_m VALUES ($1, $2, $3, repeat('a', 64))`, [dataset, c.id, u.id]);
+      await ds.query(`ALTER TABLE dataset_members_m ADD PRIMARY KEY (item_id)`);
+      await ds.query(`ALTER TABLE dataset_members ATTACH PARTITION dataset_members_m FOR VALUES IN ('${dataset}')`);
+
+      await ds.runMigrations();
+      expect(await ds.query(`SELECT DISTINCT author_id FROM visibility_changes`)).toEqual([{ author_id: u.id }]);
+      expect(await keyOf('content_items', 'p')).toEqual(['PRIMARY KEY (id, author_id)']);
+      expect(await keyOf('content_items', 'u')).toEqual(['UNIQUE (external_id, author_id)']);
+      expect(await keyOf('visibility_changes', 'f')).toEqual(['FOREIGN KEY (item_id, author_id) REFERENCES content_items(id, author_id)']);
+      expect(await keyOf('dataset_members_m', 'p')).toEqual(['PRIMARY KEY (item_id, author_id)']);
+      // A history row cannot name another author than its item's.
+      const [other] = await ds.query(`INSERT INTO users (external_id, country) VALUES ('m-u2', 'DE') RETURNING id`);
+      await expect(ds.query(`INSERT INTO visibility_changes (item_id, author_id, visibility, changed_at) VALUES ($1, $2, 'PUBLIC', now())`, [c.id, other.id])).rejects.toThrow(
+        /foreign key/,
+      );
+
+      await ds.undoLastMigration();
+      expect(await keyOf('content_items', 'p')).toEqual(['PRIMARY KEY (id)']);
+      expect(await keyOf('dataset_members_m', 'p')).toEqual(['PRIMARY KEY (item_id)']);
+      expect(await ds.query(`SELECT count(*)::int AS n FROM visibility_changes`)).toEqual([{ n: 2 }]);
+    } finally {
+      await db.close();
+      await fresh.drop();
+    }
+  });
+});
+
 describe('database constraints', () => {
   let t: TestApp;
   beforeAll(async () => {

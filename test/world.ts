@@ -30,7 +30,8 @@ export class World {
   }
 
   async visibility(itemId: string, visibility: string, changedAt: string, recordedAt?: string): Promise<void> {
-    await this.t.sql(`INSERT INTO visibility_changes (item_id, visibility, changed_at, recorded_at) VALUES ($1, $2, $3, coalesce($4::timestamptz, now()))`, [
+    await this.t.sql(`INSERT INTO visibility_changes (item_id, author_id, visibility, changed_at, recorded_at)
+      SELECT id, author_id, $2, $3, coalesce($4::timestamptz, now()) FROM content_items WHERE id = $1`, [
       itemId, visibility, changedAt, recordedAt ?? null,
     ]);
   }

@@ -11,6 +11,7 @@ import pino from 'pino';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { loadConfig } from '../config';
 import { openDatabase, Database } from '../db/data-source';
+import { citusPlanPath, citusViolations, parseCitusPlan } from '../db/citus';
 import { ALL_ROLES, resolveAuthSecret, Role, signToken } from '../common/auth';
 import { createContext, RequestContext } from '../context';
 import { createServices } from '../services';
@@ -152,6 +153,34 @@ export function buildProgram(setExit: (code: number) => void): Command {
         `dataset export: ${result.lines} members of ${result.ds.name} v${result.ds.version} to ${opts.out}; digest ${result.digest} ${matches ? 'matches' : 'DOES NOT MATCH'} the manifest\n`,
       );
       if (!matches) setExit(EXIT.FAILED);
+    });
+
+  const db = program.command('db').description('Database schema.');
+  db
+    .command('migrate')
+    .description('Apply pending migrations and exit (the server also applies them when it starts).')
+    .action(async () => {
+      const database = await openDatabase(loadConfig(), { runMigrations: false });
+      try {
+        const applied = await database.dataSource.runMigrations();
+        process.stdout.write(`db migrate: ${applied.length ? `applied ${applied.map((m) => m.name).join(', ')}` : 'up to date'}\n`);
+      } finally {
+        await database.close();
+      }
+    });
+  db
+    .command('citus-check')
+    .description(`Check the schema against Citus's rules for the layout in deploy/citus/distribute.sql; exit 1 on any violation.`)
+    .action(async () => {
+      const database = await openDatabase(loadConfig(), { runMigrations: false });
+      try {
+        const problems = await citusViolations(database.dataSource.manager, parseCitusPlan(fs.readFileSync(citusPlanPath(), 'utf8')));
+        for (const p of problems) process.stderr.write(`violation: ${p}\n`);
+        process.stdout.write(`db citus-check: ${problems.length ? `${problems.length} violation(s)` : 'the schema can be distributed as planned'}\n`);
+        if (problems.length) setExit(EXIT.FAILED);
+      } finally {
+        await database.close();
+      }
     });
 
   const audit = program.command('audit').description('Audit log.');

@@ -120,6 +120,9 @@ export class ContentService {
       [[...new Set(rows.map((r) => r.authorExternalId))]],
     );
     const authorByExternal = new Map(authors.map((a) => [a.external_id, a]));
+    // The unique key is (external_id, author_id), so that content can be sharded by author; one external id keeps one
+    // author because ingests check it under this lock, one at a time.
+    await ctx.manager.query(`SELECT pg_advisory_xact_lock(hashtext('content-identity'))`);
     const existing: { external_id: string; author_id: string; platform: string; kind: string }[] = await ctx.manager.query(
       `SELECT external_id, author_id, platform, kind FROM content_items WHERE external_id = ANY($1::text[])`,
       [rows.map((r) => r.externalId)],
@@ -146,12 +149,12 @@ export class ContentService {
          SELECT external_id, author_id, platform, kind, text, language, encode(sha256(convert_to(text, 'UTF8')), 'hex'), created_at,
                 ARRAY(SELECT jsonb_array_elements_text(labels::jsonb))
          FROM input
-         ON CONFLICT (external_id) DO UPDATE SET text = EXCLUDED.text, language = EXCLUDED.language, content_hash = EXCLUDED.content_hash,
+         ON CONFLICT (external_id, author_id) DO UPDATE SET text = EXCLUDED.text, language = EXCLUDED.language, content_hash = EXCLUDED.content_hash,
            labels = EXCLUDED.labels, updated_at = now()
-         RETURNING id, external_id, (xmax = 0) AS created
+         RETURNING id, external_id, author_id, (xmax = 0) AS created
        ), first_visibility AS (
-         INSERT INTO visibility_changes (item_id, visibility, changed_at)
-         SELECT w.id, i.visibility, i.created_at FROM written w JOIN input i USING (external_id) WHERE w.created
+         INSERT INTO visibility_changes (item_id, author_id, visibility, changed_at)
+         SELECT w.id, w.author_id, i.visibility, i.created_at FROM written w JOIN input i USING (external_id) WHERE w.created
        )
        SELECT id, external_id, created FROM written`,
       [rows.map((r) => r.externalId), rows.map((r) => authorByExternal.get(r.authorExternalId)!.id), rows.map((r) => r.platform), rows.map((r) => r.kind),
@@ -167,8 +170,8 @@ export class ContentService {
 
   /** Resolves externalIds of items to rows, reporting unknown ones on `listField[i].externalId`. */
   private async resolveItems(ctx: RequestContext, problems: Problems, listField: string, externalIds: string[]) {
-    const found: { id: string; external_id: string; created_at: Date }[] = await ctx.manager.query(
-      `SELECT id, external_id, created_at FROM content_items WHERE external_id = ANY($1::text[])`,
+    const found: { id: string; external_id: string; author_id: string; created_at: Date }[] = await ctx.manager.query(
+      `SELECT id, external_id, author_id, created_at FROM content_items WHERE external_id = ANY($1::text[])`,
       [externalIds],
     );
     const byExternal = new Map(found.map((f) => [f.external_id, f]));
@@ -194,9 +197,10 @@ export class ContentService {
     await ctx.services.eligibility.recordingFacts(ctx);
     const ids = rows.map((r) => items.get(r.externalId)!.id);
     await ctx.manager.query(
-      `INSERT INTO visibility_changes (item_id, visibility, changed_at)
-       SELECT item_id, visibility, coalesce(changed_at, now()) FROM unnest($1::uuid[], $2::text[], $3::timestamptz[]) AS t(item_id, visibility, changed_at)`,
-      [ids, rows.map((r) => r.visibility), rows.map((r) => r.changedAt ?? null)],
+      `INSERT INTO visibility_changes (item_id, author_id, visibility, changed_at)
+       SELECT item_id, author_id, visibility, coalesce(changed_at, now())
+       FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::timestamptz[]) AS t(item_id, author_id, visibility, changed_at)`,
+      [ids, rows.map((r) => items.get(r.externalId)!.author_id), rows.map((r) => r.visibility), rows.map((r) => r.changedAt ?? null)],
     );
     return { payload: { items: (await this.byIds(ctx, ids)) as ContentRow[], userErrors: [] }, targetIds: ids };
   }
@@ -215,9 +219,9 @@ export class ContentService {
     const ids = rows.map((r) => items.get(r.externalId)!.id);
     await ctx.manager.query(
       `UPDATE content_items c SET deleted_at = coalesce(t.deleted_at, now()), deletion_recorded_at = now(), updated_at = now()
-       FROM unnest($1::uuid[], $2::timestamptz[]) AS t(item_id, deleted_at)
-       WHERE c.id = t.item_id AND c.deleted_at IS NULL`,
-      [ids, rows.map((r) => r.deletedAt ?? null)],
+       FROM unnest($1::uuid[], $2::uuid[], $3::timestamptz[]) AS t(item_id, author_id, deleted_at)
+       WHERE c.id = t.item_id AND c.author_id = t.author_id AND c.deleted_at IS NULL`,
+      [ids, rows.map((r) => items.get(r.externalId)!.author_id), rows.map((r) => r.deletedAt ?? null)],
     );
     return { payload: { items: (await this.byIds(ctx, ids)) as ContentRow[], userErrors: [] }, targetIds: ids };
   }

@@ -17,7 +17,7 @@ export async function cardData(ctx: RequestContext, dataset: DatasetRow): Promis
   const rows: { dim: string; key: string; count: number }[] = await ctx.manager.query(
     `SELECT CASE WHEN GROUPING(c.platform) = 0 THEN 'platform' WHEN GROUPING(c.kind) = 0 THEN 'kind' WHEN GROUPING(c.language) = 0 THEN 'language' ELSE 'country' END AS dim,
             coalesce(c.platform, c.kind, c.language, u.country) AS key, count(*)::int AS count
-     FROM dataset_members m JOIN content_items c ON c.id = m.item_id JOIN users u ON u.id = m.author_id
+     FROM dataset_members m JOIN content_items c ON c.id = m.item_id AND c.author_id = m.author_id JOIN users u ON u.id = m.author_id
      WHERE m.dataset_id = $1
      GROUP BY GROUPING SETS ((c.platform), (c.kind), (c.language), (u.country))
      ORDER BY dim, count DESC, key`,

@@ -21,7 +21,7 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
 export const exportSql = (withText: boolean) => `SELECT json_build_object('id', m.item_id, 'contentHash', m.content_hash, 'text', ${withText ? 'c.text' : 'NULL'},
     'language', c.language, 'platform', c.platform, 'kind', c.kind,
     'createdAt', to_char(c.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))::text AS line
-  FROM dataset_members m JOIN content_items c ON c.id = m.item_id WHERE m.dataset_id = $1 ORDER BY m.item_id`;
+  FROM dataset_members m JOIN content_items c ON c.id = m.item_id AND c.author_id = m.author_id WHERE m.dataset_id = $1 ORDER BY m.item_id`;
 export const EXPORT_SQL = exportSql(true);
 
 /**

@@ -26,7 +26,7 @@ export function candidatesSql(m: MembershipInput): string {
   // The stored filters are the content filter's fields (instants as ISO text, which PostgreSQL casts the same way).
   const conds = contentFilterSql(m.spec.filters as ContentFilter | undefined, m.p);
   if (m.spec.parents?.length) {
-    conds.push(`c.id IN (SELECT item_id FROM dataset_members WHERE dataset_id = ANY(${m.p(m.spec.parents)}::uuid[]))`);
+    conds.push(`(c.id, c.author_id) IN (SELECT item_id, author_id FROM dataset_members WHERE dataset_id = ANY(${m.p(m.spec.parents)}::uuid[]))`);
   }
   if (m.knownItemsOnly) conds.push(`c.ingested_at <= ${m.times.knownAt}`);
   return `(SELECT * FROM content_items c${conds.length ? ` WHERE ${conds.join(' AND ')}` : ''})`;

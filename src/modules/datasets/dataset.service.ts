@@ -157,7 +157,8 @@ export class DatasetService {
     const p = (v: unknown) => `$${params.push(v)}`;
     const times = { asOf: 'now()', knownAt: 'now()' };
     const [stats] = await m.query(buildStatementSql({ spec: d.spec, policyId: '$1::uuid', times, p }, part, '$2::uuid'), params);
-    await m.query(`ALTER TABLE ${part} ADD PRIMARY KEY (item_id)`);
+    // The key includes the author (the distribution column) like every unique key of the large tables.
+    await m.query(`ALTER TABLE ${part} ADD PRIMARY KEY (item_id, author_id)`);
     await m.query(`CREATE INDEX ON ${part} (author_id)`);
     await m.query(`ALTER TABLE ${part} ADD CONSTRAINT ${part}_dataset CHECK (dataset_id = '${id}')`);
     const [{ digest }] = await m.query(
@@ -197,21 +198,21 @@ export class DatasetService {
     const rows: { dataset_id: string; n: number; reasons: { reason: string; count: number }[] }[] = await ctx.manager.query(
       `WITH ds AS (SELECT id, policy_id, snapshot_at FROM datasets WHERE id = ANY($1::uuid[])),
        touched AS (
-         SELECT ds.id AS dataset_id, m.item_id FROM ds
+         SELECT ds.id AS dataset_id, m.item_id, m.author_id FROM ds
            CROSS JOIN LATERAL (SELECT e.user_id FROM consent_events e WHERE e.recorded_at > ds.snapshot_at
                                UNION SELECT u.id FROM users u WHERE u.updated_at > ds.snapshot_at) a
            JOIN dataset_members m ON m.dataset_id = ds.id AND m.author_id = a.user_id
          UNION
-         SELECT ds.id, m.item_id FROM ds
-           CROSS JOIN LATERAL (SELECT c.id FROM content_items c WHERE c.updated_at > ds.snapshot_at
-                               UNION SELECT c.id FROM content_items c WHERE c.deletion_recorded_at > ds.snapshot_at
-                               UNION SELECT v.item_id FROM visibility_changes v WHERE v.recorded_at > ds.snapshot_at) i
-           JOIN dataset_members m ON m.dataset_id = ds.id AND m.item_id = i.id
+         SELECT ds.id, m.item_id, m.author_id FROM ds
+           CROSS JOIN LATERAL (SELECT c.id, c.author_id FROM content_items c WHERE c.updated_at > ds.snapshot_at
+                               UNION SELECT c.id, c.author_id FROM content_items c WHERE c.deletion_recorded_at > ds.snapshot_at
+                               UNION SELECT v.item_id, v.author_id FROM visibility_changes v WHERE v.recorded_at > ds.snapshot_at) i
+           JOIN dataset_members m ON m.dataset_id = ds.id AND m.item_id = i.id AND m.author_id = i.author_id
        ),
        r AS (
          SELECT c.dataset_id, ${reasonsSql(now)} AS reasons
          FROM ${evaluationFromSql({
-           items: `(SELECT ci.*, t.dataset_id, ds.policy_id AS eval_policy_id FROM touched t JOIN ds ON ds.id = t.dataset_id JOIN content_items ci ON ci.id = t.item_id)`,
+           items: `(SELECT ci.*, t.dataset_id, ds.policy_id AS eval_policy_id FROM touched t JOIN ds ON ds.id = t.dataset_id JOIN content_items ci ON ci.id = t.item_id AND ci.author_id = t.author_id)`,
            policyId: 'c.eval_policy_id',
            times: now,
            policyPerRow: true,

@@ -31,7 +31,7 @@ export const ADULTHOOD_SQL = `(CASE WHEN to_char(u.birth_date, 'MM-DD') = '02-29
 
 /** Latest visibility at T, as known at knowledge time. */
 const visibilityAt = (t: RuleTimes) => `(SELECT v.visibility FROM visibility_changes v
-    WHERE v.item_id = c.id AND v.changed_at <= ${t.asOf} AND v.recorded_at <= ${t.knownAt}
+    WHERE v.item_id = c.id AND v.author_id = c.author_id AND v.changed_at <= ${t.asOf} AND v.recorded_at <= ${t.knownAt}
     ORDER BY v.changed_at DESC, v.id DESC LIMIT 1)`;
 
 /** Ordered cheapest first: the bulk predicate is a conjunction, and PostgreSQL stops at the first false. */

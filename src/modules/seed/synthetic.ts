@@ -61,6 +61,8 @@ export async function writeSynthetic(manager: EntityManager, spec: SyntheticSpec
   const rnd = (salt: string, i = 'i') => `((('x' || substr(md5('${s}:${salt}:' || ${i}), 1, 8))::bit(32)::bigint & 2147483647)::float8 / 2147483648.0)`;
   const userId = (i: string) => `md5('${prefix}u:' || ${i})::uuid`;
   const itemId = (i: string) => `md5('${prefix}c:' || ${i})::uuid`;
+  // The author of item i, for the items and for their visibility history (which carries it: the distribution key).
+  const authorOf = (i: string, users: string) => userId(`(floor(${rnd('author', i)} * ${users}::int)::int + 1)`);
   const pick = (arr: string, salt: string, i = 'i') => `(${arr})[1 + floor(${rnd(salt, i)} * cardinality(${arr}))::int]`;
   const clean = spec.profile === 'clean';
   const bulk = spec.items >= BULK_ITEMS;
@@ -89,7 +91,7 @@ export async function writeSynthetic(manager: EntityManager, spec: SyntheticSpec
     progress?.('content', spec.users + from - 1, units);
     await manager.query(
     `WITH g AS (
-       SELECT i, floor(${rnd('author')} * $2::int)::int + 1 AS author, ${rnd('platform')} AS pr, ${rnd('kind')} AS kr,
+       SELECT i, ${authorOf('i', '$2')} AS author_id, ${rnd('platform')} AS pr, ${rnd('kind')} AS kr,
               TIMESTAMPTZ '2016-01-01' + make_interval(secs => floor(${rnd('created')} * 339000000)::int) AS created_at
        FROM generate_series($3::int, $1::int) AS i
      ), k AS (
@@ -102,7 +104,7 @@ export async function writeSynthetic(manager: EntityManager, spec: SyntheticSpec
        FROM k
      )
      INSERT INTO content_items (id, external_id, author_id, platform, kind, text, language, content_hash, created_at, labels, deleted_at, deletion_recorded_at)
-     SELECT ${itemId('i')}, '${prefix}c' || i, ${userId('author')}, platform, kind, text, ${clean ? `'zzc'` : pick(LANGS, 'lang')},
+     SELECT ${itemId('i')}, '${prefix}c' || i, author_id, platform, kind, text, ${clean ? `'zzc'` : pick(LANGS, 'lang')},
             encode(sha256(convert_to(text, 'UTF8')), 'hex'), created_at,
             CASE WHEN ${clean ? 'false' : `${rnd('label')} < 0.03`} THEN ARRAY['SPECIAL_CATEGORY'] ELSE '{}'::text[] END,
             CASE WHEN ${clean ? 'false' : `${rnd('deleted')} < 0.02`} THEN least(created_at + interval '30 days', now()) END,
@@ -111,19 +113,19 @@ export async function writeSynthetic(manager: EntityManager, spec: SyntheticSpec
       [to, spec.users, from],
     );
     await manager.query(
-    `INSERT INTO visibility_changes (item_id, visibility, changed_at, recorded_at)
-     SELECT id, v, at, at FROM (
-       SELECT ${itemId('i')} AS id,
+    `INSERT INTO visibility_changes (item_id, author_id, visibility, changed_at, recorded_at)
+     SELECT id, author_id, v, at, at FROM (
+       SELECT ${itemId('i')} AS id, ${authorOf('i', '$3')} AS author_id,
               CASE WHEN ${clean ? 'true' : `${rnd('vis')} < 0.75`} THEN 'PUBLIC' WHEN ${rnd('vis')} < 0.9 THEN 'FRIENDS' ELSE 'ONLY_ME' END AS v,
               TIMESTAMPTZ '2016-01-01' + make_interval(secs => floor(${rnd('created')} * 339000000)::int) AS at, 0 AS n
        FROM generate_series($2::int, $1::int) AS i
        UNION ALL
-       SELECT ${itemId('i')},
+       SELECT ${itemId('i')}, ${authorOf('i', '$3')},
               CASE WHEN ${rnd('vis2')} < 0.5 THEN 'PUBLIC' WHEN ${rnd('vis2')} < 0.8 THEN 'FRIENDS' ELSE 'ONLY_ME' END,
               least(TIMESTAMPTZ '2016-01-01' + make_interval(secs => floor(${rnd('created')} * 339000000)::int) + make_interval(days => 1 + floor(${rnd('vis2at')} * 400)::int), now()), 1
        FROM generate_series($2::int, $1::int) AS i WHERE ${clean ? 'false' : `${rnd('changed')} < 0.10`}
      ) x ORDER BY id, n`,
-      [to, from],
+      [to, from, spec.users],
     );
   }
   progress?.('objections', spec.users + spec.items, units);
@@ -149,7 +151,9 @@ export async function writeSynthetic(manager: EntityManager, spec: SyntheticSpec
   if (bulk) {
     progress?.('indexes and foreign keys', units, units);
     for (const statement of restore) await manager.query(statement);
-    await manager.query(`ANALYZE users; ANALYZE content_items; ANALYZE visibility_changes; ANALYZE consent_events`);
   }
+  // Fresh statistics whatever the size: content's key is (id, author_id), so only the statistics tell the planner
+  // that an id matches one row; without them a lookup of 100 ids is planned as a scan of the table.
+  await manager.query(`ANALYZE users; ANALYZE content_items; ANALYZE visibility_changes; ANALYZE consent_events`);
   progress?.('done', units, units);
 }
