@@ -38,7 +38,7 @@ async function sql(text: string): Promise<any[]> {
 
 describe('cli', () => {
   it('has --help on every command', () => {
-    for (const cmd of [[], ['token'], ['seed'], ['objections'], ['objections', 'import'], ['dataset'], ['dataset', 'export'], ['audit'], ['audit', 'verify']]) {
+    for (const cmd of [[], ['token'], ['seed'], ['objections'], ['objections', 'import'], ['dataset'], ['dataset', 'export'], ['audit'], ['audit', 'verify'], ['db'], ['db', 'migrate'], ['db', 'citus-check']]) {
       const r = run([...cmd, '--help']);
       expect({ cmd, code: r.code }).toEqual({ cmd, code: 0 });
       expect(r.stdout).toMatch(/Usage: aidg/);
@@ -118,6 +118,15 @@ describe('cli', () => {
     const missing = run(['dataset', 'export', '00000000-0000-0000-0000-000000000000', '--out', out]);
     expect(missing.code).toBe(1);
     expect(missing.stderr).toMatch(/NOT_FOUND/);
+  });
+
+  it('applies migrations and checks the schema, dataset partitions included, against the Citus layout', () => {
+    const migrate = run(['db', 'migrate']);
+    expect(migrate.stdout).toMatch(/^db migrate: up to date$/m);
+    expect(migrate.code).toBe(0);
+    const check = run(['db', 'citus-check']);
+    expect(check.stdout).toMatch(/^db citus-check: the schema can be distributed as planned$/m);
+    expect(check.code).toBe(0);
   });
 
   it('refuses a CSV with the wrong header', () => {
