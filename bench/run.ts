@@ -18,6 +18,7 @@ import { Role, signToken } from '../src/common/auth';
 import { runAudited } from '../src/modules/audit/audited-mutation';
 import { writeSynthetic } from '../src/modules/seed/synthetic';
 import { EXPORT_SQL } from '../src/modules/datasets/dataset.export';
+import { attachMemberPartition, createMemberPartition, manifestDigestSql, memberPartitionName } from '../src/modules/datasets/dataset.partitions';
 import { LineageDirection } from '../src/modules/lineage/lineage.types';
 import { ConsentScope } from '../src/common/enums';
 import { ELIGIBLE_COUNT, LINEAGE_WALK, MEMBERSHIP_INSERT } from './baseline-sql';
@@ -184,6 +185,54 @@ async function main() {
           }, c),
       );
       metrics.datasetRequest = costMetric(m, 1.5, 'ms', `${members} members; baseline: INSERT … SELECT into an unindexed table`);
+    }
+
+    // Partitioning: one version built, scanned and dropped in the partitioned layout (the service's own partition
+    // steps) vs in one unpartitioned table with the same keys holding the same versions. Both load the same members
+    // (a copy of the largest version under a new id), so the difference is the layout.
+    if (want('partitioning')) {
+      log('partitioning');
+      const c = ctx(Role.ML_ENGINEER);
+      const versions = async () => (await db.dataSource.query(`SELECT count(*)::int AS n FROM datasets`))[0].n as number;
+      while ((await versions()) < 4) {
+        await runAudited(c, 'datasetRequest', {}, (tx) => services.datasets.request(tx, { name: 'bench-partitioning', policyKey: 'eu-ai-training' } as any));
+      }
+      const [source] = await db.dataSource.query(`SELECT id, member_count AS n FROM datasets ORDER BY member_count DESC, id LIMIT 1`);
+      const total = (await db.dataSource.query(`SELECT count(*)::int AS n FROM dataset_members`))[0].n as number;
+      await db.dataSource.query(`DROP TABLE IF EXISTS bench_members_flat`);
+      await db.dataSource.query(`CREATE TABLE bench_members_flat (LIKE dataset_members)`);
+      await db.dataSource.query(`INSERT INTO bench_members_flat SELECT * FROM dataset_members`);
+      await db.dataSource.query(`ALTER TABLE bench_members_flat ADD PRIMARY KEY (dataset_id, item_id, author_id)`);
+      await db.dataSource.query(`CREATE INDEX ON bench_members_flat (author_id)`);
+      await db.dataSource.query(embedded ? `ANALYZE bench_members_flat` : `VACUUM ANALYZE bench_members_flat`);
+      const copyOfSource = (id: string) => `SELECT '${id}'::uuid, item_id, author_id, content_hash FROM dataset_members WHERE dataset_id = '${source.id}'`;
+      const phases = { build: [[], []] as number[][], scan: [[], []] as number[][], drop: [[], []] as number[][] };
+      const digests: string[][] = [[], []];
+      for (let i = 0; i < repeat; i++) {
+        const ours = crypto.randomUUID();
+        phases.build[0].push(await time(() => db.dataSource.transaction(async (m) => {
+          const part = await createMemberPartition(m, ours);
+          await m.query(`INSERT INTO ${part} ${copyOfSource(ours)}`);
+          await attachMemberPartition(m, part, ours);
+        })));
+        phases.scan[0].push(await time(async () => digests[0].push((await db.dataSource.query(manifestDigestSql('dataset_members', `dataset_id = '${ours}'`)))[0].digest)));
+        phases.drop[0].push(await time(() => db.dataSource.query(`DROP TABLE ${memberPartitionName(ours)}`)));
+        const flat = crypto.randomUUID();
+        phases.build[1].push(await time(() => db.dataSource.query(`INSERT INTO bench_members_flat ${copyOfSource(flat)}`)));
+        phases.scan[1].push(await time(async () => digests[1].push((await db.dataSource.query(manifestDigestSql('bench_members_flat', `dataset_id = '${flat}'`)))[0].digest)));
+        phases.drop[1].push(await time(() => db.dataSource.query(`DELETE FROM bench_members_flat WHERE dataset_id = '${flat}'`)));
+      }
+      await db.dataSource.query(`DROP TABLE bench_members_flat`);
+      // Same members in both layouts: the item ids and hashes (hence the digests) agree.
+      if (digests[0].some((d, i) => d !== digests[1][i])) throw new Error('partitioning: the two layouts disagree on the members');
+      const note = (what: string) => `${what} one version of ${source.n} members among ${total} members in other versions; baseline: one unpartitioned table, same keys`;
+      for (const [key, [a, b], what] of [
+        ['partitionBuild', phases.build, 'load and key'],
+        ['partitionScan', phases.scan, 'digest (full ordered read) of'],
+        ['partitionDrop', phases.drop, 'drop (DROP TABLE vs DELETE, vacuum left out) of'],
+      ] as const) {
+        metrics[key] = costMetric({ ours: median(a), baseline: median(b) }, 1, 'ms', note(what));
+      }
     }
 
     if (want('eligibilityBatch')) {

@@ -7,6 +7,7 @@ import { checkString } from '../../common/validate';
 import type { MutationOutcome } from '../audit/audited-mutation';
 import { evaluationFromSql, reasonsSql } from '../eligibility/eligibility.rules';
 import { inKeyOrder, isUuid } from '../../common/ids';
+import { attachMemberPartition, createMemberPartition, manifestDigestSql } from './dataset.partitions';
 import { buildStatementSql, eligibleCandidatesSql, membersFromEligibleSql } from './dataset.membership';
 import {
   BuildVerification, DatasetDeriveInput, DatasetFilterInput, DatasetMember, DatasetOrigin, DatasetPayload, DatasetRemediateInput,
@@ -18,7 +19,6 @@ export const DATASET_COLUMNS = `d.id, d.name, d.version, d.policy_id AS "policyI
   d.exclusions, d.manifest_digest AS "manifestDigest", d.created_at AS "createdAt"`;
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
-const partitionName = (id: string) => `dataset_members_${id.replace(/-/g, '')}`;
 
 function specFilters(f: DatasetFilterInput | undefined): DatasetSpec['filters'] | undefined {
   if (!f) return undefined;
@@ -151,26 +151,19 @@ export class DatasetService {
     await ctx.services.eligibility.freezeKnowledge(ctx);
     await m.query(`SELECT pg_advisory_xact_lock(hashtext('dataset:' || $1))`, [d.name]);
     const id = crypto.randomUUID();
-    const part = partitionName(id);
-    await m.query(`CREATE TABLE ${part} (LIKE dataset_members)`);
+    const part = await createMemberPartition(m, id);
     const params: unknown[] = [d.policyId, id];
     const p = (v: unknown) => `$${params.push(v)}`;
     const times = { asOf: 'now()', knownAt: 'now()' };
     const [stats] = await m.query(buildStatementSql({ spec: d.spec, policyId: '$1::uuid', times, p }, part, '$2::uuid'), params);
-    // The key includes the author (the distribution column) like every unique key of the large tables.
-    await m.query(`ALTER TABLE ${part} ADD PRIMARY KEY (item_id, author_id)`);
-    await m.query(`CREATE INDEX ON ${part} (author_id)`);
-    await m.query(`ALTER TABLE ${part} ADD CONSTRAINT ${part}_dataset CHECK (dataset_id = '${id}')`);
-    const [{ digest }] = await m.query(
-      `SELECT encode(sha256(convert_to(coalesce(string_agg(item_id::text || E'\\t' || content_hash || E'\\n', '' ORDER BY item_id), ''), 'UTF8')), 'hex') AS digest FROM ${part}`,
-    );
+    await attachMemberPartition(m, part, id);
+    const [{ digest }] = await m.query(manifestDigestSql(part));
     const [row] = await m.query(
       `INSERT INTO datasets (id, name, version, policy_id, snapshot_at, requested_by, purpose, origin, spec, member_count, candidate_count, exclusions, manifest_digest)
        SELECT $1, $2, coalesce(max(version), 0) + 1, $3, now(), $4, $5, $6, $7, $8, $9, $10, $11 FROM datasets WHERE name = $2
        RETURNING id`,
       [id, d.name, d.policyId, ctx.viewer!.subject, d.purpose, d.origin, JSON.stringify(d.spec), stats.members, stats.candidates, JSON.stringify(stats.exclusions), digest],
     );
-    await m.query(`ALTER TABLE dataset_members ATTACH PARTITION ${part} FOR VALUES IN ('${row.id}')`);
     return (await this.byIds(ctx, [row.id]))[0]!;
   }
 
