@@ -225,7 +225,7 @@ async function main() {
       await db.dataSource.query(`DROP TABLE bench_members_flat`);
       // Same members in both layouts: the item ids and hashes (hence the digests) agree.
       if (digests[0].some((d, i) => d !== digests[1][i])) throw new Error('partitioning: the two layouts disagree on the members');
-      const note = (what: string) => `${what} one version of ${source.n} members among ${total} members in other versions; baseline: one unpartitioned table, same keys`;
+      const note = (what: string) => `${what} one version of ${source.n} members, with ${total} members in the table; baseline: one unpartitioned table, same keys`;
       for (const [key, [a, b], what] of [
         ['partitionBuild', phases.build, 'load and key'],
         ['partitionScan', phases.scan, 'digest (full ordered read) of'],
