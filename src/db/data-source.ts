@@ -45,6 +45,9 @@ export async function openDatabase(config: Pick<Config, 'databaseUrl' | 'dataDir
   try {
     await dataSource.initialize();
     if (options.runMigrations !== false) await dataSource.runMigrations();
+    // PGlite runs no autovacuum, so its planner statistics are only what ANALYZE last saw. Content is keyed
+    // (id, author_id): without statistics a lookup of a few ids is planned as a scan of the table.
+    if (embedded) await dataSource.query('ANALYZE');
   } catch (err) {
     if (dataSource.isInitialized) await dataSource.destroy();
     await embedded?.stop();
