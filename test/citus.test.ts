@@ -1,7 +1,11 @@
 import fs from 'node:fs';
+import path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { Client } from 'pg';
 import { Role } from '../src/common/auth';
-import { citusPlanPath, citusViolations, parseCitusPlan } from '../src/db/citus';
-import { ingest, ok, startTestApp, TestApp, uniq } from './helpers';
+import { citusLayoutViolations, citusPlanPath, citusViolations, parseCitusPlan } from '../src/db/citus';
+import { freshDatabaseConfig, ingest, ok, startTestApp, TestApp, uniq } from './helpers';
+import { openDatabase } from '../src/db/data-source';
 
 /**
  * The schema against Citus's rules, with the layout of deploy/citus/distribute.sql (the SQL the compose profile runs).
@@ -30,6 +34,8 @@ describe('Citus readiness', () => {
     });
     expect([...plan.reference].sort()).toEqual(['consent_events', 'datasets', 'lineage_edges', 'policies', 'training_run_reviews', 'training_runs', 'users']);
     expect([...plan.local]).toEqual(['audit_events']);
+    // The append-only triggers of the ledger, policies, reviews and lineage stay: the plan enables them.
+    expect(plan.unsafeTriggers).toBe(true);
   });
 
   it('the migrated schema, dataset partitions included, breaks none of Citus\'s rules', async () => {
@@ -50,6 +56,9 @@ describe('Citus readiness', () => {
       await t.sql(`CREATE TABLE ${s}.stray (id integer)`);
       await t.sql(`CREATE FUNCTION ${s}.noop() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$`);
       await t.sql(`CREATE TRIGGER items_noop BEFORE INSERT ON ${s}.items FOR EACH ROW EXECUTE FUNCTION ${s}.noop()`);
+      await t.sql(`CREATE TRIGGER owners_noop BEFORE INSERT ON ${s}.owners FOR EACH ROW EXECUTE FUNCTION ${s}.noop()`);
+      // Citus counts key columns only: an INCLUDE column does not make a unique index distributable.
+      await t.sql(`CREATE UNIQUE INDEX items_code_including ON ${s}.items (code) INCLUDE (owner_id)`);
       const bad = parseCitusPlan(`
         SELECT create_distributed_table('notes', 'owner_id', colocate_with => 'items'); -- before its FK target
         SELECT create_distributed_table('items', 'owner_id');
@@ -63,7 +72,9 @@ describe('Citus readiness', () => {
           'stray: not in the plan (distribute it, make it a reference table or keep it local)',
           'items: unique key items_pkey (id) does not include the distribution column owner_id',
           'items: unique key items_code_key (code) does not include the distribution column owner_id',
-          'items: trigger items_noop on a distributed table',
+          'items: trigger items_noop on a distributed table needs citus.enable_unsafe_triggers',
+          'owners: trigger owners_noop on a reference table needs citus.enable_unsafe_triggers',
+          'items: unique key items_code_including (code) does not include the distribution column owner_id',
           'notes: distribution column owner_id may be NULL',
           'notes: identity column id is integer; Citus supports only bigint identity columns on distributed tables',
           'notes: foreign key notes_item_id_fkey to items: items must be converted before notes',
@@ -74,6 +85,98 @@ describe('Citus readiness', () => {
       );
     } finally {
       await t.sql(`DROP SCHEMA ${s} CASCADE`);
+    }
+  });
+
+  it('on a Citus coordinator, compares the tables\' actual layout (pg_dist_partition) with the plan', async () => {
+    expect(await citusLayoutViolations(t.db.dataSource.manager, plan)).toBeNull(); // no Citus metadata here
+    // Citus's catalog as the plan would leave it, in a schema searched first. One connection throughout (the embedded
+    // database has only one).
+    const s = `citus_fake_${Date.now()}`;
+    const runner = t.db.dataSource.createQueryRunner();
+    const q = (sql: string, params?: unknown[]) => runner.query(sql, params);
+    const row = async (table: string, kind: 'distributed' | 'reference' | 'local', column?: string, colocation = 2) => {
+      const [a] = column ? await q(`SELECT attnum FROM pg_attribute WHERE attrelid = $1::regclass AND attname = $2`, [table, column]) : [undefined];
+      await q(`DELETE FROM ${s}.pg_dist_partition WHERE logicalrelid = $1::regclass`, [table]);
+      await q(`INSERT INTO ${s}.pg_dist_partition VALUES ($1::regclass, $2, $3, $4, $5)`, [
+        table, kind === 'distributed' ? 'h' : 'n', a ? `{VAR :varno 1 :varattno ${a.attnum} :vartype 2950 :vartypmod -1}` : null,
+        kind === 'local' ? 0 : kind === 'reference' ? 1 : colocation, kind === 'reference' ? 't' : 's',
+      ]);
+    };
+    try {
+      await q(`CREATE SCHEMA ${s}`);
+      await q(`CREATE TABLE ${s}.pg_dist_partition (logicalrelid regclass, partmethod "char", partkey text, colocationid int, repmodel "char")`);
+      for (const table of plan.reference) await row(table, 'reference');
+      for (const [table, d] of plan.distributed) await row(table, 'distributed', d.column);
+      for (const table of plan.local) await row(table, 'local');
+      await q(`SET search_path = ${s}, public`);
+      expect(await citusLayoutViolations(runner.manager, plan)).toEqual([]);
+      await row('visibility_changes', 'distributed', 'author_id', 3);
+      await row('dataset_members', 'distributed', 'item_id');
+      await row('consent_events', 'local');
+      await q(`DELETE FROM ${s}.pg_dist_partition WHERE logicalrelid = 'lineage_edges'::regclass`);
+      expect((await citusLayoutViolations(runner.manager, plan))!.sort()).toEqual(
+        [
+          'consent_events: planned reference, but it is local',
+          'dataset_members: planned distribution by author_id, but it is distributed by item_id',
+          'lineage_edges: planned reference, but Citus does not manage it',
+          'visibility_changes: planned co-located with content_items, but it is not',
+        ].sort(),
+      );
+    } finally {
+      await q('RESET search_path');
+      await q(`DROP SCHEMA IF EXISTS ${s} CASCADE`);
+      await runner.release();
+    }
+  });
+});
+
+/**
+ * deploy/citus/distribute.sql as written, run by psql against a stand-in for Citus's functions and catalog
+ * (test/support/citus-stub.sql): it converts each table once as planned, leaves the foreign keys as they were, and a
+ * second run converts nothing. Needs a PostgreSQL server and psql.
+ */
+const onPostgres = process.env.DATABASE_URL ? describe : describe.skip;
+onPostgres('deploy/citus/distribute.sql', () => {
+  it('converts every table once as planned, keeps the foreign keys, and changes nothing when run again', async () => {
+    const fresh = await freshDatabaseConfig();
+    const db = await openDatabase(fresh.config);
+    await db.close();
+    const client = new Client({ connectionString: fresh.config.databaseUrl });
+    await client.connect();
+    const plan = parseCitusPlan(fs.readFileSync(citusPlanPath(), 'utf8'));
+    try {
+      await client.query(fs.readFileSync(path.join(__dirname, 'support', 'citus-stub.sql'), 'utf8'));
+      const fks = async () => (await client.query(`SELECT conrelid::regclass::text AS t, conname, pg_get_constraintdef(oid) AS def FROM pg_constraint WHERE contype = 'f' ORDER BY 1, 2`)).rows;
+      const before = await fks();
+      expect(before.length).toBeGreaterThan(0);
+      const psql = () =>
+        spawnSync('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', fresh.config.databaseUrl!, '-f', citusPlanPath()], {
+          env: { ...process.env, PGOPTIONS: '-c search_path=citus_stub,public' },
+          encoding: 'utf8',
+        });
+      const first = psql();
+      expect({ status: first.status, stderr: first.stderr }).toEqual({ status: 0, stderr: '' });
+      const calls = (await client.query(`SELECT fn, tbl FROM citus_stub.calls ORDER BY at`)).rows;
+      expect(calls.map((c) => c.tbl)).toEqual(plan.order);
+      expect(calls.filter((c) => c.fn === 'create_distributed_table').map((c) => c.tbl)).toEqual([...plan.distributed.keys()]);
+      expect(await fks()).toEqual(before);
+
+      const second = psql();
+      expect(second.status).toBe(0);
+      expect((await client.query(`SELECT count(*)::int AS n FROM citus_stub.calls`)).rows[0].n).toBe(calls.length);
+      expect(await fks()).toEqual(before);
+
+      // The layout check reads the (stand-in) catalog and finds the plan.
+      const again = await openDatabase({ databaseUrl: `${fresh.config.databaseUrl}?options=${encodeURIComponent('-c search_path=citus_stub,public')}`, dataDir: fresh.config.dataDir }, { runMigrations: false });
+      try {
+        expect(await citusLayoutViolations(again.dataSource.manager, plan)).toEqual([]);
+      } finally {
+        await again.close();
+      }
+    } finally {
+      await client.end();
+      await fresh.drop();
     }
   });
 });

@@ -65,6 +65,10 @@ describe('cli', () => {
     const seeded = run(['seed', '--users', '40', '--items', '200', '--objections', '5', '--seed', '7', '--prefix', 'cli-']);
     expect(seeded.code).toBe(0);
     expect(seeded.stdout).toMatch(/^seed: wrote 40 users, 200 items, 5 objections/m);
+    // The same prefix again would give existing external ids to other authors: refused, nothing written.
+    const again = run(['seed', '--users', '40', '--items', '200', '--objections', '5', '--seed', '8', '--prefix', 'cli-']);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toMatch(/prefix "cli-" exist already.*\[CONFLICT\]/);
 
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'aidg-csv-'));
     const good = path.join(dir, 'good.csv');

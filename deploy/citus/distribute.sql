@@ -1,8 +1,9 @@
 -- Lays the governance schema out over a Citus cluster (Citus 12, PostgreSQL 16). Run it on the coordinator with
--- psql, after the service's migrations (`aidg db migrate`) and after the workers have been added
--- (deploy/citus/nodes.sql). Every statement checks Citus's catalog first, so running it again changes nothing.
+-- `psql -v ON_ERROR_STOP=1`, after the workers have been added (deploy/citus/nodes.sql) and the service's migrations
+-- applied (`aidg db migrate`); then `aidg db citus-check` compares the result with this plan. Running it again changes
+-- nothing: each conversion is skipped when the table already has the kind it asks for.
 --
--- This file is also the plan that `aidg db citus-check` and test/citus.test.ts check the schema against: every table
+-- This file is the plan that `aidg db citus-check` and test/citus.test.ts check the schema against: every table
 -- appears in exactly one conversion call below, in an order where foreign-key targets come first.
 --
 -- Layout:
@@ -13,27 +14,49 @@
 --   reviews and lineage. Every eligibility evaluation joins content with its author and the author's ledger; as
 --   reference tables they are joined locally on each worker, and their global keys (external ids, idempotency keys,
 --   policy and dataset versions) stay enforced by the database. They are one to two orders of magnitude smaller than
---   content. Their append-only triggers stay (Citus supports triggers on reference and local tables).
+--   content.
 -- * The audit log stays on the coordinator (a Citus local table): one hash chain appended under one advisory lock.
 --
--- Triggers on distributed tables would need citus.enable_unsafe_triggers; the distributed tables have none.
+-- Triggers: the ledger, policies, reviews and lineage keep their append-only triggers, which only raise an error and
+-- read nothing, so they are safe on every placement. Citus converts tables with triggers only with
+-- citus.enable_unsafe_triggers on; it is set for this session and for the database (DML on them needs it too). The
+-- distributed tables have no triggers.
 
+\set ON_ERROR_STOP on
+SET citus.enable_unsafe_triggers = on;
+SELECT format('ALTER DATABASE %I SET citus.enable_unsafe_triggers = on', current_database()) \gexec
 SET citus.shard_count = 32;
 
+-- Foreign keys are dropped while the tables change kind and re-created afterwards, from their own definitions: a key
+-- between a plain table and a reference table would make Citus turn the plain table into a coordinator-local one
+-- before it could be distributed.
+CREATE TEMP TABLE governance_fks AS
+  SELECT conrelid::regclass::text AS tbl, conname AS name, pg_get_constraintdef(oid) AS def
+  FROM pg_constraint WHERE contype = 'f' AND connamespace = 'public'::regnamespace AND conparentid = 0;
+SELECT format('ALTER TABLE %s DROP CONSTRAINT %I', tbl, name) FROM governance_fks \gexec
+
+-- What a table is now: distributed (hash), reference, local (on the coordinator, in Citus's metadata) or NULL (plain).
+CREATE FUNCTION pg_temp.citus_kind(t regclass) RETURNS text LANGUAGE sql STABLE AS $$
+  SELECT CASE WHEN p.partmethod = 'h' THEN 'distributed' WHEN p.repmodel = 't' THEN 'reference' ELSE 'local' END
+  FROM pg_dist_partition p WHERE p.logicalrelid = t $$;
+
 -- Reference tables, targets of foreign keys first.
-SELECT create_reference_table('users') WHERE NOT EXISTS (SELECT 1 FROM pg_dist_partition WHERE logicalrelid = 'users'::regclass);
-SELECT create_reference_table('policies') WHERE NOT EXISTS (SELECT 1 FROM pg_dist_partition WHERE logicalrelid = 'policies'::regclass);
-SELECT create_reference_table('consent_events') WHERE NOT EXISTS (SELECT 1 FROM pg_dist_partition WHERE logicalrelid = 'consent_events'::regclass);
-SELECT create_reference_table('datasets') WHERE NOT EXISTS (SELECT 1 FROM pg_dist_partition WHERE logicalrelid = 'datasets'::regclass);
-SELECT create_reference_table('training_runs') WHERE NOT EXISTS (SELECT 1 FROM pg_dist_partition WHERE logicalrelid = 'training_runs'::regclass);
-SELECT create_reference_table('training_run_reviews') WHERE NOT EXISTS (SELECT 1 FROM pg_dist_partition WHERE logicalrelid = 'training_run_reviews'::regclass);
-SELECT create_reference_table('lineage_edges') WHERE NOT EXISTS (SELECT 1 FROM pg_dist_partition WHERE logicalrelid = 'lineage_edges'::regclass);
+SELECT create_reference_table('users') WHERE pg_temp.citus_kind('users') IS DISTINCT FROM 'reference';
+SELECT create_reference_table('policies') WHERE pg_temp.citus_kind('policies') IS DISTINCT FROM 'reference';
+SELECT create_reference_table('consent_events') WHERE pg_temp.citus_kind('consent_events') IS DISTINCT FROM 'reference';
+SELECT create_reference_table('datasets') WHERE pg_temp.citus_kind('datasets') IS DISTINCT FROM 'reference';
+SELECT create_reference_table('training_runs') WHERE pg_temp.citus_kind('training_runs') IS DISTINCT FROM 'reference';
+SELECT create_reference_table('training_run_reviews') WHERE pg_temp.citus_kind('training_run_reviews') IS DISTINCT FROM 'reference';
+SELECT create_reference_table('lineage_edges') WHERE pg_temp.citus_kind('lineage_edges') IS DISTINCT FROM 'reference';
 
 -- Sharded by author. dataset_members is partitioned by dataset version: Citus distributes the partitioned table and
--- every partition, and a partition created later by a dataset build is distributed as it is attached.
-SELECT create_distributed_table('content_items', 'author_id') WHERE NOT EXISTS (SELECT 1 FROM pg_dist_partition WHERE logicalrelid = 'content_items'::regclass);
-SELECT create_distributed_table('visibility_changes', 'author_id', colocate_with => 'content_items') WHERE NOT EXISTS (SELECT 1 FROM pg_dist_partition WHERE logicalrelid = 'visibility_changes'::regclass);
-SELECT create_distributed_table('dataset_members', 'author_id', colocate_with => 'content_items') WHERE NOT EXISTS (SELECT 1 FROM pg_dist_partition WHERE logicalrelid = 'dataset_members'::regclass);
+-- every partition, and a partition attached later by a dataset build is distributed as it is attached.
+SELECT create_distributed_table('content_items', 'author_id') WHERE pg_temp.citus_kind('content_items') IS DISTINCT FROM 'distributed';
+SELECT create_distributed_table('visibility_changes', 'author_id', colocate_with => 'content_items') WHERE pg_temp.citus_kind('visibility_changes') IS DISTINCT FROM 'distributed';
+SELECT create_distributed_table('dataset_members', 'author_id', colocate_with => 'content_items') WHERE pg_temp.citus_kind('dataset_members') IS DISTINCT FROM 'distributed';
 
 -- On the coordinator only.
-SELECT citus_add_local_table_to_metadata('audit_events') WHERE NOT EXISTS (SELECT 1 FROM pg_dist_partition WHERE logicalrelid = 'audit_events'::regclass);
+SELECT citus_add_local_table_to_metadata('audit_events') WHERE pg_temp.citus_kind('audit_events') IS NULL;
+
+-- The foreign keys again: distributed to co-located distributed or to reference, reference to reference.
+SELECT format('ALTER TABLE %s ADD CONSTRAINT %I %s', tbl, name, def) FROM governance_fks \gexec

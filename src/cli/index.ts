@@ -11,7 +11,7 @@ import pino from 'pino';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { loadConfig } from '../config';
 import { openDatabase, Database } from '../db/data-source';
-import { citusPlanPath, citusViolations, parseCitusPlan } from '../db/citus';
+import { citusLayoutViolations, citusPlanPath, citusViolations, parseCitusPlan } from '../db/citus';
 import { ALL_ROLES, resolveAuthSecret, Role, signToken } from '../common/auth';
 import { createContext, RequestContext } from '../context';
 import { createServices } from '../services';
@@ -170,13 +170,18 @@ export function buildProgram(setExit: (code: number) => void): Command {
     });
   db
     .command('citus-check')
-    .description(`Check the schema against Citus's rules for the layout in deploy/citus/distribute.sql; exit 1 on any violation.`)
+    .description(
+      `Check the schema against Citus's rules for the layout in deploy/citus/distribute.sql, and on a Citus coordinator the tables' actual layout against it; exit 1 on any violation.`,
+    )
     .action(async () => {
       const database = await openDatabase(loadConfig(), { runMigrations: false });
       try {
-        const problems = await citusViolations(database.dataSource.manager, parseCitusPlan(fs.readFileSync(citusPlanPath(), 'utf8')));
+        const plan = parseCitusPlan(fs.readFileSync(citusPlanPath(), 'utf8'));
+        const layout = await citusLayoutViolations(database.dataSource.manager, plan);
+        const problems = [...(await citusViolations(database.dataSource.manager, plan)), ...(layout ?? [])];
         for (const p of problems) process.stderr.write(`violation: ${p}\n`);
-        process.stdout.write(`db citus-check: ${problems.length ? `${problems.length} violation(s)` : 'the schema can be distributed as planned'}\n`);
+        const ok = layout === null ? 'the schema can be distributed as planned' : 'the tables are laid out as planned';
+        process.stdout.write(`db citus-check: ${problems.length ? `${problems.length} violation(s)` : ok}\n`);
         if (problems.length) setExit(EXIT.FAILED);
       } finally {
         await database.close();

@@ -16,6 +16,8 @@ export interface CitusPlan {
   local: Set<string>;
   /** Tables in the order the SQL converts them. */
   order: string[];
+  /** The SQL sets citus.enable_unsafe_triggers, without which Citus refuses tables with triggers. */
+  unsafeTriggers: boolean;
 }
 
 /** TypeORM's bookkeeping table: stays a plain coordinator table, outside the plan. */
@@ -31,8 +33,8 @@ export function citusPlanPath(): string {
 
 /** Reads the plan from the conversion calls of the SQL (comments ignored). */
 export function parseCitusPlan(sql: string): CitusPlan {
-  const plan: CitusPlan = { distributed: new Map(), reference: new Set(), local: new Set(), order: [] };
-  const code = sql.replace(/--.*$/gm, '');
+  const code = sql.replace(/--.*$/gm, '').replace(/\/\*[\s\S]*?\*\//g, '');
+  const plan: CitusPlan = { distributed: new Map(), reference: new Set(), local: new Set(), order: [], unsafeTriggers: /\bSET\s+citus\.enable_unsafe_triggers\s*(=|TO)\s*on\b/i.test(code) };
   const call = /\b(create_distributed_table|create_reference_table|citus_add_local_table_to_metadata)\(\s*'(\w+)'(?:\s*,\s*'(\w+)')?(?:\s*,\s*colocate_with\s*=>\s*'(\w+)')?\s*\)/g;
   for (const [, fn, table, column, colocateWith] of code.matchAll(call)) {
     if (plan.order.includes(table)) throw new Error(`${table} is converted twice`);
@@ -55,8 +57,8 @@ type Kind = 'distributed' | 'reference' | 'local';
  * - a foreign key between distributed tables joins co-located tables on their distribution columns; distributed tables
  *   may reference reference tables, nothing references a distributed table from outside, reference tables reference
  *   only reference tables, and local tables do not reference distributed ones;
- * - distributed tables have no user triggers (Citus refuses them unless unsafe triggers are enabled) and only bigint
- *   identity columns.
+ * - distributed and reference tables have user triggers only where the plan enables citus.enable_unsafe_triggers;
+ *   distributed tables have only bigint identity columns.
  */
 export async function citusViolations(manager: EntityManager, plan: CitusPlan, schema = 'public'): Promise<string[]> {
   const problems: string[] = [];
@@ -114,7 +116,7 @@ export async function citusViolations(manager: EntityManager, plan: CitusPlan, s
   const uniques: { table: string; name: string; columns: string[] }[] = await manager.query(
     `SELECT t.relname AS table, i.relname AS name, array_agg(a.attname ORDER BY a.attname)::text[] AS columns
      FROM pg_index x JOIN pg_class t ON t.oid = x.indrelid JOIN pg_class i ON i.oid = x.indexrelid
-     LEFT JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = ANY(x.indkey)
+     LEFT JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = ANY((x.indkey::int2[])[0:x.indnkeyatts - 1])
      WHERE t.relnamespace = $1::regnamespace AND x.indisunique
      GROUP BY t.relname, i.relname`,
     [schema],
@@ -152,8 +154,6 @@ export async function citusViolations(manager: EntityManager, plan: CitusPlan, s
       }
     } else if (toKind === 'distributed') {
       problems.push(`${what}: a ${fromKind} table cannot reference a distributed table`);
-    } else if (fromKind === 'reference' && toKind === 'local') {
-      problems.push(`${what}: a reference table can reference only reference tables`);
     } else if (fromKind === 'distributed' && toKind === 'local') {
       problems.push(`${what}: a distributed table can reference only co-located distributed tables and reference tables`);
     }
@@ -165,8 +165,44 @@ export async function citusViolations(manager: EntityManager, plan: CitusPlan, s
     [schema],
   );
   for (const g of triggers) {
-    const owner = parentOf.get(g.table) ?? g.table;
-    if (plan.distributed.has(owner)) problems.push(`${g.table}: trigger ${g.name} on a distributed table`);
+    const kind = kindOf(parentOf.get(g.table) ?? g.table);
+    if ((kind === 'distributed' || kind === 'reference') && !plan.unsafeTriggers) {
+      problems.push(`${g.table}: trigger ${g.name} on a ${kind} table needs citus.enable_unsafe_triggers`);
+    }
+  }
+  return problems;
+}
+
+/**
+ * On a Citus coordinator: how the tables actually are (Citus's pg_dist_partition) against the plan, as sentences.
+ * `null` when the database has no Citus metadata (a plain PostgreSQL server or the embedded database).
+ */
+export async function citusLayoutViolations(manager: EntityManager, plan: CitusPlan): Promise<string[] | null> {
+  const [{ citus }] = await manager.query(`SELECT to_regclass('pg_dist_partition') IS NOT NULL AS citus`);
+  if (!citus) return null;
+  const rows: { table: string; kind: string; column: string | null; colocation: number }[] = await manager.query(
+    `SELECT p.logicalrelid::regclass::text AS table,
+            CASE WHEN p.partmethod = 'h' THEN 'distributed' WHEN p.repmodel = 't' THEN 'reference' ELSE 'local' END AS kind,
+            a.attname AS column, p.colocationid AS colocation
+     FROM pg_dist_partition p
+     LEFT JOIN pg_attribute a ON a.attrelid = p.logicalrelid AND a.attnum = substring(p.partkey FROM ':varattno ([0-9]+)')::int`,
+  );
+  const actual = new Map(rows.map((r) => [r.table, r]));
+  const problems: string[] = [];
+  for (const table of plan.order) {
+    const want = plan.distributed.has(table) ? 'distributed' : plan.reference.has(table) ? 'reference' : 'local';
+    const got = actual.get(table);
+    if (!got) {
+      problems.push(`${table}: planned ${want}, but Citus does not manage it`);
+      continue;
+    }
+    if (got.kind !== want) problems.push(`${table}: planned ${want}, but it is ${got.kind}`);
+    const d = plan.distributed.get(table);
+    if (d && got.kind === 'distributed') {
+      if (got.column !== d.column) problems.push(`${table}: planned distribution by ${d.column}, but it is distributed by ${got.column}`);
+      const with_ = d.colocateWith && actual.get(d.colocateWith);
+      if (with_ && with_.colocation !== got.colocation) problems.push(`${table}: planned co-located with ${d.colocateWith}, but it is not`);
+    }
   }
   return problems;
 }

@@ -1,3 +1,4 @@
+import type { EntityManager } from 'typeorm';
 import type { RequestContext } from '../../context';
 import { DomainError, ErrorCode, Problems } from '../../common/errors';
 import { Connection, decodeCursor, lazyTotal, pageSize, toConnection } from '../../common/pagination';
@@ -29,6 +30,14 @@ export function contentFilterSql(filter: ContentFilter | undefined, p: (v: unkno
   if (filter.createdFrom) where.push(`c.created_at >= ${p(filter.createdFrom)}`);
   if (filter.createdTo) where.push(`c.created_at < ${p(filter.createdTo)}`);
   return where;
+}
+
+/**
+ * Content's unique key is (external_id, author_id), so that it can be sharded by author; that an external id names one
+ * item of one author is checked by its writers (ingest, the synthetic seed) under this lock, one writer at a time.
+ */
+export async function lockContentIdentity(manager: EntityManager): Promise<void> {
+  await manager.query(`SELECT pg_advisory_xact_lock(hashtext('content-identity'))`);
 }
 
 /** Content items: ingest from the platform, visibility history, deletion, reads. */
@@ -120,9 +129,7 @@ export class ContentService {
       [[...new Set(rows.map((r) => r.authorExternalId))]],
     );
     const authorByExternal = new Map(authors.map((a) => [a.external_id, a]));
-    // The unique key is (external_id, author_id), so that content can be sharded by author; one external id keeps one
-    // author because ingests check it under this lock, one at a time.
-    await ctx.manager.query(`SELECT pg_advisory_xact_lock(hashtext('content-identity'))`);
+    await lockContentIdentity(ctx.manager);
     const existing: { external_id: string; author_id: string; platform: string; kind: string }[] = await ctx.manager.query(
       `SELECT external_id, author_id, platform, kind FROM content_items WHERE external_id = ANY($1::text[])`,
       [rows.map((r) => r.externalId)],

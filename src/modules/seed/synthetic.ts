@@ -1,4 +1,6 @@
 import type { EntityManager } from 'typeorm';
+import { DomainError, ErrorCode } from '../../common/errors';
+import { lockContentIdentity } from '../content/content.service';
 
 /** Sizes and seed of a synthetic data set. */
 export interface SyntheticSpec {
@@ -66,6 +68,12 @@ export async function writeSynthetic(manager: EntityManager, spec: SyntheticSpec
   const pick = (arr: string, salt: string, i = 'i') => `(${arr})[1 + floor(${rnd(salt, i)} * cardinality(${arr}))::int]`;
   const clean = spec.profile === 'clean';
   const bulk = spec.items >= BULK_ITEMS;
+  await lockContentIdentity(manager);
+  const [used] = await manager.query(
+    `SELECT EXISTS (SELECT 1 FROM users WHERE starts_with(external_id, $1)) OR EXISTS (SELECT 1 FROM content_items WHERE starts_with(external_id, $1)) AS used`,
+    [prefix],
+  );
+  if (used.used) throw new DomainError(ErrorCode.CONFLICT, `external ids with the prefix "${prefix}" exist already; choose another --prefix or --seed`);
   // Progress is counted in rows: users, then items, then objections.
   const units = spec.users + spec.items + spec.objections;
   let restore: string[] = [];
