@@ -61,11 +61,9 @@ export class VisibilityChange {
   recordedAt: Date;
 }
 
-@InputType({ description: 'Filter for content lists.' })
-export class ContentFilter {
-  @Field(() => ID, { nullable: true, description: 'Only this author\'s items.' })
-  authorId?: string;
-
+/** The content fields both content lists and dataset requests filter on (one definition for both input types). */
+@InputType()
+export abstract class ContentSelection {
   @Field(() => [Platform], { nullable: true, description: 'Only these platforms.' })
   platforms?: Platform[];
 
@@ -80,6 +78,12 @@ export class ContentFilter {
 
   @Field(() => Date, { nullable: true, description: 'Only items created before this instant.' })
   createdTo?: Date;
+}
+
+@InputType({ description: 'Filter for content lists.' })
+export class ContentFilter extends ContentSelection {
+  @Field(() => ID, { nullable: true, description: 'Only this author\'s items.' })
+  authorId?: string;
 }
 
 @InputType({ description: 'One item to create or update, matched on externalId.' })

@@ -3,6 +3,7 @@ import { JSONResolver } from 'graphql-scalars';
 import { ContentKind, Platform } from '../../common/enums';
 import { MutationPayload } from '../../common/payload';
 import { ReasonCount } from '../eligibility/eligibility.types';
+import { ContentSelection } from '../content/content.types';
 
 export enum DatasetStatus {
   ACTIVE = 'ACTIVE',
@@ -154,22 +155,7 @@ export class BuildVerification {
 }
 
 @InputType({ description: 'Which items a dataset may draw from.' })
-export class DatasetFilterInput {
-  @Field(() => [Platform], { nullable: true, description: 'Only these platforms.' })
-  platforms?: Platform[];
-
-  @Field(() => [ContentKind], { nullable: true, description: 'Only these kinds.' })
-  kinds?: ContentKind[];
-
-  @Field(() => [String], { nullable: true, description: 'Only these languages.' })
-  languages?: string[];
-
-  @Field(() => Date, { nullable: true, description: 'Only items created at or after this instant.' })
-  createdFrom?: Date;
-
-  @Field(() => Date, { nullable: true, description: 'Only items created before this instant.' })
-  createdTo?: Date;
-}
+export class DatasetFilterInput extends ContentSelection {}
 
 @InputType({ description: 'A deterministic sample: an item is kept when the hash of its id and the seed falls under the rate.' })
 export class SampleInput {
