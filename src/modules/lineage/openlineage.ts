@@ -37,48 +37,49 @@ function datasetRef(d: DatasetRow, withSchema: boolean) {
   };
 }
 
-function runFacets(engine: string) {
-  return { processing_engine: facet(FACET.processingEngine, { name: 'ai-data-governance', version: engine }) };
+/** A COMPLETE RunEvent of one batch job of ours. */
+function completeRunEvent(e: { time: Date; runId: string; version: string; job: string; jobType: string; jobFacets?: Record<string, unknown>; inputs: unknown[]; outputs: unknown[] }) {
+  return {
+    eventType: 'COMPLETE',
+    eventTime: e.time.toISOString(),
+    producer: PRODUCER,
+    schemaURL: SPEC,
+    run: { runId: e.runId, facets: { processing_engine: facet(FACET.processingEngine, { name: 'ai-data-governance', version: e.version }) } },
+    job: {
+      namespace: NAMESPACE,
+      name: e.job,
+      facets: { jobType: facet(FACET.jobType, { processingType: 'BATCH', integration: 'AI_DATA_GOVERNANCE', jobType: e.jobType }), ...e.jobFacets },
+    },
+    inputs: e.inputs,
+    outputs: e.outputs,
+  };
 }
 
 /** The COMPLETE RunEvent of a dataset build, derivation or remediation. */
 export function datasetEvent(d: DatasetRow, parents: DatasetRow[], version: string) {
-  const inputs = parents.length
-    ? parents.map((p) => datasetRef(p, false))
-    : [{ namespace: NAMESPACE, name: 'tables/content_items', facets: {} }];
-  return {
-    eventType: 'COMPLETE',
-    eventTime: d.createdAt.toISOString(),
-    producer: PRODUCER,
-    schemaURL: SPEC,
-    run: { runId: d.id, facets: runFacets(version) },
-    job: {
-      namespace: NAMESPACE,
-      name: `dataset-${d.origin.toLowerCase()}/${d.name}`,
-      facets: {
-        jobType: facet(FACET.jobType, { processingType: 'BATCH', integration: 'AI_DATA_GOVERNANCE', jobType: `DATASET_${d.origin}` }),
-        documentation: facet(FACET.documentation, { description: `${d.origin} of ${d.name} v${d.version} under policy ${d.policyId}, snapshot ${d.snapshotAt.toISOString()}, manifest ${d.manifestDigest}` }),
-      },
+  return completeRunEvent({
+    time: d.createdAt,
+    runId: d.id,
+    version,
+    job: `dataset-${d.origin.toLowerCase()}/${d.name}`,
+    jobType: `DATASET_${d.origin}`,
+    jobFacets: {
+      documentation: facet(FACET.documentation, { description: `${d.origin} of ${d.name} v${d.version} under policy ${d.policyId}, snapshot ${d.snapshotAt.toISOString()}, manifest ${d.manifestDigest}` }),
     },
-    inputs,
+    inputs: parents.length ? parents.map((p) => datasetRef(p, false)) : [{ namespace: NAMESPACE, name: 'tables/content_items', facets: {} }],
     outputs: [{ ...datasetRef(d, true), outputFacets: { outputStatistics: facet(FACET.outputStatistics, { rowCount: d.memberCount }) } }],
-  };
+  });
 }
 
 /** The COMPLETE RunEvent of a training run: the datasets it consumed in, the model version out. */
 export function trainingRunEvent(run: TrainingRunRow, datasets: DatasetRow[], version: string) {
-  return {
-    eventType: 'COMPLETE',
-    eventTime: run.createdAt.toISOString(),
-    producer: PRODUCER,
-    schemaURL: SPEC,
-    run: { runId: run.id, facets: runFacets(version) },
-    job: {
-      namespace: NAMESPACE,
-      name: `training/${run.modelName}`,
-      facets: { jobType: facet(FACET.jobType, { processingType: 'BATCH', integration: 'AI_DATA_GOVERNANCE', jobType: 'MODEL_TRAINING' }) },
-    },
+  return completeRunEvent({
+    time: run.createdAt,
+    runId: run.id,
+    version,
+    job: `training/${run.modelName}`,
+    jobType: 'MODEL_TRAINING',
     inputs: datasets.map((d) => datasetRef(d, false)),
     outputs: [{ namespace: NAMESPACE, name: `models/${run.modelName}`, facets: { version: facet(FACET.datasetVersion, { datasetVersion: run.modelVersion }) } }],
-  };
+  });
 }
