@@ -3,6 +3,7 @@ import type { EntityManager } from 'typeorm';
 import type { RequestContext } from '../../context';
 import { canonicalJson } from '../../common/canonical-json';
 import { Connection, decodeCursor, pageSize, toConnection } from '../../common/pagination';
+import { sqlParams } from '../../common/sql';
 
 export const GENESIS_HASH = '0'.repeat(64);
 
@@ -104,11 +105,7 @@ export class AuditService {
     const limit = pageSize(first);
     const cursor = decodeCursor(after, 1);
     const where: string[] = [];
-    const params: unknown[] = [];
-    const p = (v: unknown) => {
-      params.push(v);
-      return `$${params.length}`;
-    };
+    const { params, p } = sqlParams();
     if (filter.operation) where.push(`operation = ${p(filter.operation)}`);
     if (filter.actorSubject) where.push(`actor_subject = ${p(filter.actorSubject)}`);
     if (filter.targetId) where.push(`${p(filter.targetId)} = ANY(target_ids)`);

@@ -7,6 +7,7 @@ import { checkString, isValidInstant } from '../../common/validate';
 import type { MutationOutcome } from '../audit/audited-mutation';
 import { decidingEventSql } from '../eligibility/eligibility.rules';
 import { isUuid } from '../../common/ids';
+import { lockForTransaction } from '../../common/sql';
 import { ConsentEventRow, ConsentState, ObjectionImportRow, ObjectionInput, ObjectionPayload, ObjectionsImportPayload } from './consent.types';
 
 /** Columns of a ledger event, over alias `e`. */
@@ -66,7 +67,7 @@ export class ConsentService {
     }
     await ctx.services.eligibility.recordingFacts(ctx);
     // One writer per person at a time: the withdrawal check and the append must see the same ledger.
-    await ctx.manager.query(`SELECT pg_advisory_xact_lock(hashtext('consent:' || $1))`, [user.id]);
+    await lockForTransaction(ctx.manager, `consent:${user.id}`);
     const effectiveAt = input.effectiveAt ?? null;
     if (type === ConsentEventType.OBJECTION_WITHDRAWN) {
       const [decided] = await ctx.manager.query(

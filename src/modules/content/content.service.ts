@@ -5,6 +5,7 @@ import { Connection, decodeCursor, lazyTotal, pageSize, toConnection } from '../
 import { checkBatch, checkNotFuture, checkString, checkUnique, MAX_TEXT } from '../../common/validate';
 import type { MutationOutcome } from '../audit/audited-mutation';
 import { inKeyOrder, isUuid } from '../../common/ids';
+import { lockForTransaction, sqlParams } from '../../common/sql';
 import {
   ContentChangePayload, ContentDeleteInput, ContentFilter, ContentIngestInput, ContentIngestPayload, ContentRow,
   ContentVisibilityChangeInput, VisibilityChange,
@@ -37,7 +38,7 @@ export function contentFilterSql(filter: ContentFilter | undefined, p: (v: unkno
  * item of one author is checked by its writers (ingest, the synthetic seed) under this lock, one writer at a time.
  */
 export async function lockContentIdentity(manager: EntityManager): Promise<void> {
-  await manager.query(`SELECT pg_advisory_xact_lock(hashtext('content-identity'))`);
+  await lockForTransaction(manager, 'content-identity');
 }
 
 /** Content items: ingest from the platform, visibility history, deletion, reads. */
@@ -53,8 +54,7 @@ export class ContentService {
   async list(ctx: RequestContext, filter: ContentFilter | undefined, first?: number, after?: string): Promise<Connection<ContentRow>> {
     const limit = pageSize(first);
     const cursor = decodeCursor(after, 1);
-    const params: unknown[] = [];
-    const p = (v: unknown) => `$${params.push(v)}`;
+    const { params, p } = sqlParams();
     const where = contentFilterSql(filter, p);
     const countWhere = where.length ? `WHERE ${where.join(' AND ')}` : '';
     const countParams = [...params];

@@ -7,6 +7,7 @@ import { checkString } from '../../common/validate';
 import type { MutationOutcome } from '../audit/audited-mutation';
 import { evaluationFromSql, reasonsSql } from '../eligibility/eligibility.rules';
 import { inKeyOrder, isUuid } from '../../common/ids';
+import { lockForTransaction, sqlParams } from '../../common/sql';
 import { attachMemberPartition, createMemberPartition, manifestDigestSql } from './dataset.partitions';
 import { buildStatementSql, eligibleCandidatesSql, membersFromEligibleSql } from './dataset.membership';
 import {
@@ -59,8 +60,7 @@ export class DatasetService {
   async list(ctx: RequestContext, filter: DatasetsFilter = {}, first?: number, after?: string): Promise<Connection<DatasetRow>> {
     const limit = pageSize(first);
     const cursor = decodeCursor(after, 1);
-    const params: unknown[] = [];
-    const p = (v: unknown) => `$${params.push(v)}`;
+    const { params, p } = sqlParams();
     const where: string[] = [];
     if (filter.name) where.push(`d.name = ${p(filter.name)}`);
     if (filter.status) where.push(`d.status = ${p(filter.status)}`);
@@ -149,11 +149,10 @@ export class DatasetService {
   private async build(ctx: RequestContext, d: { name: string; policyId: string; purpose: string | null; origin: DatasetOrigin; spec: DatasetSpec }): Promise<DatasetRow> {
     const m = ctx.manager;
     await ctx.services.eligibility.freezeKnowledge(ctx);
-    await m.query(`SELECT pg_advisory_xact_lock(hashtext('dataset:' || $1))`, [d.name]);
+    await lockForTransaction(m, `dataset:${d.name}`);
     const id = crypto.randomUUID();
     const part = await createMemberPartition(m, id);
-    const params: unknown[] = [d.policyId, id];
-    const p = (v: unknown) => `$${params.push(v)}`;
+    const { params, p } = sqlParams(d.policyId, id);
     const times = { asOf: 'now()', knownAt: 'now()' };
     const [stats] = await m.query(buildStatementSql({ spec: d.spec, policyId: '$1::uuid', times, p }, part, '$2::uuid'), params);
     await attachMemberPartition(m, part, id);
@@ -226,8 +225,7 @@ export class DatasetService {
 
   /** Re-evaluates the dataset with the knowledge it had at its snapshot and compares with its members. */
   async verifyBuild(ctx: RequestContext, dataset: DatasetRow): Promise<BuildVerification> {
-    const params: unknown[] = [dataset.policyId, dataset.snapshotAt, dataset.id];
-    const p = (v: unknown) => `$${params.push(v)}`;
+    const { params, p } = sqlParams(dataset.policyId, dataset.snapshotAt, dataset.id);
     const times = { asOf: '$2::timestamptz', knownAt: '$2::timestamptz' };
     const spec = dataset.spec;
     const m = { spec, policyId: '$1::uuid', times, p, knownItemsOnly: true };

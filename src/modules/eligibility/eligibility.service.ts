@@ -6,6 +6,7 @@ import { Connection, decodeCursor, lazyTotal, pageSize, toConnection } from '../
 import { CONTENT_COLUMNS, contentFilterSql } from '../content/content.service';
 import { ContentFilter, ContentRow } from '../content/content.types';
 import { isUuid } from '../../common/ids';
+import { sqlParams } from '../../common/sql';
 import { Policy } from '../policies/policy.types';
 import { eligibleSql, evaluationFromSql, reasonsSql, RuleTimes } from './eligibility.rules';
 import { EligibilityReport, EligibilityVerdict } from './eligibility.types';
@@ -91,8 +92,7 @@ export class EligibilityService {
     const policy = await this.enforcedPolicy(ctx, policyKey);
     const limit = pageSize(first);
     const cursor = decodeCursor(after, 1);
-    const params: unknown[] = [policy.id, asOfInput ?? null];
-    const p = (v: unknown) => `$${params.push(v)}`;
+    const { params, p } = sqlParams(policy.id, asOfInput ?? null);
     const where = contentFilterSql(filter, p);
     const countParams = [...params];
     const countWhere = [...where];
@@ -124,8 +124,7 @@ export class EligibilityService {
   async report(ctx: RequestContext, policyKey: string, asOfInput: Date | undefined | null, filter: ContentFilter | undefined, policyVersion?: number | null): Promise<EligibilityReport> {
     const asOf = this.asOf(ctx, asOfInput);
     const policy = await ctx.services.policies.get(ctx, policyKey, policyVersion);
-    const params: unknown[] = [policy.id, asOfInput ?? null];
-    const p = (v: unknown) => `$${params.push(v)}`;
+    const { params, p } = sqlParams(policy.id, asOfInput ?? null);
     const where = contentFilterSql(filter, p);
     const times = AT_PARAM_2;
     const items = `(SELECT * FROM content_items c${where.length ? ` WHERE ${where.join(' AND ')}` : ''})`;

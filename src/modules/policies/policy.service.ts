@@ -2,6 +2,7 @@ import type { RequestContext } from '../../context';
 import { DomainError, ErrorCode, Problems } from '../../common/errors';
 import { EU27, ISO_COUNTRIES } from '../../common/iso-countries';
 import { inKeyOrder, isUuid } from '../../common/ids';
+import { lockForTransaction } from '../../common/sql';
 import type { MutationOutcome } from '../audit/audited-mutation';
 import { Policy, PolicyPublishInput, PolicyPublishPayload } from './policy.types';
 
@@ -52,7 +53,7 @@ export class PolicyService {
     });
     problems.throwIfAny();
     // Serialise publishers of one key so that version numbers are dense and never collide.
-    await ctx.manager.query(`SELECT pg_advisory_xact_lock(hashtext('policy:' || $1))`, [input.key]);
+    await lockForTransaction(ctx.manager, `policy:${input.key}`);
     const [row] = await ctx.manager.query(
       `INSERT INTO policies (key, version, purpose, legal_basis, description, minimum_age, regions, platforms, kinds, window_start, window_end, excluded_labels, mode, created_by)
        SELECT $1, coalesce(max(version), 0) + 1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13 FROM policies WHERE key = $1

@@ -1,6 +1,7 @@
 import type { RequestContext } from '../../context';
 import { runAudited } from '../audit/audited-mutation';
 import { writeSynthetic } from './synthetic';
+import { lockForTransaction } from '../../common/sql';
 
 export const DEMO_SPEC = { users: 300, items: 3000, objections: 40, seed: 1, prefix: 'demo-' };
 
@@ -8,7 +9,7 @@ export const DEMO_SPEC = { users: 300, items: 3000, objections: 40, seed: 1, pre
 export async function seedDemoIfEmpty(ctx: RequestContext): Promise<boolean> {
   return runAudited(ctx, 'demoSeed', DEMO_SPEC, async (tx) => {
     // Serialise concurrent first starts (two replicas on one empty database).
-    await tx.manager.query(`SELECT pg_advisory_xact_lock(hashtext('demo-seed'))`);
+    await lockForTransaction(tx.manager, 'demo-seed');
     const [{ n }] = await tx.manager.query(`SELECT count(*)::int AS n FROM users`);
     if (n > 0) throw new AlreadySeeded();
     await writeSynthetic(tx.manager, DEMO_SPEC);

@@ -4,6 +4,7 @@ import { ISO_COUNTRIES } from '../../common/iso-countries';
 import { Connection, decodeCursor, lazyTotal, pageSize, toConnection } from '../../common/pagination';
 import { inKeyOrder, isUuid } from '../../common/ids';
 import { checkBatch, checkEmail, checkNotFuture, checkString, checkUnique, isCalendarDate } from '../../common/validate';
+import { sqlParams } from '../../common/sql';
 import type { MutationOutcome } from '../audit/audited-mutation';
 import { UserFilter, UserRow, UsersIngestInput, UsersIngestPayload } from './user.types';
 import type { ErasureRequestInput, ErasureRequestPayload } from '../consent/consent.types';
@@ -31,9 +32,8 @@ export class UserService {
   async list(ctx: RequestContext, filter: UserFilter = {}, first?: number, after?: string): Promise<Connection<UserRow>> {
     const limit = pageSize(first);
     const cursor = decodeCursor(after, 1);
-    const params: unknown[] = [];
+    const { params, p } = sqlParams();
     const where: string[] = [];
-    const p = (v: unknown) => `$${params.push(v)}`;
     if (filter.country) where.push(`u.country = ${p(filter.country)}`);
     if (filter.externalId) where.push(`u.external_id = ${p(filter.externalId)}`);
     if (filter.erased != null) where.push(filter.erased ? `u.erased_at IS NOT NULL` : `u.erased_at IS NULL`);
