@@ -48,6 +48,10 @@ export function parseCitusPlan(sql: string): CitusPlan {
 
 type Kind = 'distributed' | 'reference' | 'local';
 
+/** What the plan makes of a table; undefined when the plan does not name it. */
+const plannedKind = (plan: CitusPlan, t: string): Kind | undefined =>
+  plan.distributed.has(t) ? 'distributed' : plan.reference.has(t) ? 'reference' : plan.local.has(t) ? 'local' : undefined;
+
 /**
  * Every way the schema in `schema` breaks the plan or Citus's rules, as sentences; empty when Citus can take it.
  * - every table is in the plan (a new table cannot slip past), and a table's foreign-key targets are converted first;
@@ -62,8 +66,7 @@ type Kind = 'distributed' | 'reference' | 'local';
  */
 export async function citusViolations(manager: EntityManager, plan: CitusPlan, schema = 'public'): Promise<string[]> {
   const problems: string[] = [];
-  const kindOf = (t: string): Kind | undefined =>
-    plan.distributed.has(t) ? 'distributed' : plan.reference.has(t) ? 'reference' : plan.local.has(t) ? 'local' : undefined;
+  const kindOf = (t: string) => plannedKind(plan, t);
 
   const tables: { name: string; partition_of: string | null }[] = await manager.query(
     `SELECT c.relname AS name, (SELECT p.relname FROM pg_inherits i JOIN pg_class p ON p.oid = i.inhparent WHERE i.inhrelid = c.oid) AS partition_of
@@ -190,7 +193,7 @@ export async function citusLayoutViolations(manager: EntityManager, plan: CitusP
   const actual = new Map(rows.map((r) => [r.table, r]));
   const problems: string[] = [];
   for (const table of plan.order) {
-    const want = plan.distributed.has(table) ? 'distributed' : plan.reference.has(table) ? 'reference' : 'local';
+    const want = plannedKind(plan, table);
     const got = actual.get(table);
     if (!got) {
       problems.push(`${table}: planned ${want}, but Citus does not manage it`);
