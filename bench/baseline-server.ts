@@ -1,14 +1,14 @@
 import http from 'node:http';
 import { Pool } from 'pg';
-import { evaluationFromSql, reasonsSql } from '../src/modules/eligibility/eligibility.rules';
+import { evaluationFromSql, NOW, reasonsSql } from '../src/modules/eligibility/eligibility.rules';
 
 /**
  * The httpEligibility baseline: a minimal node:http handler that runs the same SQL as the service's eligibility query
  * (policy lookup, then the verdicts) and writes the same JSON, with no GraphQL, auth or framework in between.
  */
 const pool = new Pool({ connectionString: process.env.DATABASE_URL, max: 10 });
-const VERDICTS = `SELECT c.id, ${reasonsSql({ asOf: 'now()', knownAt: 'now()' })} AS reasons
-  FROM ${evaluationFromSql({ items: '(SELECT * FROM content_items WHERE id = ANY($2::uuid[]))', policyId: '$1::uuid', times: { asOf: 'now()', knownAt: 'now()' } })}`;
+const VERDICTS = `SELECT c.id, ${reasonsSql(NOW)} AS reasons
+  FROM ${evaluationFromSql({ items: '(SELECT * FROM content_items WHERE id = ANY($2::uuid[]))', policyId: '$1::uuid', times: NOW })}`;
 
 const server = http.createServer((req, res) => {
   const chunks: Buffer[] = [];

@@ -30,9 +30,12 @@ describe('Citus readiness', () => {
     expect(Object.fromEntries(plan.distributed)).toEqual({
       content_items: { column: 'author_id', colocateWith: undefined },
       visibility_changes: { column: 'author_id', colocateWith: 'content_items' },
+      content_label_history: { column: 'author_id', colocateWith: 'content_items' },
       dataset_members: { column: 'author_id', colocateWith: 'content_items' },
     });
-    expect([...plan.reference].sort()).toEqual(['consent_events', 'datasets', 'lineage_edges', 'policies', 'training_run_reviews', 'training_runs', 'users']);
+    expect([...plan.reference].sort()).toEqual([
+      'consent_events', 'datasets', 'lineage_edges', 'policies', 'training_run_reviews', 'training_runs', 'user_attribute_history', 'users',
+    ]);
     expect([...plan.local]).toEqual(['audit_events']);
     // The append-only triggers of the ledger, policies, reviews and lineage stay: the plan enables them.
     expect(plan.unsafeTriggers).toBe(true);

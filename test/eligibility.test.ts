@@ -20,7 +20,7 @@ const explain = async (itemId: string, asOf?: string, policyKey = 'eu-ai-trainin
 /** The bulk rendering of the same rules (the predicate used for counting, pages and dataset builds). */
 const bulkEligible = async (itemIds: string[], policyId: string, asOf: string): Promise<Set<string>> => {
   const rows = await t.sql(
-    `SELECT c.id FROM ${eligibleItemsSql('(SELECT * FROM content_items WHERE id = ANY($3::uuid[]))', '$1::uuid', { asOf: '$2::timestamptz', knownAt: 'now()' })} c`,
+    `SELECT c.id FROM ${eligibleItemsSql('(SELECT * FROM content_items WHERE id = ANY($3::uuid[]))', '$1::uuid', { asOf: '$2::timestamptz' })} c`,
     [policyId, asOf, itemIds],
   );
   return new Set(rows.map((r: any) => r.id));
@@ -150,15 +150,21 @@ describe('the rules, case by case (DESIGN.md §3)', () => {
     expect(await explain(await w.item(await w.user({ country: 'FR' }), { createdAt: '2024-06-01T00:00:00Z' }), undefined, key)).toEqual(['REGION_NOT_COVERED']);
   });
 
-  it('only counts ledger events recorded by the moment of evaluation (knowledge time)', async () => {
+  it('counts a fact from the moment it is committed, not from when its transaction began (knowledge time)', async () => {
     const u = await w.user();
     const item = await w.item(u);
-    // An event recorded "in the future" of now cannot be known yet.
-    await t.sql(
-      `INSERT INTO consent_events (user_id, type, scope, effective_at, recorded_at, channel, actor) VALUES ($1, 'OBJECTION', 'ALL_AI_TRAINING', '2025-01-01', now() + interval '1 hour', 'SETTINGS', 't')`,
-      [u],
-    );
-    expect(await explain(item)).toEqual([]);
+    const writer = await t.db.dataSource.createQueryRunner();
+    await writer.connect();
+    try {
+      await writer.startTransaction();
+      await writer.query(`INSERT INTO consent_events (user_id, type, scope, effective_at, channel, actor) VALUES ($1, 'OBJECTION', 'ALL_AI_TRAINING', '2025-01-01', 'SETTINGS', 't')`, [u]);
+      // On the embedded database (one connection) the writer's own statements are the only ones: check after commit.
+      if (process.env.DATABASE_URL) expect(await explain(item)).toEqual([]);
+      await writer.commitTransaction();
+    } finally {
+      await writer.release();
+    }
+    expect(await explain(item)).toEqual(['OBJECTED']);
   });
 });
 

@@ -30,15 +30,15 @@ describe('concurrency', () => {
     const q = ok(await t.gql(`query($id: ID!) { dataset(id: $id) { buildVerification { reproduced missingCount unexpectedCount } taint { taintedCount } } auditChainVerification { valid } }`, { id: ds.id }, Role.AUDITOR));
     expect(q.dataset.buildVerification).toEqual({ reproduced: true, missingCount: 0, unexpectedCount: 0 });
     expect(q.auditChainVerification.valid).toBe(true);
-    // Tainted exactly for the objections recorded after the snapshot.
+    // Tainted exactly for the objections the build's snapshot did not see (committed after it looked).
     const [expected] = await t.sql(
       `SELECT count(*)::int AS n FROM dataset_members m WHERE m.dataset_id = $1
-       AND m.author_id IN (SELECT user_id FROM consent_events WHERE user_id = ANY($2::uuid[]) AND recorded_at > (SELECT snapshot_at FROM datasets WHERE id = $1))`,
+       AND m.author_id IN (SELECT user_id FROM consent_events WHERE user_id = ANY($2::uuid[]) AND NOT pg_visible_in_snapshot(recorded_xid, (SELECT knowledge_snapshot FROM datasets WHERE id = $1)))`,
       [ds.id, authors],
     );
     const [before] = await t.sql(
       `SELECT count(*)::int AS n FROM dataset_members m WHERE m.dataset_id = $1
-       AND m.author_id IN (SELECT user_id FROM consent_events WHERE user_id = ANY($2::uuid[]) AND recorded_at <= (SELECT snapshot_at FROM datasets WHERE id = $1))`,
+       AND m.author_id IN (SELECT user_id FROM consent_events WHERE user_id = ANY($2::uuid[]) AND pg_visible_in_snapshot(recorded_xid, (SELECT knowledge_snapshot FROM datasets WHERE id = $1)))`,
       [ds.id, authors],
     );
     expect(before.n).toBe(0); // objections known at the snapshot were honoured

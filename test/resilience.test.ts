@@ -1,6 +1,5 @@
 import { Client } from 'pg';
 import { Role } from '../src/common/auth';
-import { KNOWLEDGE_LOCK } from '../src/modules/eligibility/eligibility.service';
 import { factory, ingest, ok, startTestApp, TestApp } from './helpers';
 
 let t: TestApp;
@@ -41,14 +40,14 @@ onPostgres('faults (PostgreSQL server only: PGlite has no backends to terminate)
     const counts = async () => (await t.sql(`SELECT (SELECT count(*) FROM consent_events)::int AS e, (SELECT count(*) FROM audit_events)::int AS a`))[0];
     const before = await counts();
     try {
-      // Hold the knowledge lock so that the mutation blocks inside its transaction, then kill its connection.
+      // Hold the person's ledger lock so that the mutation blocks inside its transaction, then kill its connection.
       await holder.query('BEGIN');
-      await holder.query('SELECT pg_advisory_xact_lock($1)', [KNOWLEDGE_LOCK]);
+      await holder.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`consent:${ids[u.externalId]}`]);
       const pending = t.gql(RECORD, { i: { userId: ids[u.externalId], scope: 'PUBLIC_CONTENT' } });
       let victim: number | undefined;
       for (let i = 0; i < 100 && !victim; i++) {
         await new Promise((r) => setTimeout(r, 50));
-        const [row] = (await holder.query(`SELECT pid FROM pg_stat_activity WHERE query LIKE '%pg_advisory_xact_lock_shared%' AND state = 'active' AND pid <> pg_backend_pid()`)).rows;
+        const [row] = (await holder.query(`SELECT pid FROM pg_stat_activity WHERE query LIKE '%pg_advisory_xact_lock(hashtext%' AND state = 'active' AND pid <> pg_backend_pid()`)).rows;
         victim = row?.pid;
       }
       expect(victim).toBeDefined();

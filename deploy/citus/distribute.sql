@@ -18,9 +18,10 @@
 -- * The audit log stays on the coordinator (a Citus local table): one hash chain appended under one advisory lock.
 --
 -- Triggers: the ledger, policies, reviews and lineage keep their append-only triggers, which only raise an error and
--- read nothing, so they are safe on every placement. Citus converts tables with triggers only with
--- citus.enable_unsafe_triggers on; it is set for this session and for the database (DML on them needs it too). The
--- distributed tables have no triggers.
+-- read nothing, so they are safe on every placement. The knowledge triggers on users and content_items (migration
+-- KnowledgeBySnapshot) only stamp the row being written (its xid and recorded time) and read no other table, so they
+-- too are safe on every placement and shard. Citus converts tables with triggers only with
+-- citus.enable_unsafe_triggers on; it is set for this session and for the database (DML on them needs it too).
 
 \set ON_ERROR_STOP on
 SET citus.enable_unsafe_triggers = on;
@@ -42,6 +43,7 @@ CREATE FUNCTION pg_temp.citus_kind(t regclass) RETURNS text LANGUAGE sql STABLE 
 
 -- Reference tables, targets of foreign keys first.
 SELECT create_reference_table('users') WHERE pg_temp.citus_kind('users') IS DISTINCT FROM 'reference';
+SELECT create_reference_table('user_attribute_history') WHERE pg_temp.citus_kind('user_attribute_history') IS DISTINCT FROM 'reference';
 SELECT create_reference_table('policies') WHERE pg_temp.citus_kind('policies') IS DISTINCT FROM 'reference';
 SELECT create_reference_table('consent_events') WHERE pg_temp.citus_kind('consent_events') IS DISTINCT FROM 'reference';
 SELECT create_reference_table('datasets') WHERE pg_temp.citus_kind('datasets') IS DISTINCT FROM 'reference';
@@ -53,6 +55,7 @@ SELECT create_reference_table('lineage_edges') WHERE pg_temp.citus_kind('lineage
 -- every partition, and a partition attached later by a dataset build is distributed as it is attached.
 SELECT create_distributed_table('content_items', 'author_id') WHERE pg_temp.citus_kind('content_items') IS DISTINCT FROM 'distributed';
 SELECT create_distributed_table('visibility_changes', 'author_id', colocate_with => 'content_items') WHERE pg_temp.citus_kind('visibility_changes') IS DISTINCT FROM 'distributed';
+SELECT create_distributed_table('content_label_history', 'author_id', colocate_with => 'content_items') WHERE pg_temp.citus_kind('content_label_history') IS DISTINCT FROM 'distributed';
 SELECT create_distributed_table('dataset_members', 'author_id', colocate_with => 'content_items') WHERE pg_temp.citus_kind('dataset_members') IS DISTINCT FROM 'distributed';
 
 -- On the coordinator only.

@@ -5,7 +5,7 @@ import { DomainError, ErrorCode, Problems } from '../../common/errors';
 import { ConsentChannel, ConsentEventType, ConsentScope } from '../../common/enums';
 import { checkString, isValidInstant } from '../../common/validate';
 import type { MutationOutcome } from '../audit/audited-mutation';
-import { decidingEventSql } from '../eligibility/eligibility.rules';
+import { decidingEventSql, NOW } from '../eligibility/eligibility.rules';
 import { isUuid } from '../../common/ids';
 import { lockForTransaction } from '../../common/sql';
 import { ConsentEventRow, ConsentState, ObjectionImportRow, ObjectionInput, ObjectionPayload, ObjectionsImportPayload } from './consent.types';
@@ -65,13 +65,12 @@ export class ConsentService {
       const replay = await this.replay(ctx, input.idempotencyKey, digest);
       if (replay) return replay;
     }
-    await ctx.services.eligibility.recordingFacts(ctx);
     // One writer per person at a time: the withdrawal check and the append must see the same ledger.
     await lockForTransaction(ctx.manager, `consent:${user.id}`);
     const effectiveAt = input.effectiveAt ?? null;
     if (type === ConsentEventType.OBJECTION_WITHDRAWN) {
       const [decided] = await ctx.manager.query(
-        decidingEventSql({ asOf: 'least(coalesce($2::timestamptz, now()), now())', knownAt: 'now()' }, '$1::uuid', '$3'),
+        decidingEventSql({ asOf: 'least(coalesce($2::timestamptz, now()), now())' }, '$1::uuid', '$3'),
         [user.id, effectiveAt, input.scope],
       );
       if (decided?.type !== ConsentEventType.OBJECTION) {
@@ -140,7 +139,6 @@ export class ConsentService {
   /** Validates and writes one chunk of imported objections with one set-based statement. */
   async importChunk(ctx: RequestContext, rows: ObjectionImportRow[], options: ImportOptions = {}): Promise<number> {
     const userIds = await this.validateChunk(ctx, rows, options);
-    await ctx.services.eligibility.recordingFacts(ctx);
     await ctx.manager.query(
       `INSERT INTO consent_events (user_id, type, scope, effective_at, channel, actor, reason)
        SELECT user_id, 'OBJECTION', scope, least(coalesce(effective_at, now()), now()), coalesce(channel, 'BULK_IMPORT'), $6, coalesce(reason, $7)
@@ -172,7 +170,7 @@ export class ConsentService {
     if (!user) throw new DomainError(ErrorCode.NOT_FOUND, `No user ${userId}`, 'userId');
     const decided: ConsentEventRow[] = await ctx.manager.query(
       `SELECT d.* FROM unnest($3::text[]) AS s(scope)
-       CROSS JOIN LATERAL (${decidingEventSql({ asOf: 'coalesce($2::timestamptz, now())', knownAt: 'now()' }, '$1::uuid', 's.scope', EVENT_COLUMNS)}) d`,
+       CROSS JOIN LATERAL (${decidingEventSql({ asOf: `coalesce($2::timestamptz, ${NOW.asOf})` }, '$1::uuid', 's.scope', EVENT_COLUMNS)}) d`,
       [user.id, asOfInput ?? null, Object.values(ConsentScope)],
     );
     const scopes = Object.values(ConsentScope).map((scope) => {

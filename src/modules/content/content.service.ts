@@ -124,8 +124,10 @@ export class ContentService {
     checkUnique(problems, 'items', rows, (r) => r.externalId, 'externalId');
     problems.throwIfAny();
 
+    // The authors are locked against erasure (which locks them exclusively) until this ingest commits: an erasure
+    // either committed before, and is refused here, or waits and then removes the text written here.
     const authors: { id: string; external_id: string; erased_at: Date | null }[] = await ctx.manager.query(
-      `SELECT id, external_id, erased_at FROM users WHERE external_id = ANY($1::text[])`,
+      `SELECT id, external_id, erased_at FROM users WHERE external_id = ANY($1::text[]) ORDER BY id FOR SHARE`,
       [[...new Set(rows.map((r) => r.authorExternalId))]],
     );
     const authorByExternal = new Map(authors.map((a) => [a.external_id, a]));
@@ -146,22 +148,27 @@ export class ContentService {
     });
     problems.throwIfAny();
 
-    await ctx.services.eligibility.recordingFacts(ctx);
     const written: { id: string; external_id: string; created: boolean }[] = await ctx.manager.query(
       `WITH input AS (
-         SELECT * FROM unnest($1::text[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::timestamptz[], $8::text[], $9::text[])
+         SELECT external_id, author_id, platform, kind, text, language, created_at, ARRAY(SELECT jsonb_array_elements_text(labels::jsonb)) AS labels, visibility
+         FROM unnest($1::text[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::timestamptz[], $8::text[], $9::text[])
            AS t(external_id, author_id, platform, kind, text, language, created_at, labels, visibility)
+       ), corrected AS (
+         -- A correction of labels keeps the version it replaces (the trigger on content_items stamps the new one).
+         INSERT INTO content_label_history (item_id, author_id, labels, recorded_at, recorded_xid)
+         SELECT c.id, c.author_id, c.labels, c.labels_recorded_at, c.labels_xid
+         FROM content_items c JOIN input i ON i.external_id = c.external_id AND i.author_id = c.author_id
+         WHERE c.labels IS DISTINCT FROM i.labels
        ), written AS (
          INSERT INTO content_items (external_id, author_id, platform, kind, text, language, content_hash, created_at, labels)
-         SELECT external_id, author_id, platform, kind, text, language, encode(sha256(convert_to(text, 'UTF8')), 'hex'), created_at,
-                ARRAY(SELECT jsonb_array_elements_text(labels::jsonb))
+         SELECT external_id, author_id, platform, kind, text, language, encode(sha256(convert_to(text, 'UTF8')), 'hex'), created_at, labels
          FROM input
          ON CONFLICT (external_id, author_id) DO UPDATE SET text = EXCLUDED.text, language = EXCLUDED.language, content_hash = EXCLUDED.content_hash,
            labels = EXCLUDED.labels, updated_at = now()
          RETURNING id, external_id, author_id, (xmax = 0) AS created
        ), first_visibility AS (
          INSERT INTO visibility_changes (item_id, author_id, visibility, changed_at)
-         SELECT w.id, w.author_id, i.visibility, i.created_at FROM written w JOIN input i USING (external_id) WHERE w.created
+         SELECT w.id, w.author_id, i.visibility, least(i.created_at, now()) FROM written w JOIN input i USING (external_id) WHERE w.created
        )
        SELECT id, external_id, created FROM written`,
       [rows.map((r) => r.externalId), rows.map((r) => authorByExternal.get(r.authorExternalId)!.id), rows.map((r) => r.platform), rows.map((r) => r.kind),
@@ -201,11 +208,10 @@ export class ContentService {
       if (item && r.changedAt && r.changedAt < item.created_at) problems.add(`changes[${i}].changedAt`, 'changedAt is before the item was created');
     });
     problems.throwIfAny();
-    await ctx.services.eligibility.recordingFacts(ctx);
     const ids = rows.map((r) => items.get(r.externalId)!.id);
     await ctx.manager.query(
       `INSERT INTO visibility_changes (item_id, author_id, visibility, changed_at)
-       SELECT item_id, author_id, visibility, coalesce(changed_at, now())
+       SELECT item_id, author_id, visibility, least(coalesce(changed_at, now()), now())
        FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::timestamptz[]) AS t(item_id, author_id, visibility, changed_at)`,
       [ids, rows.map((r) => items.get(r.externalId)!.author_id), rows.map((r) => r.visibility), rows.map((r) => r.changedAt ?? null)],
     );
@@ -222,8 +228,8 @@ export class ContentService {
     problems.throwIfAny();
     const items = await this.resolveItems(ctx, problems, 'items', rows.map((r) => r.externalId));
     problems.throwIfAny();
-    await ctx.services.eligibility.recordingFacts(ctx);
     const ids = rows.map((r) => items.get(r.externalId)!.id);
+    // The trigger on content_items stamps when the deletion became known (and keeps its instant no later than that).
     await ctx.manager.query(
       `UPDATE content_items c SET deleted_at = coalesce(t.deleted_at, now()), deletion_recorded_at = now(), updated_at = now()
        FROM unnest($1::uuid[], $2::uuid[], $3::timestamptz[]) AS t(item_id, author_id, deleted_at)

@@ -1,7 +1,7 @@
 import { DeriveOperation, DatasetSpec } from './dataset.types';
 import { contentFilterSql } from '../content/content.service';
 import type { ContentFilter } from '../content/content.types';
-import { eligibleSql, evaluationFromSql, reasonsSql, RuleTimes } from '../eligibility/eligibility.rules';
+import { eligibleSql, evaluationFromSql, itemsAsKnownSql, reasonsSql, RuleTimes } from '../eligibility/eligibility.rules';
 
 /**
  * How a dataset's membership is computed, as SQL. The build and the build verification both render it, at the
@@ -12,24 +12,25 @@ export interface MembershipInput {
   spec: DatasetSpec;
   /** SQL expression of the policy id. */
   policyId: string;
+  /** T and the knowledge: a build evaluates now with what its statement sees; verification, with the build's snapshot. */
   times: RuleTimes;
-  /** For verification: only items the service knew at the snapshot. */
-  knownItemsOnly?: boolean;
   p: (value: unknown) => string;
 }
 
 /** Deterministic sampling hash of an item id and a seed, in [0, 2^32). */
 export const sampleHashSql = (idSql: string, seed: string) => `(('x' || substr(md5(${idSql}::text || ':' || ${seed}), 1, 8))::bit(32)::bigint)`;
 
-/** The candidate items (content_items' columns): filtered content, or the members of the parent versions. */
+/**
+ * The candidate items (content_items' columns): filtered content, or the members of the parent versions; with a
+ * snapshot's knowledge, only items known to it, with their labels as known.
+ */
 export function candidatesSql(m: MembershipInput): string {
   // The stored filters are the content filter's fields (instants as ISO text, which PostgreSQL casts the same way).
   const conds = contentFilterSql(m.spec.filters as ContentFilter | undefined, m.p);
   if (m.spec.parents?.length) {
     conds.push(`(c.id, c.author_id) IN (SELECT item_id, author_id FROM dataset_members WHERE dataset_id = ANY(${m.p(m.spec.parents)}::uuid[]))`);
   }
-  if (m.knownItemsOnly) conds.push(`c.ingested_at <= ${m.times.knownAt}`);
-  return `(SELECT * FROM content_items c${conds.length ? ` WHERE ${conds.join(' AND ')}` : ''})`;
+  return itemsAsKnownSql(m.times.knowledge, conds);
 }
 
 /**
@@ -54,7 +55,9 @@ export function eligibleCandidatesSql(m: MembershipInput): string {
 
 /**
  * One statement for a build: evaluates every candidate once (all reasons), inserts the selected eligible ones into
- * `target`, and returns how many candidates there were, how many were inserted and the exclusion counts by reason.
+ * `target`, and returns how many candidates there were, how many were inserted and the exclusion counts by reason,
+ * with the snapshot the statement ran on and the wall-clock time after it was taken (the build's knowledge: exactly
+ * the facts committed before, and none after; see eligibility.rules Knowledge).
  */
 export function buildStatementSql(m: MembershipInput, target: string, datasetId: string): string {
   return `WITH r AS MATERIALIZED (
@@ -65,7 +68,8 @@ export function buildStatementSql(m: MembershipInput, target: string, datasetId:
       SELECT ${datasetId}, id, author_id, content_hash FROM ${membersFromEligibleSql(m, `(SELECT * FROM r WHERE cardinality(reasons) = 0)`)} s
       RETURNING 1
     )
-    SELECT (SELECT count(*)::int FROM r) AS candidates,
+    SELECT pg_current_snapshot()::text AS snapshot, (SELECT clock_timestamp()) AS snapshot_at,
+           (SELECT count(*)::int FROM r) AS candidates,
            (SELECT count(*)::int FROM ins) AS members,
            (SELECT coalesce(json_agg(json_build_object('reason', reason, 'count', n) ORDER BY n DESC, reason), '[]'::json)
               FROM (SELECT reason, count(*)::int AS n FROM r, unnest(reasons) AS reason GROUP BY reason) x) AS exclusions`;

@@ -5,7 +5,7 @@ import { DomainError, ErrorCode, Problems } from '../../common/errors';
 import { Connection, decodeCursor, lazyTotal, pageSize, toConnection } from '../../common/pagination';
 import { checkString } from '../../common/validate';
 import type { MutationOutcome } from '../audit/audited-mutation';
-import { evaluationFromSql, reasonsSql } from '../eligibility/eligibility.rules';
+import { evaluationFromSql, known, NOW, reasonsSql, unknownTo } from '../eligibility/eligibility.rules';
 import { inKeyOrder, isUuid } from '../../common/ids';
 import { lockForTransaction, sqlParams } from '../../common/sql';
 import { attachMemberPartition, createMemberPartition, manifestDigestSql } from './dataset.partitions';
@@ -15,7 +15,8 @@ import {
   DatasetRequestInput, DatasetRow, DatasetsFilter, DatasetSpec, DatasetStatus, DatasetTaint, DeriveOperation, SampleInput,
 } from './dataset.types';
 
-export const DATASET_COLUMNS = `d.id, d.name, d.version, d.policy_id AS "policyId", d.snapshot_at AS "snapshotAt", d.requested_by AS "requestedBy", d.purpose,
+export const DATASET_COLUMNS = `d.id, d.name, d.version, d.policy_id AS "policyId", d.snapshot_at AS "snapshotAt",
+  d.knowledge_snapshot::text AS "knowledgeSnapshot", d.requested_by AS "requestedBy", d.purpose,
   d.origin, d.spec, d.status, d.superseded_by AS "supersededBy", d.member_count AS "memberCount", d.candidate_count AS "candidateCount",
   d.exclusions, d.manifest_digest AS "manifestDigest", d.created_at AS "createdAt"`;
 
@@ -144,24 +145,25 @@ export class DatasetService {
 
   /**
    * Builds one version inside the caller's transaction: its own partition, one set-based statement for membership and
-   * exclusions, keys added after the load, then the manifest digest. The snapshot is this transaction's time.
+   * exclusions, keys added after the load, then the manifest digest. The knowledge is that statement's snapshot,
+   * recorded with the version; fact writers are never waited for and never wait.
    */
   private async build(ctx: RequestContext, d: { name: string; policyId: string; purpose: string | null; origin: DatasetOrigin; spec: DatasetSpec }): Promise<DatasetRow> {
     const m = ctx.manager;
-    await ctx.services.eligibility.freezeKnowledge(ctx);
     await lockForTransaction(m, `dataset:${d.name}`);
     const id = crypto.randomUUID();
     const part = await createMemberPartition(m, id);
     const { params, p } = sqlParams(d.policyId, id);
-    const times = { asOf: 'now()', knownAt: 'now()' };
-    const [stats] = await m.query(buildStatementSql({ spec: d.spec, policyId: '$1::uuid', times, p }, part, '$2::uuid'), params);
+    const [stats] = await m.query(buildStatementSql({ spec: d.spec, policyId: '$1::uuid', times: NOW, p }, part, '$2::uuid'), params);
     await attachMemberPartition(m, part, id);
     const [{ digest }] = await m.query(manifestDigestSql(part));
     const [row] = await m.query(
-      `INSERT INTO datasets (id, name, version, policy_id, snapshot_at, requested_by, purpose, origin, spec, member_count, candidate_count, exclusions, manifest_digest)
-       SELECT $1, $2, coalesce(max(version), 0) + 1, $3, now(), $4, $5, $6, $7, $8, $9, $10, $11 FROM datasets WHERE name = $2
+      `INSERT INTO datasets (id, name, version, policy_id, snapshot_at, knowledge_snapshot, requested_by, purpose, origin, spec, member_count, candidate_count,
+         exclusions, manifest_digest)
+       SELECT $1, $2, coalesce(max(version), 0) + 1, $3, $12, $13::pg_snapshot, $4, $5, $6, $7, $8, $9, $10, $11 FROM datasets WHERE name = $2
        RETURNING id`,
-      [id, d.name, d.policyId, ctx.viewer!.subject, d.purpose, d.origin, JSON.stringify(d.spec), stats.members, stats.candidates, JSON.stringify(stats.exclusions), digest],
+      [id, d.name, d.policyId, ctx.viewer!.subject, d.purpose, d.origin, JSON.stringify(d.spec), stats.members, stats.candidates, JSON.stringify(stats.exclusions), digest,
+        stats.snapshot_at, stats.snapshot],
     );
     return (await this.byIds(ctx, [row.id]))[0]!;
   }
@@ -180,33 +182,41 @@ export class DatasetService {
 
   /**
    * Members of each dataset that are ineligible now (under the dataset's policy version), by reason: one statement.
-   * Members were all eligible at the snapshot and no fact takes effect in the future, so only members touched by a
-   * fact recorded after the snapshot (ledger event, change to the author, the item or its visibility) can have become
-   * ineligible: those few are re-evaluated with the same rules, the rest are not read.
+   * Members were all eligible with the build's knowledge and no fact takes effect after it is recorded, so only members
+   * touched by a fact the build's snapshot did not know (ledger event, erasure, account or content deletion, a
+   * correction of birth date, country or labels, a visibility change) can have become ineligible: those few are
+   * re-evaluated with the same rules, the rest are not read.
    */
   async taint(ctx: RequestContext, datasetIds: readonly string[]): Promise<DatasetTaint[]> {
     const evaluatedAt = new Date();
-    const now = { asOf: 'now()', knownAt: 'now()' };
+    const unknown = (xid: string, at: string) => unknownTo('ds.s', 'ds.at', xid, at);
     const rows: { dataset_id: string; n: number; reasons: { reason: string; count: number }[] }[] = await ctx.manager.query(
-      `WITH ds AS (SELECT id, policy_id, snapshot_at FROM datasets WHERE id = ANY($1::uuid[])),
+      `WITH ds AS (SELECT id, policy_id, snapshot_at AS at, knowledge_snapshot AS s FROM datasets WHERE id = ANY($1::uuid[])),
        touched AS (
          SELECT ds.id AS dataset_id, m.item_id, m.author_id FROM ds
-           CROSS JOIN LATERAL (SELECT e.user_id FROM consent_events e WHERE e.recorded_at > ds.snapshot_at
-                               UNION SELECT u.id FROM users u WHERE u.updated_at > ds.snapshot_at) a
+           CROSS JOIN LATERAL (
+             SELECT e.user_id FROM consent_events e WHERE ${unknown('e.recorded_xid', 'e.recorded_at')}
+             UNION SELECT h.user_id FROM user_attribute_history h WHERE ${unknown('h.superseded_xid', 'h.superseded_at')}
+             UNION SELECT u.id FROM users u WHERE u.erased_at IS NOT NULL AND ${unknown('u.erasure_xid', 'u.erased_at')}
+             UNION SELECT u.id FROM users u WHERE u.deleted_at IS NOT NULL AND ${unknown('u.deletion_xid', 'u.deletion_recorded_at')}
+             -- versions built before snapshots were kept: any change to the person since
+             UNION SELECT u.id FROM users u WHERE ds.s IS NULL AND u.updated_at > ds.at) a
            JOIN dataset_members m ON m.dataset_id = ds.id AND m.author_id = a.user_id
          UNION
          SELECT ds.id, m.item_id, m.author_id FROM ds
-           CROSS JOIN LATERAL (SELECT c.id, c.author_id FROM content_items c WHERE c.updated_at > ds.snapshot_at
-                               UNION SELECT c.id, c.author_id FROM content_items c WHERE c.deletion_recorded_at > ds.snapshot_at
-                               UNION SELECT v.item_id, v.author_id FROM visibility_changes v WHERE v.recorded_at > ds.snapshot_at) i
+           CROSS JOIN LATERAL (
+             SELECT v.item_id AS id, v.author_id FROM visibility_changes v WHERE ${unknown('v.recorded_xid', 'v.recorded_at')}
+             UNION SELECT c.id, c.author_id FROM content_items c WHERE c.deleted_at IS NOT NULL AND ${unknown('c.deletion_xid', 'c.deletion_recorded_at')}
+             UNION SELECT h.item_id, h.author_id FROM content_label_history h WHERE ${unknown('h.superseded_xid', 'h.superseded_at')}
+             UNION SELECT c.id, c.author_id FROM content_items c WHERE ds.s IS NULL AND c.updated_at > ds.at) i
            JOIN dataset_members m ON m.dataset_id = ds.id AND m.item_id = i.id AND m.author_id = i.author_id
        ),
        r AS (
-         SELECT c.dataset_id, ${reasonsSql(now)} AS reasons
+         SELECT c.dataset_id, ${reasonsSql(NOW)} AS reasons
          FROM ${evaluationFromSql({
            items: `(SELECT ci.*, t.dataset_id, ds.policy_id AS eval_policy_id FROM touched t JOIN ds ON ds.id = t.dataset_id JOIN content_items ci ON ci.id = t.item_id AND ci.author_id = t.author_id)`,
            policyId: 'c.eval_policy_id',
-           times: now,
+           times: NOW,
            policyPerRow: true,
          })}
        )
@@ -223,19 +233,25 @@ export class DatasetService {
     });
   }
 
-  /** Re-evaluates the dataset with the knowledge it had at its snapshot and compares with its members. */
+  /**
+   * Re-evaluates the dataset with exactly the knowledge of its snapshot (facts committed before it, each correction
+   * as it stood then) and compares with its members. Members of people erased since cannot be re-checked (their
+   * birth date is gone): they are counted as unverifiable and left out of the comparison.
+   */
   async verifyBuild(ctx: RequestContext, dataset: DatasetRow): Promise<BuildVerification> {
-    const { params, p } = sqlParams(dataset.policyId, dataset.snapshotAt, dataset.id);
-    const times = { asOf: '$2::timestamptz', knownAt: '$2::timestamptz' };
+    const { params, p } = sqlParams(dataset.policyId, dataset.snapshotAt, dataset.id, dataset.knowledgeSnapshot);
+    const knowledge = { snapshot: '$4::pg_snapshot', at: '$2::timestamptz' };
+    const times = { asOf: '$2::timestamptz', knowledge };
     const spec = dataset.spec;
-    const m = { spec, policyId: '$1::uuid', times, p, knownItemsOnly: true };
+    const m = { spec, policyId: '$1::uuid', times, p };
     const expected = membersFromEligibleSql(m, eligibleCandidatesSql(m));
     const [row] = await ctx.manager.query(
       `WITH expected AS MATERIALIZED (SELECT id FROM ${expected} x),
             actual AS MATERIALIZED (SELECT item_id AS id FROM dataset_members WHERE dataset_id = $3),
             unverifiable AS MATERIALIZED (
               SELECT c.id FROM content_items c JOIN users u ON u.id = c.author_id
-              WHERE c.id IN (SELECT id FROM actual UNION SELECT id FROM expected) AND u.erased_at > $2::timestamptz)
+              WHERE c.id IN (SELECT id FROM actual UNION SELECT id FROM expected)
+                AND u.erased_at IS NOT NULL AND NOT ${known(knowledge, 'u.erasure_xid', 'u.erased_at')})
        SELECT (SELECT count(*)::int FROM actual) AS members,
               (SELECT count(*)::int FROM expected) AS expected,
               (SELECT count(*)::int FROM expected e WHERE NOT EXISTS (SELECT 1 FROM actual a WHERE a.id = e.id) AND e.id NOT IN (SELECT id FROM unverifiable)) AS missing,

@@ -42,6 +42,8 @@ export interface DatasetRow {
   version: number;
   policyId: string;
   snapshotAt: Date;
+  /** The PostgreSQL snapshot the membership statement ran on (null for versions built before snapshots were kept). */
+  knowledgeSnapshot: string | null;
   requestedBy: string;
   purpose: string | null;
   origin: DatasetOrigin;
@@ -75,7 +77,7 @@ export class Dataset {
   @Field(() => Int, { description: 'Version number.' })
   version: number;
 
-  @Field({ description: 'Snapshot instant: the build transaction\'s own time. Membership honours everything known then.' })
+  @Field({ description: 'Snapshot instant: when the build looked. Membership honours exactly the facts committed before it, and none after.' })
   snapshotAt: Date;
 
   @Field({ description: 'Subject who requested it.' })

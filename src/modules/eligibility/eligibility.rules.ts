@@ -3,15 +3,86 @@ import { ReasonCode } from '../../common/enums';
 /**
  * THE eligibility rules (DESIGN.md §3), defined once, as SQL conditions over:
  *   c: content_items, u: users (the author), p: the policy row,
- * and two SQL expressions: `asOf` (the instant T being evaluated) and `knownAt` (knowledge time: only facts recorded at or
- * before it count). Every path that decides eligibility renders these same conditions: `reasonsSql` (explain: every reason
- * for each item) and `eligibleSql` (bulk: a predicate that keeps eligible items).
+ * an SQL expression `asOf` (the instant T being evaluated) and the knowledge they are judged with. Every path that
+ * decides eligibility renders these same conditions: `reasonsSql` (explain: every reason for each item) and
+ * `eligibleSql` (bulk: a predicate that keeps eligible items).
  */
 export interface RuleTimes {
   /** SQL expression for T. */
   asOf: string;
-  /** SQL expression for knowledge time. */
-  knownAt: string;
+  /** Which facts count; CURRENT when omitted. */
+  knowledge?: Knowledge;
+}
+
+/**
+ * What was known. A fact is known from the moment it is committed: rows carry the id of the transaction that recorded
+ * them (xid8) and a build keeps the snapshot its membership statement ran on, so "known to the build" is exactly
+ * `pg_visible_in_snapshot(xid, snapshot)`. Rows recorded before snapshots were kept have no xid, and datasets built
+ * before then have no snapshot: those are judged by recorded time against `at`, as they always were.
+ */
+export interface Knowledge {
+  /** SQL pg_snapshot; absent: everything the statement sees is known (its own snapshot). */
+  snapshot?: string;
+  /** SQL timestamptz, the snapshot's time: for rows or datasets without an xid or snapshot. */
+  at?: string;
+}
+
+/** Everything the evaluating statement can see. */
+export const CURRENT: Knowledge = {};
+
+/**
+ * "Evaluating now": every fact the statement sees, at an instant later than any of them. No fact takes effect after
+ * it is recorded (writers clamp valid times to their transaction's time), so nothing is left out by taking T as
+ * infinity, and nothing committed while the statement waited for its snapshot can fall after T.
+ */
+export const NOW: RuleTimes = { asOf: `'infinity'::timestamptz`, knowledge: CURRENT };
+
+/** SQL true when the fact recorded by transaction `xid` at time `recordedAt` is known. */
+export function known(k: Knowledge | undefined, xid: string, recordedAt: string): string {
+  if (!k?.snapshot) return 'true';
+  return `coalesce(pg_visible_in_snapshot(${xid}, ${k.snapshot}), ${recordedAt} <= ${k.at})`;
+}
+
+/**
+ * SQL true when the fact was NOT known to the snapshot (the complement of `known`), written so that an index on the
+ * xid (or on the recorded time, for older rows) finds the few facts recorded since.
+ */
+export function unknownTo(snapshot: string, at: string, xid: string, recordedAt: string): string {
+  return `((${xid} >= pg_snapshot_xmin(${snapshot}) AND NOT pg_visible_in_snapshot(${xid}, ${snapshot}))
+    OR ((${xid} IS NULL OR ${snapshot} IS NULL) AND ${recordedAt} > ${at}))`;
+}
+
+/**
+ * People as known: their birth date and country are the latest version known (a correction recorded later does not
+ * rewrite what was known). With CURRENT knowledge this is the users table itself.
+ */
+export function usersAsKnownSql(k: Knowledge | undefined): string {
+  if (!k?.snapshot) return 'users';
+  const current = known(k, 'u0.attributes_xid', 'u0.attributes_recorded_at');
+  return `(SELECT u0.id, u0.erased_at, u0.erasure_xid, u0.deleted_at, u0.deletion_recorded_at, u0.deletion_xid,
+      CASE WHEN ${current} THEN u0.birth_date ELSE h.birth_date END AS birth_date,
+      CASE WHEN ${current} THEN u0.country ELSE h.country END AS country
+    FROM users u0 LEFT JOIN LATERAL (
+      SELECT h.birth_date, h.country FROM user_attribute_history h
+      WHERE h.user_id = u0.id AND NOT ${current} AND ${known(k, 'h.recorded_xid', 'h.recorded_at')}
+      ORDER BY h.id DESC LIMIT 1) h ON true)`;
+}
+
+/** An item's labels as known (the latest version known); `c` is the item. */
+export function labelsAsKnownSql(k: Knowledge | undefined): string {
+  if (!k?.snapshot) return 'c.labels';
+  return `CASE WHEN ${known(k, 'c.labels_xid', 'c.labels_recorded_at')} THEN c.labels ELSE (
+      SELECT h.labels FROM content_label_history h
+      WHERE h.item_id = c.id AND h.author_id = c.author_id AND ${known(k, 'h.recorded_xid', 'h.recorded_at')}
+      ORDER BY h.id DESC LIMIT 1) END`;
+}
+
+/** Items the knowledge had (ingested), with their labels as known; content_items' columns. `where` is over `c`. */
+export function itemsAsKnownSql(k: Knowledge | undefined, where: string[]): string {
+  if (!k?.snapshot) return `(SELECT * FROM content_items c${where.length ? ` WHERE ${where.join(' AND ')}` : ''})`;
+  return `(SELECT c.id, c.external_id, c.author_id, c.platform, c.kind, c.language, c.content_hash, c.created_at,
+      ${labelsAsKnownSql(k)} AS labels, c.deleted_at, c.deletion_recorded_at, c.deletion_xid, c.ingested_at
+    FROM content_items c WHERE ${[known(k, 'c.ingest_xid', 'c.ingested_at'), ...where].join(' AND ')})`;
 }
 
 interface Rule {
@@ -29,9 +100,9 @@ export const ADULTHOOD_SQL = `(CASE WHEN to_char(u.birth_date, 'MM-DD') = '02-29
     THEN make_date(extract(year FROM u.birth_date)::int + p.minimum_age, 2, 28) + 1
     ELSE (u.birth_date + make_interval(years => p.minimum_age))::date END)::timestamp AT TIME ZONE 'UTC'`;
 
-/** Latest visibility at T, as known at knowledge time. */
+/** Latest visibility at T, as known. */
 const visibilityAt = (t: RuleTimes) => `(SELECT v.visibility FROM visibility_changes v
-    WHERE v.item_id = c.id AND v.author_id = c.author_id AND v.changed_at <= ${t.asOf} AND v.recorded_at <= ${t.knownAt}
+    WHERE v.item_id = c.id AND v.author_id = c.author_id AND v.changed_at <= ${t.asOf} AND ${known(t.knowledge, 'v.recorded_xid', 'v.recorded_at')}
     ORDER BY v.changed_at DESC, v.id DESC LIMIT 1)`;
 
 /** Ordered cheapest first: the bulk predicate is a conjunction, and PostgreSQL stops at the first false. */
@@ -43,31 +114,31 @@ export const RULES: Rule[] = [
     code: ReasonCode.OUTSIDE_WINDOW,
     applies: () => `((p.window_start IS NOT NULL AND c.created_at < p.window_start) OR (p.window_end IS NOT NULL AND c.created_at >= p.window_end))`,
   },
-  { code: ReasonCode.EXCLUDED_LABEL, applies: () => `(c.labels && p.excluded_labels)` },
+  { code: ReasonCode.EXCLUDED_LABEL, applies: () => `(c.labels && p.excluded_labels)` }, // labels as known: itemsAsKnownSql
   {
     code: ReasonCode.CONTENT_DELETED,
-    applies: (t) => `(c.deleted_at IS NOT NULL AND c.deleted_at <= ${t.asOf} AND c.deletion_recorded_at <= ${t.knownAt})`,
+    applies: (t) => `(c.deleted_at IS NOT NULL AND c.deleted_at <= ${t.asOf} AND ${known(t.knowledge, 'c.deletion_xid', 'c.deletion_recorded_at')})`,
   },
   { code: ReasonCode.REGION_NOT_COVERED, applies: () => `NOT (u.country = ANY(p.regions))` },
   { code: ReasonCode.AUTHOR_AGE_UNKNOWN, applies: () => `u.birth_date IS NULL` },
   { code: ReasonCode.AUTHOR_MINOR_AT_CREATION, applies: () => `(u.birth_date IS NOT NULL AND c.created_at < ${ADULTHOOD_SQL})` },
   {
     code: ReasonCode.AUTHOR_ERASED,
-    applies: (t) => `((u.erased_at IS NOT NULL AND u.erased_at <= ${t.asOf} AND u.erased_at <= ${t.knownAt})
-      OR (u.deleted_at IS NOT NULL AND u.deleted_at <= ${t.asOf} AND u.deleted_at <= ${t.knownAt}))`,
+    applies: (t) => `((u.erased_at IS NOT NULL AND u.erased_at <= ${t.asOf} AND ${known(t.knowledge, 'u.erasure_xid', 'u.erased_at')})
+      OR (u.deleted_at IS NOT NULL AND u.deleted_at <= ${t.asOf} AND ${known(t.knowledge, 'u.deletion_xid', 'u.deletion_recorded_at')}))`,
   },
   { code: ReasonCode.OBJECTED, applies: (t) => `(${objectedIn(t, `'ALL_AI_TRAINING'`)} OR ${objectedIn(t, KIND_SCOPE_SQL)})` },
   { code: ReasonCode.NOT_PUBLIC, applies: (t) => `(c.kind <> 'AI_PROMPT' AND ${visibilityAt(t)} IS DISTINCT FROM 'PUBLIC')` },
 ];
 
 /**
- * The consent event that decides one scope of one person at T: the latest with effective-at <= T and recorded-at <=
- * knowledge time (ties: recorded-at, then id). Scopes are independent: withdrawing ALL_AI_TRAINING leaves a
+ * The consent event that decides one scope of one person at T: the latest known with effective-at <= T (ties:
+ * recorded-at, then id). Scopes are independent: withdrawing ALL_AI_TRAINING leaves a
  * PUBLIC_CONTENT objection in force. One index probe (consent_events_user_scope_idx) per call.
  */
 export function decidingEventSql(t: RuleTimes, userSql: string, scopeSql: string, columns = 'e.type'): string {
   return `SELECT ${columns} FROM consent_events e
-      WHERE e.user_id = ${userSql} AND e.scope = ${scopeSql} AND e.effective_at <= ${t.asOf} AND e.recorded_at <= ${t.knownAt}
+      WHERE e.user_id = ${userSql} AND e.scope = ${scopeSql} AND e.effective_at <= ${t.asOf} AND ${known(t.knowledge, 'e.recorded_xid', 'e.recorded_at')}
       ORDER BY e.effective_at DESC, e.recorded_at DESC, e.id DESC LIMIT 1`;
 }
 
@@ -97,9 +168,12 @@ export interface EvaluationSql {
   policyPerRow?: boolean;
 }
 
-/** The FROM/JOIN clause that every evaluation uses: items `c`, their author `u` and the policy `p`. */
+/**
+ * The FROM/JOIN clause that every evaluation uses: items `c`, their author `u` (as known) and the policy `p`. Items
+ * judged with a snapshot's knowledge come from `itemsAsKnownSql`.
+ */
 export function evaluationFromSql(e: EvaluationSql): string {
   return `${e.items} c
-    JOIN users u ON u.id = c.author_id
+    JOIN ${usersAsKnownSql(e.times.knowledge)} u ON u.id = c.author_id
     ${e.policyPerRow ? 'JOIN policies p ON p.id = ' + e.policyId : `CROSS JOIN (SELECT * FROM policies WHERE id = ${e.policyId}) p`}`;
 }

@@ -8,42 +8,21 @@ import { ContentFilter, ContentRow } from '../content/content.types';
 import { isUuid } from '../../common/ids';
 import { sqlParams } from '../../common/sql';
 import { Policy } from '../policies/policy.types';
-import { eligibleSql, evaluationFromSql, reasonsSql, RuleTimes } from './eligibility.rules';
+import { eligibleSql, evaluationFromSql, NOW, reasonsSql, RuleTimes } from './eligibility.rules';
 import { EligibilityReport, EligibilityVerdict } from './eligibility.types';
 
 export const MAX_ELIGIBILITY_IDS = 1000;
 
-/**
- * Times as SQL: "now" is the database's transaction time, so that an event recorded a moment ago by another request
- * is known and in force. AT_PARAM_2 evaluates at the instant bound to $2, or now when it is NULL.
- */
-const NOW: RuleTimes = { asOf: 'now()', knownAt: 'now()' };
-const AT_PARAM_2: RuleTimes = { asOf: 'coalesce($2::timestamptz, now())', knownAt: 'now()' };
+/** The instant bound to $2, or now (eligibility.rules NOW) when it is NULL; with everything the statement sees. */
+const AT_PARAM_2: RuleTimes = { asOf: `coalesce($2::timestamptz, ${NOW.asOf})` };
 
 /** Items that are eligible under `policyId` at the given times, as a relation with content_items' columns. */
 export function eligibleItemsSql(items: string, policyId: string, times: RuleTimes): string {
   return `(SELECT c.* FROM ${evaluationFromSql({ items, policyId, times })} WHERE ${eligibleSql(times)})`;
 }
 
-/**
- * Advisory lock on "what the service knows". Writers of eligibility facts (ledger events, erasures, visibility changes,
- * deletions) hold it shared until they commit; a dataset build takes it exclusively first, so its snapshot (its
- * transaction's time) sees every fact recorded before it and none recorded after. That keeps build verification exact.
- */
-export const KNOWLEDGE_LOCK = 7340021;
-
 /** Eligibility: verdicts with reasons, eligible-content pages and reports, all rendered from eligibility.rules. */
 export class EligibilityService {
-  /** Called by every writer of eligibility facts, inside its transaction. */
-  async recordingFacts(ctx: RequestContext): Promise<void> {
-    await ctx.manager.query(`SELECT pg_advisory_xact_lock_shared($1)`, [KNOWLEDGE_LOCK]);
-  }
-
-  /** Called by a dataset build before it reads anything: waits for in-flight fact writers. */
-  async freezeKnowledge(ctx: RequestContext): Promise<void> {
-    await ctx.manager.query(`SELECT pg_advisory_xact_lock($1)`, [KNOWLEDGE_LOCK]);
-  }
-
   /** Validates an as-of instant: defaults to the request's now, never in the future. */
   asOf(ctx: RequestContext, asOf: Date | undefined | null): Date {
     if (asOf == null) return ctx.now;

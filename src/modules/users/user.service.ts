@@ -69,32 +69,50 @@ export class UserService {
     checkUnique(problems, 'users', rows, (r) => r.externalId, 'externalId');
     problems.throwIfAny();
 
-    const externalIds = rows.map((r) => r.externalId);
-    const erased: { external_id: string }[] = await ctx.manager.query(
-      `SELECT external_id FROM users WHERE external_id = ANY($1::text[]) AND erased_at IS NOT NULL`,
-      [externalIds],
+    // Written in external-id order, so that two batches sharing people lock them in the same order.
+    const sorted = [...rows].sort((x, y) => (x.externalId < y.externalId ? -1 : x.externalId > y.externalId ? 1 : 0));
+    const values = [sorted.map((r) => r.externalId), sorted.map((r) => r.handle ?? null), sorted.map((r) => r.email ?? null),
+      sorted.map((r) => r.birthDate ?? null), sorted.map((r) => r.country), sorted.map((r) => r.deletedAt ?? null)];
+    const given = `unnest($1::text[], $2::text[], $3::text[], $4::date[], $5::text[], $6::timestamptz[])
+      AS t(external_id, handle, email, birth_date, country, deleted_at)`;
+    const created: { id: string; external_id: string }[] = await ctx.manager.query(
+      `INSERT INTO users (external_id, handle, email, birth_date, country, deleted_at) SELECT * FROM ${given}
+       ON CONFLICT (external_id) DO NOTHING RETURNING id, external_id`,
+      values,
     );
-    if (erased.length) {
-      const index = new Map(externalIds.map((id, i) => [id, i]));
-      for (const e of erased) problems.add(`users[${index.get(e.external_id)}].externalId`, `user "${e.external_id}" was erased and cannot be re-ingested`, ErrorCode.ALREADY_ERASED);
-      problems.throwIfAny();
+    const createdIds = new Set(created.map((c) => c.external_id));
+    // Everyone else is locked (an erasure takes the same lock): an erasure either committed before, and is refused
+    // here, or waits until this ingest has committed and then removes what it wrote.
+    const existing: { id: string; external_id: string; erased_at: Date | null }[] = await ctx.manager.query(
+      `SELECT id, external_id, erased_at FROM users WHERE external_id = ANY($1::text[]) AND NOT (external_id = ANY($2::text[])) ORDER BY external_id FOR UPDATE`,
+      [values[0], [...createdIds]],
+    );
+    const index = new Map(rows.map((r, i) => [r.externalId, i]));
+    for (const e of existing.filter((x) => x.erased_at)) {
+      problems.add(`users[${index.get(e.external_id)}].externalId`, `user "${e.external_id}" was erased and cannot be re-ingested`, ErrorCode.ALREADY_ERASED);
     }
-    await ctx.services.eligibility.recordingFacts(ctx);
-    const written: { id: string; external_id: string; created: boolean }[] = await ctx.manager.query(
-      `INSERT INTO users (external_id, handle, email, birth_date, country, deleted_at)
-       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::date[], $5::text[], $6::timestamptz[])
-       ON CONFLICT (external_id) DO UPDATE SET
-         handle = EXCLUDED.handle, email = EXCLUDED.email, birth_date = EXCLUDED.birth_date, country = EXCLUDED.country,
-         deleted_at = coalesce(users.deleted_at, EXCLUDED.deleted_at), updated_at = now()
-       RETURNING id, external_id, (xmax = 0) AS created`,
-      [externalIds, rows.map((r) => r.handle ?? null), rows.map((r) => r.email ?? null), rows.map((r) => r.birthDate ?? null),
-        rows.map((r) => r.country), rows.map((r) => r.deletedAt ?? null)],
-    );
+    problems.throwIfAny();
+    if (existing.length) {
+      // A correction keeps the version it replaces, with when it was recorded, so that it never rewrites what an
+      // earlier build knew. The trigger on users stamps the new version's knowledge.
+      await ctx.manager.query(
+        `INSERT INTO user_attribute_history (user_id, birth_date, country, recorded_at, recorded_xid)
+         SELECT u.id, u.birth_date, u.country, u.attributes_recorded_at, u.attributes_xid FROM users u JOIN ${given} ON t.external_id = u.external_id
+         WHERE NOT (u.external_id = ANY($7::text[])) AND (u.birth_date IS DISTINCT FROM t.birth_date OR u.country IS DISTINCT FROM t.country)`,
+        [...values, [...createdIds]],
+      );
+      await ctx.manager.query(
+        `UPDATE users u SET handle = t.handle, email = t.email, birth_date = t.birth_date, country = t.country,
+           deleted_at = coalesce(u.deleted_at, t.deleted_at), updated_at = now()
+         FROM ${given} WHERE t.external_id = u.external_id AND NOT (u.external_id = ANY($7::text[])) AND u.erased_at IS NULL`,
+        [...values, [...createdIds]],
+      );
+    }
+    const written = [...created, ...existing];
     const idByExternal = new Map(written.map((w) => [w.external_id, w.id]));
-    const ids = externalIds.map((e) => idByExternal.get(e)!);
+    const ids = rows.map((r) => idByExternal.get(r.externalId)!);
     const users = (await this.byIds(ctx, ids)) as UserRow[];
-    const createdCount = written.filter((w) => w.created).length;
-    return { payload: { users, createdCount, updatedCount: written.length - createdCount, userErrors: [] }, targetIds: ids };
+    return { payload: { users, createdCount: created.length, updatedCount: existing.length, userErrors: [] }, targetIds: ids };
   }
 
   /**
@@ -106,7 +124,7 @@ export class UserService {
     if (!isUuid(input.userId)) problems.add('userId', 'userId is not a valid id');
     checkString(problems, 'reason', input.reason, { required: true, max: 2000 });
     problems.throwIfAny();
-    await ctx.services.eligibility.recordingFacts(ctx);
+    // The row lock orders the erasure against every ingest of this person and of their content (they lock it too).
     const [user] = await ctx.manager.query(`SELECT id, erased_at FROM users WHERE id = $1 FOR UPDATE`, [input.userId]);
     if (!user) throw new DomainError(ErrorCode.NOT_FOUND, `No user ${input.userId}`, 'userId');
     if (user.erased_at) throw new DomainError(ErrorCode.ALREADY_ERASED, 'This person was already erased', 'userId');
@@ -114,6 +132,7 @@ export class UserService {
       `UPDATE users SET email = NULL, handle = NULL, birth_date = NULL, erased_at = now(), erased_by = $2, erasure_reason = $3, updated_at = now() WHERE id = $1`,
       [user.id, ctx.viewer!.subject, input.reason],
     );
+    await ctx.manager.query(`UPDATE user_attribute_history SET birth_date = NULL WHERE user_id = $1`, [user.id]);
     const erased: { id: string }[] = await ctx.manager.query(
       `UPDATE content_items SET text = NULL, updated_at = now() WHERE author_id = $1 RETURNING id`,
       [user.id],
