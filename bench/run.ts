@@ -187,6 +187,40 @@ async function main() {
       metrics.datasetRequest = costMetric(m, 1.5, 'ms', `${members} members; baseline: INSERT … SELECT into an unindexed table`);
     }
 
+    if (want('objectionDuringBuilds')) {
+      // Builds take no lock against fact writers: an objection's latency while 4 builds run, against none running.
+      log('objectionDuringBuilds');
+      const officer = ctx(Role.PRIVACY_OFFICER);
+      const people: string[] = (await db.dataSource.query(`SELECT id FROM users ORDER BY md5(id::text || 'o') LIMIT 400`)).map((r: any) => r.id);
+      let next = 0;
+      const objections = async (n: number) => {
+        const lat: number[] = [];
+        for (let i = 0; i < n; i++) {
+          const userId = people[next++ % people.length];
+          lat.push(await time(() => runAudited(officer, 'objectionRecord', {}, (tx) =>
+            services.consent.recordObjection(tx, { userId, scope: ConsentScope.AI_INTERACTIONS, channel: 'PRIVACY_STAFF' } as any))));
+        }
+        return lat.sort((a, b) => a - b);
+      };
+      const p99 = (xs: number[]) => xs[Math.min(xs.length - 1, Math.ceil(xs.length * 0.99) - 1)];
+      const quiet = await objections(150);
+      let building = true;
+      const builder = async () => {
+        while (building) {
+          await inRolledBackTx(db, (c) => services.datasets.request(c, { name: 'bench-concurrent', policyKey: 'eu-ai-training' } as any), ctx(Role.ML_ENGINEER));
+        }
+      };
+      const builders = [builder(), builder(), builder(), builder()];
+      await new Promise((r) => setTimeout(r, 500));
+      const busy = await objections(150);
+      building = false;
+      await Promise.all(builders);
+      metrics.objectionDuringBuilds = {
+        value: round(p99(busy), 1), baseline: round(p99(quiet), 1), ratio: round(p99(busy) / p99(quiet)), target: 2,
+        unit: `ms p99 of objectionRecord while 4 dataset builds run vs none (p50 ${round(busy[75], 1)} vs ${round(quiet[75], 1)} ms)`,
+      };
+    }
+
     // Partitioning: one version built, scanned and dropped in the partitioned layout (the service's own partition
     // steps) vs in one unpartitioned table with the same keys holding the same versions. Both load the same members
     // (a copy of the largest version under a new id), so the difference is the layout.
