@@ -84,7 +84,7 @@ export class DatasetResolver {
   }
 
   @Authorized(Role.ML_ENGINEER)
-  @AuditedMutation(() => DatasetPayload, { description: 'Build a dataset version from eligible content now (ML_ENGINEER). DRY_RUN policies are refused.' })
+  @AuditedMutation(() => DatasetPayload, { description: 'Build a dataset version from eligible content now under the latest ENFORCE version of the key (ML_ENGINEER); a key without one is refused.' })
   datasetRequest(@Ctx() ctx: RequestContext, @Arg('input') input: DatasetRequestInput) {
     return ctx.services.datasets.request(ctx, input);
   }

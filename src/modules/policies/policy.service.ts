@@ -20,6 +20,18 @@ export class PolicyService {
     return rows[0];
   }
 
+  /**
+   * The latest ENFORCE version of a key (undefined when it has none): what every path that hands out content uses, so
+   * that publishing a DRY_RUN version never changes what anyone receives (DESIGN.md §3).
+   */
+  async latestEnforced(ctx: RequestContext, key: string): Promise<Policy | undefined> {
+    const rows: Policy[] = await ctx.manager.query(
+      `SELECT ${COLUMNS} FROM policies WHERE key = $1 AND mode = 'ENFORCE' ORDER BY version DESC LIMIT 1`,
+      [key],
+    );
+    return rows[0];
+  }
+
   /** Policy versions by id, in the order asked; one statement whatever the count. */
   async byIds(ctx: RequestContext, ids: readonly string[]): Promise<(Policy | undefined)[]> {
     const rows: Policy[] = await ctx.manager.query(`SELECT ${COLUMNS} FROM policies WHERE id = ANY($1::uuid[])`, [ids.filter(isUuid)]);
