@@ -1,5 +1,7 @@
 import crypto from 'node:crypto';
 import { Role } from '../src/common/auth';
+import { openDatabase } from '../src/db/data-source';
+import { migrations } from '../migrations';
 import { freshDatabaseConfig, ok, startTestApp, TestApp, uniq } from './helpers';
 import { World } from './world';
 
@@ -129,5 +131,60 @@ describe('derivations and remediations under a stricter ENFORCE version', () => 
     expect(remediated.userErrors).toEqual([]);
     expect(remediated.dataset).toMatchObject({ name: v1Parent.name, version: 2, memberCount: 3, policy: { key, version: 2 } });
     expect(await members(remediated.dataset.id)).toEqual([...ids.old].sort());
+  });
+});
+
+describe('ENFORCE versions and the minimum age', () => {
+  const app = testApp();
+
+  it('refuses an ENFORCE version under 18 with BAD_USER_INPUT, writing nothing; DRY_RUN may go lower', async () => {
+    const { t } = app;
+    const key = uniq('age').toLowerCase();
+    const count = async () => (await t.sql(`SELECT count(*)::int AS n FROM policies WHERE key = $1`, [key]))[0].n;
+    for (const minimumAge of [0, 13, 17]) {
+      const refused = await publish(t, { key, minimumAge, mode: 'ENFORCE' });
+      expect(refused.policy).toBeNull();
+      expect(refused.userErrors).toEqual([expect.objectContaining({ code: 'BAD_USER_INPUT', field: 'minimumAge' })]);
+    }
+    expect(await count()).toBe(0);
+    expect((await publish(t, { key, minimumAge: 18, mode: 'ENFORCE' })).policy).toMatchObject({ version: 1, mode: 'ENFORCE' });
+    expect((await publish(t, { key, minimumAge: 0, mode: 'DRY_RUN' })).policy).toMatchObject({ version: 2, mode: 'DRY_RUN' });
+    expect(await count()).toBe(2);
+  });
+
+  it('is also a database constraint', async () => {
+    const { t } = app;
+    const insert = (mode: string, age: number) =>
+      t.sql(`INSERT INTO policies (key, version, purpose, legal_basis, minimum_age, regions, platforms, kinds, excluded_labels, mode, created_by)
+             VALUES ($1, 1, 'AI_MODEL_TRAINING', 'x', $2, '{DE}', '{FACEBOOK}', '{POST}', '{}', $3, 'test')`, [uniq('sql').toLowerCase(), age, mode]);
+    await expect(insert('ENFORCE', 13)).rejects.toThrow(/policies_enforce_minimum_age/);
+    await expect(insert('DRY_RUN', 13)).resolves.toBeDefined();
+  });
+});
+
+describe('the minimum-age migration on a database that already holds an ENFORCE version under 18', () => {
+  it('keeps that version (policies are append-only), refuses new ones, and validates the check only on clean data', async () => {
+    const fresh = await freshDatabaseConfig();
+    const db = await openDatabase(fresh.config, { runMigrations: false });
+    const ds = db.dataSource;
+    const check = async () => (await ds.query(`SELECT convalidated FROM pg_constraint WHERE conname = 'policies_enforce_minimum_age'`))[0]?.convalidated;
+    const insert = (key: string, age: number) =>
+      ds.query(`INSERT INTO policies (key, version, purpose, legal_basis, minimum_age, regions, platforms, kinds, excluded_labels, mode, created_by)
+                VALUES ($1, 1, 'AI_MODEL_TRAINING', 'x', $2, '{DE}', '{FACEBOOK}', '{POST}', '{}', 'ENFORCE', 'test')`, [key, age]);
+    try {
+      await ds.runMigrations();
+      expect(await check()).toBe(true);
+      const later = migrations.length - migrations.findIndex((m) => new m().name === 'EnforceMinimumAge1764460000007');
+      for (let i = 0; i < later; i++) await ds.undoLastMigration();
+      expect(await check()).toBeUndefined();
+      await insert('legacy-young', 13);
+      await ds.runMigrations();
+      expect(await check()).toBe(false);
+      expect((await ds.query(`SELECT minimum_age FROM policies WHERE key = 'legacy-young'`))[0].minimum_age).toBe(13);
+      await expect(insert('new-young', 17)).rejects.toThrow(/policies_enforce_minimum_age/);
+    } finally {
+      await db.close();
+      await fresh.drop();
+    }
   });
 });

@@ -29,6 +29,12 @@ describe('migrations', () => {
   });
 });
 
+/** Undoes every applied migration down to and including the one named (later migrations first). */
+async function undoThrough(ds: DataSource, name: string): Promise<void> {
+  const from = migrations.findIndex((m) => new m().name === name);
+  for (let i = migrations.length - 1; i >= from; i--) await ds.undoLastMigration();
+}
+
 describe('distributable keys migration on existing data', () => {
   it('backfills the author of visibility changes, re-keys content and member partitions by author, and goes back', async () => {
     const fresh = await freshDatabaseConfig();
@@ -40,7 +46,7 @@ describe('distributable keys migration on existing data', () => {
       );
     try {
       await ds.runMigrations();
-      await ds.undoLastMigration();
+      await undoThrough(ds, 'DistributableKeys1764460000004');
       // Data in the shape before the migration: a dataset partition keyed by item only, history without the author.
       const [u] = await ds.query(`INSERT INTO users (external_id, country) VALUES ('m-u', 'DE') RETURNING id`);
       const [c] = await ds.query(
@@ -66,7 +72,7 @@ describe('distributable keys migration on existing data', () => {
         /foreign key/,
       );
 
-      await ds.undoLastMigration();
+      await undoThrough(ds, 'DistributableKeys1764460000004');
       expect(await keyOf('content_items', 'p')).toEqual(['PRIMARY KEY (id)']);
       expect(await keyOf('dataset_members_m', 'p')).toEqual(['PRIMARY KEY (item_id)']);
       expect(await ds.query(`SELECT count(*)::int AS n FROM visibility_changes`)).toEqual([{ n: 2 }]);
