@@ -4,7 +4,15 @@ import { Datasets1764460000002 } from './1764460000002-Datasets';
 import { ChangeIndexes1764460000003 } from './1764460000003-ChangeIndexes';
 import { DistributableKeys1764460000004 } from './1764460000004-DistributableKeys';
 import { KnowledgeBySnapshot1764460000005 } from './1764460000005-KnowledgeBySnapshot';
+import { EnforceMinimumAge1764460000007 } from './1764460000007-EnforceMinimumAge';
 
 /** Every migration, in order. The data source runs these and nothing else (synchronize is never on). */
-export const migrations = [CoreSchema1764460000000, DefaultPolicy1764460000001, Datasets1764460000002, ChangeIndexes1764460000003, DistributableKeys1764460000004,
-  KnowledgeBySnapshot1764460000005];
+export const migrations = [
+  CoreSchema1764460000000,
+  DefaultPolicy1764460000001,
+  Datasets1764460000002,
+  ChangeIndexes1764460000003,
+  DistributableKeys1764460000004,
+  KnowledgeBySnapshot1764460000005,
+  EnforceMinimumAge1764460000007,
+];

@@ -27,7 +27,8 @@ export function createLoaders(ctx: RequestContext) {
     runDatasets: new DataLoader<string, DatasetRow[]>((ids) => ctx.services.lineage.datasetsOfRuns(ctx, ids)),
     runReviews: new DataLoader<string, TrainingRunReview[]>((ids) => ctx.services.lineage.reviewsOfRuns(ctx, ids)),
     runReviewStatus: new DataLoader<string, ReviewStatus>((ids) => ctx.services.lineage.reviewStatuses(ctx, ids)),
-    defaultPolicy: new DataLoader<string, Policy>((keys) => Promise.all(keys.map((k) => ctx.services.policies.get(ctx, k)))),
+    /** The latest ENFORCE version of a key (the ML text gate never follows a DRY_RUN version). */
+    defaultPolicy: new DataLoader<string, Policy | undefined>((keys) => Promise.all(keys.map((k) => ctx.services.policies.latestEnforced(ctx, k)))),
   };
 }
 

@@ -1,8 +1,6 @@
 import { DataSource } from 'typeorm';
 import { openDatabase } from '../src/db/data-source';
 import { migrations } from '../migrations';
-import { DistributableKeys1764460000004 } from '../migrations/1764460000004-DistributableKeys';
-import { KnowledgeBySnapshot1764460000005 } from '../migrations/1764460000005-KnowledgeBySnapshot';
 import { freshDatabaseConfig, startTestApp, TestApp } from './helpers';
 
 describe('migrations', () => {
@@ -31,6 +29,12 @@ describe('migrations', () => {
   });
 });
 
+/** Undoes every applied migration down to and including the one named (later migrations first). */
+async function undoThrough(ds: DataSource, name: string): Promise<void> {
+  const from = migrations.findIndex((m) => new m().name === name);
+  for (let i = migrations.length - 1; i >= from; i--) await ds.undoLastMigration();
+}
+
 describe('distributable keys migration on existing data', () => {
   it('backfills the author of visibility changes, re-keys content and member partitions by author, and goes back', async () => {
     const fresh = await freshDatabaseConfig();
@@ -40,14 +44,9 @@ describe('distributable keys migration on existing data', () => {
       (await ds.query(`SELECT pg_get_constraintdef(oid) AS def FROM pg_constraint WHERE conrelid = $1::regclass AND contype = $2 ORDER BY conname`, [table, type])).map(
         (r: any) => r.def,
       );
-    // Migrations from DistributableKeys on: undone to reach the shape before it, and again to leave it.
-    const since = migrations.length - migrations.indexOf(DistributableKeys1764460000004);
-    const undo = async () => {
-      for (let i = 0; i < since; i++) await ds.undoLastMigration();
-    };
     try {
       await ds.runMigrations();
-      await undo();
+      await undoThrough(ds, 'DistributableKeys1764460000004');
       // Data in the shape before the migration: a dataset partition keyed by item only, history without the author.
       const [u] = await ds.query(`INSERT INTO users (external_id, country) VALUES ('m-u', 'DE') RETURNING id`);
       const [c] = await ds.query(
@@ -73,7 +72,7 @@ describe('distributable keys migration on existing data', () => {
         /foreign key/,
       );
 
-      await undo();
+      await undoThrough(ds, 'DistributableKeys1764460000004');
       expect(await keyOf('content_items', 'p')).toEqual(['PRIMARY KEY (id)']);
       expect(await keyOf('dataset_members_m', 'p')).toEqual(['PRIMARY KEY (item_id)']);
       expect(await ds.query(`SELECT count(*)::int AS n FROM visibility_changes`)).toEqual([{ n: 2 }]);
@@ -86,13 +85,12 @@ describe('distributable keys migration on existing data', () => {
 
 describe('knowledge by snapshot migration on existing data', () => {
   it('leaves older facts without an xid (judged by recorded time), stamps every new fact, and goes back', async () => {
-    expect(migrations[migrations.length - 1]).toBe(KnowledgeBySnapshot1764460000005);
     const fresh = await freshDatabaseConfig();
     const db = await openDatabase(fresh.config, { runMigrations: false });
     const ds: DataSource = db.dataSource;
     try {
       await ds.runMigrations();
-      await ds.undoLastMigration();
+      await undoThrough(ds, 'KnowledgeBySnapshot1764460000005');
       const [u] = await ds.query(`INSERT INTO users (external_id, country, birth_date) VALUES ('k-u', 'DE', '1990-01-01') RETURNING id`);
       await ds.query(`INSERT INTO consent_events (user_id, type, scope, effective_at, recorded_at, channel, actor)
         VALUES ($1, 'OBJECTION', 'ALL_AI_TRAINING', '2025-01-01', '2025-01-02', 'SETTINGS', 't')`, [u.id]);
@@ -108,7 +106,7 @@ describe('knowledge by snapshot migration on existing data', () => {
       const [stamped] = await ds.query(`SELECT attributes_xid IS NOT NULL AS attributes, deletion_xid IS NOT NULL AS deletion,
         deleted_at <= deletion_recorded_at AS clamped FROM users WHERE id = $1`, [u.id]);
       expect(stamped).toEqual({ attributes: true, deletion: true, clamped: true });
-      await ds.undoLastMigration();
+      await undoThrough(ds, 'KnowledgeBySnapshot1764460000005');
       expect((await ds.query(`SELECT count(*)::int AS n FROM consent_events`))[0].n).toBe(1);
     } finally {
       await db.close();

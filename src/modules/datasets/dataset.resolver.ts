@@ -84,19 +84,19 @@ export class DatasetResolver {
   }
 
   @Authorized(Role.ML_ENGINEER)
-  @AuditedMutation(() => DatasetPayload, { description: 'Build a dataset version from eligible content now (ML_ENGINEER). DRY_RUN policies are refused.' })
+  @AuditedMutation(() => DatasetPayload, { description: 'Build a dataset version from eligible content now under the latest ENFORCE version of the key (ML_ENGINEER); a key without one is refused.' })
   datasetRequest(@Ctx() ctx: RequestContext, @Arg('input') input: DatasetRequestInput) {
     return ctx.services.datasets.request(ctx, input);
   }
 
   @Authorized(Role.ML_ENGINEER)
-  @AuditedMutation(() => DatasetPayload, { description: 'Derive a dataset (FILTER, SAMPLE, UNION, DEDUPLICATE) from existing versions, re-checked now (ML_ENGINEER).' })
+  @AuditedMutation(() => DatasetPayload, { description: 'Derive a dataset (FILTER, SAMPLE, UNION, DEDUPLICATE) from existing versions, re-checked now under the latest ENFORCE version of their policy key (ML_ENGINEER).' })
   datasetDerive(@Ctx() ctx: RequestContext, @Arg('input') input: DatasetDeriveInput) {
     return ctx.services.datasets.derive(ctx, input);
   }
 
   @Authorized(Role.ML_ENGINEER)
-  @AuditedMutation(() => DatasetPayload, { description: 'Build the next version without the newly ineligible members; the old one becomes SUPERSEDED (ML_ENGINEER).' })
+  @AuditedMutation(() => DatasetPayload, { description: 'Build the next version without the members ineligible now under the latest ENFORCE version of its policy key; the old one becomes SUPERSEDED (ML_ENGINEER).' })
   datasetRemediate(@Ctx() ctx: RequestContext, @Arg('input') input: DatasetRemediateInput) {
     return ctx.services.datasets.remediate(ctx, input);
   }

@@ -8,6 +8,7 @@ import type { MutationOutcome } from '../audit/audited-mutation';
 import { evaluationFromSql, known, NOW, reasonsSql, unknownTo } from '../eligibility/eligibility.rules';
 import { inKeyOrder, isUuid } from '../../common/ids';
 import { lockForTransaction, sqlParams } from '../../common/sql';
+import type { Policy } from '../policies/policy.types';
 import { attachMemberPartition, createMemberPartition, manifestDigestSql } from './dataset.partitions';
 import { buildStatementSql, eligibleCandidatesSql, membersFromEligibleSql } from './dataset.membership';
 import {
@@ -109,15 +110,15 @@ export class DatasetService {
       if (!r || !this.visible(ctx, r)) problems.add(`parentIds[${i}]`, `No dataset ${parents[i]}`, ErrorCode.NOT_FOUND);
     });
     problems.throwIfAny();
-    const policyIds = new Set(rows.map((r) => r!.policyId));
-    if (policyIds.size > 1) throw new DomainError(ErrorCode.CONFLICT, 'parents were built under different policies', 'parentIds');
+    // Parents built under versions of one key are all re-checked under its latest ENFORCE version; different keys conflict.
+    const policy = await this.currentPolicy(ctx, rows.map((r) => r!.policyId));
     const spec: DatasetSpec = {
       operation: input.operation,
       parents,
       filters: input.operation === DeriveOperation.FILTER ? specFilters(input.filters) : undefined,
       sample: input.operation === DeriveOperation.SAMPLE && input.sample ? { rate: input.sample.rate, seed: input.sample.seed } : undefined,
     };
-    const dataset = await this.build(ctx, { name: input.name, policyId: rows[0]!.policyId, purpose: input.purpose ?? null, origin: DatasetOrigin.DERIVE, spec });
+    const dataset = await this.build(ctx, { name: input.name, policyId: policy.id, purpose: input.purpose ?? null, origin: DatasetOrigin.DERIVE, spec });
     await this.addEdges(ctx, parents, dataset.id, 'DERIVED_FROM', { operation: input.operation, filters: spec.filters, sample: spec.sample });
     return { payload: { dataset, userErrors: [] }, targetIds: [dataset.id, ...parents] };
   }
@@ -129,11 +130,23 @@ export class DatasetService {
     const [locked] = await ctx.manager.query(`SELECT status FROM datasets WHERE id = $1 FOR UPDATE`, [old.id]);
     if (locked.status === DatasetStatus.SUPERSEDED) throw new DomainError(ErrorCode.CONFLICT, 'this version is already superseded', 'datasetId');
     const spec: DatasetSpec = { operation: undefined, parents: [old.id] };
-    const dataset = await this.build(ctx, { name: old.name, policyId: old.policyId, purpose: old.purpose, origin: DatasetOrigin.REMEDIATE, spec });
+    const policy = await this.currentPolicy(ctx, [old.policyId]);
+    const dataset = await this.build(ctx, { name: old.name, policyId: policy.id, purpose: old.purpose, origin: DatasetOrigin.REMEDIATE, spec });
     await this.addEdges(ctx, [old.id], dataset.id, 'REMEDIATED_FROM', { dropped: old.memberCount - dataset.memberCount });
     await ctx.manager.query(`UPDATE datasets SET status = 'SUPERSEDED', superseded_by = $2 WHERE id = $1`, [old.id, dataset.id]);
     ctx.loaders.dataset.clear(old.id);
     return { payload: { dataset, userErrors: [] }, targetIds: [dataset.id, old.id] };
+  }
+
+  /**
+   * The policy a derivation or remediation re-checks against: the latest ENFORCE version of the key its parents were
+   * built under (not their possibly superseded version). Parents built under different keys are refused with CONFLICT.
+   */
+  private async currentPolicy(ctx: RequestContext, policyIds: string[]): Promise<Policy> {
+    const versions = await ctx.loaders.policyById.loadMany([...new Set(policyIds)]);
+    const keys = new Set(versions.map((v) => (v as Policy).key));
+    if (keys.size > 1) throw new DomainError(ErrorCode.CONFLICT, `parents were built under different policies (${[...keys].join(', ')})`, 'parentIds');
+    return ctx.services.eligibility.enforcedPolicy(ctx, [...keys][0]);
   }
 
   private async addEdges(ctx: RequestContext, upstream: string[], downstream: string, type: string, transformation: unknown) {

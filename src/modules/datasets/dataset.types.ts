@@ -173,7 +173,7 @@ export class DatasetRequestInput {
   @Field({ description: 'Dataset name; an existing name gets the next version.' })
   name: string;
 
-  @Field({ defaultValue: 'eu-ai-training', description: 'Policy key (latest version); must be ENFORCE.' })
+  @Field({ defaultValue: 'eu-ai-training', description: 'Policy key: its latest ENFORCE version is used (later DRY_RUN versions are not).' })
   policyKey: string;
 
   @Field(() => String, { nullable: true, description: 'What it is for.' })

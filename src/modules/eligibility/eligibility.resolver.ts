@@ -29,7 +29,7 @@ export class EligibilityResolver {
 
   @Authorized(Role.PRIVACY_OFFICER, Role.AUDITOR, Role.ML_ENGINEER)
   @Query(() => ContentItemConnection, {
-    description: 'Only eligible items, keyset-paginated by id. For ML engineers a past `asOf` narrows (eligible then and now). DRY_RUN policies are refused (POLICY_NOT_ENFORCED).',
+    description: 'Only eligible items, keyset-paginated by id. For ML engineers a past `asOf` narrows (eligible then and now). Uses the latest ENFORCE version of the key; a key without one is refused (POLICY_NOT_ENFORCED).',
   })
   eligibleContent(
     @Ctx() ctx: RequestContext,

@@ -90,13 +90,16 @@ export class EligibilityService {
     return lazyTotal(conn, async () => (await ctx.manager.query(`SELECT count(*)::int AS n FROM ${relation(countWhere)} c`, countParams))[0].n);
   }
 
-  /** The latest ENFORCE version of a key; a DRY_RUN policy is refused with POLICY_NOT_ENFORCED. */
-  async enforcedPolicy(ctx: RequestContext, policyKey: string, version?: number | null): Promise<Policy> {
-    const policy = await ctx.services.policies.get(ctx, policyKey, version);
-    if (policy.mode !== PolicyMode.ENFORCE) {
-      throw new DomainError(ErrorCode.POLICY_NOT_ENFORCED, `Policy ${policy.key} v${policy.version} is DRY_RUN: it reports, it never hands out content`, 'policyKey');
-    }
-    return policy;
+  /**
+   * The latest ENFORCE version of a key: what builds, derivations, remediations and eligibleContent use (a later DRY_RUN
+   * version changes none of them). A key with no ENFORCE version is refused with POLICY_NOT_ENFORCED.
+   */
+  async enforcedPolicy(ctx: RequestContext, policyKey: string): Promise<Policy> {
+    const policy = await ctx.services.policies.latestEnforced(ctx, policyKey);
+    if (policy) return policy;
+    const latest = await ctx.services.policies.get(ctx, policyKey);
+    const message = `Policy ${latest.key} has no ENFORCE version (v${latest.version} is DRY_RUN): it reports, it never hands out content`;
+    throw new DomainError(ErrorCode.POLICY_NOT_ENFORCED, message, 'policyKey');
   }
 
   /** Counts of eligible and excluded items, by reason, over the filtered items: one statement. */
@@ -139,9 +142,13 @@ export class EligibilityService {
     return row.n;
   }
 
-  /** Which of these items are eligible now under the default policy (gates content text for ML engineers). */
+  /**
+   * Which of these items are eligible now under the latest ENFORCE version of the default policy (gates content text for
+   * ML engineers). Without an ENFORCE version nothing is: the gate stays closed.
+   */
   async eligibleNow(ctx: RequestContext, itemIds: readonly string[]): Promise<Set<string>> {
     const policy = await ctx.loaders.defaultPolicy.load(ctx.config.defaultPolicyKey);
+    if (!policy) return new Set();
     const rows: { id: string }[] = await ctx.manager.query(
       `SELECT c.id FROM ${eligibleItemsSql('(SELECT * FROM content_items WHERE id = ANY($2::uuid[]))', '$1::uuid', NOW)} c`,
       [policy.id, itemIds.filter(isUuid)],

@@ -3,11 +3,15 @@ import { DomainError, ErrorCode, Problems } from '../../common/errors';
 import { EU27, ISO_COUNTRIES } from '../../common/iso-countries';
 import { inKeyOrder, isUuid } from '../../common/ids';
 import { lockForTransaction } from '../../common/sql';
+import { PolicyMode } from '../../common/enums';
 import type { MutationOutcome } from '../audit/audited-mutation';
 import { Policy, PolicyPublishInput, PolicyPublishPayload } from './policy.types';
 
 const COLUMNS = `id, key, version, purpose, legal_basis AS "legalBasis", description, minimum_age AS "minimumAge", regions, platforms, kinds,
   window_start AS "windowStart", window_end AS "windowEnd", excluded_labels AS "excludedLabels", mode, created_at AS "createdAt", created_by AS "createdBy"`;
+
+/** The lowest minimum age an ENFORCE version may set (DESIGN.md §3; also a database CHECK). */
+export const ADULT = 18;
 
 /** Eligibility policies: immutable versions, looked up by key (latest) or key and version. */
 export class PolicyService {
@@ -17,6 +21,18 @@ export class PolicyService {
       ? await ctx.manager.query(`SELECT ${COLUMNS} FROM policies WHERE key = $1 AND version = $2`, [key, version])
       : await ctx.manager.query(`SELECT ${COLUMNS} FROM policies WHERE key = $1 ORDER BY version DESC LIMIT 1`, [key]);
     if (!rows[0]) throw new DomainError(ErrorCode.NOT_FOUND, `No policy "${key}"${version ? ` version ${version}` : ''}`, 'policyKey');
+    return rows[0];
+  }
+
+  /**
+   * The latest ENFORCE version of a key (undefined when it has none): what every path that hands out content uses, so
+   * that publishing a DRY_RUN version never changes what anyone receives (DESIGN.md §3).
+   */
+  async latestEnforced(ctx: RequestContext, key: string): Promise<Policy | undefined> {
+    const rows: Policy[] = await ctx.manager.query(
+      `SELECT ${COLUMNS} FROM policies WHERE key = $1 AND mode = 'ENFORCE' ORDER BY version DESC LIMIT 1`,
+      [key],
+    );
     return rows[0];
   }
 
@@ -40,6 +56,9 @@ export class PolicyService {
     if (!/^[a-z0-9][a-z0-9-]{0,62}$/.test(input.key)) problems.add('key', 'key must be lowercase letters, digits and dashes (1-63 characters)');
     if (!input.legalBasis?.trim() || input.legalBasis.length > 500) problems.add('legalBasis', 'legalBasis is required (at most 500 characters)');
     if (!Number.isInteger(input.minimumAge) || input.minimumAge < 0 || input.minimumAge > 120) problems.add('minimumAge', 'minimumAge must be 0-120');
+    else if (input.mode === PolicyMode.ENFORCE && input.minimumAge < ADULT) {
+      problems.add('minimumAge', `an ENFORCE version needs minimumAge ${ADULT} or more (a DRY_RUN version may go lower, for what-if reports)`);
+    }
     const regions = input.regions ?? EU27;
     if (regions.length === 0) problems.add('regions', 'regions must not be empty');
     regions.forEach((r, i) => {

@@ -67,7 +67,7 @@ export class PolicyPublishInput {
   @Field(() => String, { nullable: true, description: 'Free-text description.' })
   description?: string;
 
-  @Field(() => Int, { defaultValue: 18, description: 'Minimum author age at creation.' })
+  @Field(() => Int, { defaultValue: 18, description: 'Minimum author age at creation: 18 or more for ENFORCE, any age for DRY_RUN.' })
   minimumAge: number;
 
   @Field(() => [String], { nullable: true, description: 'Countries covered (default: EU-27).' })
