@@ -1,3 +1,4 @@
+import { AccessService } from './modules/access/access.service';
 import { AuditService } from './modules/audit/audit.service';
 import { ConsentService } from './modules/consent/consent.service';
 import { ContentService } from './modules/content/content.service';
@@ -10,6 +11,7 @@ import { UserService } from './modules/users/user.service';
 /** The application's services: stateless, shared by all requests (state lives in the request context). */
 export function createServices() {
   return {
+    access: new AccessService(),
     audit: new AuditService(),
     users: new UserService(),
     content: new ContentService(),

@@ -113,7 +113,9 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .requiredOption('-o, --out <file>', 'output file (- for stdout)')
     .option('--actor <subject>', 'subject recorded as the exporter', defaultActor())
     .action(async (id: string, opts: { out: string; actor: string }) => {
-      const result = await withContext(opts.actor, [Role.ML_ENGINEER, Role.AUDITOR], async (ctx) => {
+      // An operator with the database's credentials, not an ML engineer: AUDITOR sees every dataset (ML isolation would
+      // confine a token carrying ML_ENGINEER to the actor's own).
+      const result = await withContext(opts.actor, [Role.AUDITOR], async (ctx) => {
         const ds = await ctx.services.datasets.exportable(ctx, id);
         const runner = ctx.dataSource.createQueryRunner();
         try {

@@ -25,16 +25,19 @@ export async function cardData(ctx: RequestContext, dataset: DatasetRow): Promis
   );
   const breakdown: CardData['breakdown'] = { platform: [], kind: [], language: [], country: [] };
   for (const r of rows) breakdown[r.dim as keyof CardData['breakdown']].push({ key: r.key, count: r.count });
-  const edges: { id: string; label: string; relation: string; direction: string }[] = await ctx.manager.query(
+  const neighbours: { id: string; label: string; relation: string; direction: string; owner: string }[] = await ctx.manager.query(
     `SELECT CASE WHEN e.downstream_id = $1 THEN e.upstream_id ELSE e.downstream_id END AS id,
             CASE WHEN e.downstream_id = $1 THEN 'up' ELSE 'down' END AS direction, e.type AS relation,
-            coalesce(d.name || ' v' || d.version, r.model_name || ' ' || r.model_version) AS label
+            coalesce(d.name || ' v' || d.version, r.model_name || ' ' || r.model_version) AS label,
+            coalesce(d.requested_by, r.recorded_by) AS owner
      FROM lineage_edges e
      LEFT JOIN datasets d ON d.id = CASE WHEN e.downstream_id = $1 THEN e.upstream_id ELSE e.downstream_id END
      LEFT JOIN training_runs r ON r.id = CASE WHEN e.downstream_id = $1 THEN e.upstream_id ELSE e.downstream_id END
      WHERE e.upstream_id = $1 OR e.downstream_id = $1 ORDER BY e.id`,
     [dataset.id],
   );
+  // Another ML engineer's neighbours are named by their opaque id only.
+  const edges = neighbours.map(({ owner, ...e }) => (ctx.services.access.sees(ctx, owner) ? e : { ...e, label: e.id }));
   return {
     dataset,
     policy,

@@ -48,12 +48,12 @@ export class DatasetResolver {
 
   @FieldResolver(() => Dataset, { nullable: true, description: 'The version that superseded this one.' })
   supersededBy(@Root() d: DatasetRow, @Ctx() ctx: RequestContext) {
-    return d.supersededBy ? ctx.loaders.dataset.load(d.supersededBy) : null;
+    return d.supersededBy ? ctx.services.datasets.visibleById(ctx, d.supersededBy) : null;
   }
 
   @FieldResolver(() => [Dataset], { description: 'Versions it was derived or remediated from.' })
   parents(@Root() d: DatasetRow, @Ctx() ctx: RequestContext) {
-    return ctx.loaders.datasetParents.load(d.id);
+    return ctx.services.datasets.visibleParents(ctx, d);
   }
 
   @Authorized(Role.ML_ENGINEER, Role.PRIVACY_OFFICER, Role.AUDITOR)
@@ -80,7 +80,7 @@ export class DatasetResolver {
 
   @FieldResolver(() => [JSONResolver], { description: 'OpenLineage RunEvents (COMPLETE) for the build of this version; they validate against the official 2-0-2 schemas.' })
   async openLineageEvents(@Root() d: DatasetRow, @Ctx() ctx: RequestContext) {
-    return [datasetEvent(d, await ctx.loaders.datasetParents.load(d.id), APP_VERSION)];
+    return [datasetEvent(d, await ctx.services.datasets.parentsOrIds(ctx, d), APP_VERSION)];
   }
 
   @Authorized(Role.ML_ENGINEER)

@@ -1,6 +1,5 @@
 import crypto from 'node:crypto';
 import type { RequestContext } from '../../context';
-import { hasRole, Role } from '../../common/auth';
 import { DomainError, ErrorCode, Problems } from '../../common/errors';
 import { Connection, decodeCursor, lazyTotal, pageSize, toConnection } from '../../common/pagination';
 import { checkString } from '../../common/validate';
@@ -48,14 +47,20 @@ export class DatasetService {
     return inKeyOrder(ids, rows);
   }
 
-  /** ML engineers see the datasets they requested; the other roles that may read datasets see all. */
+  /** ML isolation (AccessService): a token carrying ML_ENGINEER sees only the datasets its subject requested. */
   visible(ctx: RequestContext, d: DatasetRow): boolean {
-    return !hasRole(ctx.viewer, Role.ML_ENGINEER) || hasRole(ctx.viewer, Role.PRIVACY_OFFICER, Role.AUDITOR, Role.LINEAGE_READER) || d.requestedBy === ctx.viewer!.subject;
+    return ctx.services.access.sees(ctx, d.requestedBy);
+  }
+
+  /** A dataset by id if the caller may see it, else null (nested fields such as `supersededBy`). */
+  async visibleById(ctx: RequestContext, id: string): Promise<DatasetRow | null> {
+    const d = isUuid(id) ? await ctx.loaders.dataset.load(id) : undefined;
+    return d && this.visible(ctx, d) ? d : null;
   }
 
   async get(ctx: RequestContext, id: string): Promise<DatasetRow> {
-    const d = isUuid(id) ? await ctx.loaders.dataset.load(id) : undefined;
-    if (!d || !this.visible(ctx, d)) throw new DomainError(ErrorCode.NOT_FOUND, `No dataset ${id}`, 'datasetId');
+    const d = await this.visibleById(ctx, id);
+    if (!d) throw new DomainError(ErrorCode.NOT_FOUND, `No dataset ${id}`, 'datasetId');
     return d;
   }
 
@@ -66,7 +71,7 @@ export class DatasetService {
     const where: string[] = [];
     if (filter.name) where.push(`d.name = ${p(filter.name)}`);
     if (filter.status) where.push(`d.status = ${p(filter.status)}`);
-    if (hasRole(ctx.viewer, Role.ML_ENGINEER) && !hasRole(ctx.viewer, Role.PRIVACY_OFFICER, Role.AUDITOR, Role.LINEAGE_READER)) where.push(`d.requested_by = ${p(ctx.viewer!.subject)}`);
+    where.push(ctx.services.access.ownerSql(ctx, 'd.requested_by', p));
     const countWhere = where.length ? `WHERE ${where.join(' AND ')}` : '';
     const countParams = [...params];
     if (cursor) where.push(`(d.created_at, d.id) < (${p(cursor[0])}::timestamptz, ${p(cursor[1])}::uuid)`);
@@ -290,6 +295,16 @@ export class DatasetService {
       [ids.filter(isUuid)],
     );
     return ids.map((id) => rows.filter((r) => r.child === id));
+  }
+
+  /** The parents the caller may see (`Dataset.parents`). */
+  async visibleParents(ctx: RequestContext, d: DatasetRow): Promise<DatasetRow[]> {
+    return ctx.services.access.visible(ctx, await ctx.loaders.datasetParents.load(d.id), (r) => r.requestedBy);
+  }
+
+  /** Every parent, those the caller may not see as opaque ids (OpenLineage inputs). */
+  async parentsOrIds(ctx: RequestContext, d: DatasetRow): Promise<(DatasetRow | string)[]> {
+    return ctx.services.access.redact(ctx, await ctx.loaders.datasetParents.load(d.id), (r) => r.requestedBy);
   }
 
   /** Guards an export: the service never hands out data a person has objected to. */

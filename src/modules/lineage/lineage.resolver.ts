@@ -32,7 +32,7 @@ export class TrainingRunResolver {
 
   @FieldResolver(() => [Dataset], { description: 'Dataset versions it consumed (TRAINED_ON).' })
   datasets(@Root() run: TrainingRunRow, @Ctx() ctx: RequestContext) {
-    return ctx.loaders.runDatasets.load(run.id);
+    return ctx.services.lineage.visibleDatasetsOfRun(ctx, run);
   }
 
   @FieldResolver(() => ReviewStatus, { description: 'CLEAN, TAINTED_PENDING, RETRAIN_REQUIRED or RISK_ACCEPTED.' })
@@ -47,7 +47,7 @@ export class TrainingRunResolver {
 
   @FieldResolver(() => [JSONResolver], { description: 'OpenLineage RunEvents (COMPLETE) for this run; they validate against the official 2-0-2 schemas.' })
   async openLineageEvents(@Root() run: TrainingRunRow, @Ctx() ctx: RequestContext) {
-    return [trainingRunEvent(run, await ctx.loaders.runDatasets.load(run.id), APP_VERSION)];
+    return [trainingRunEvent(run, await ctx.services.lineage.datasetsOrIdsOfRun(ctx, run), APP_VERSION)];
   }
 
   @Authorized(Role.ML_ENGINEER)

@@ -4,10 +4,11 @@ import { Connection, decodeCursor, lazyTotal, pageSize, toConnection } from '../
 import { checkString } from '../../common/validate';
 import type { MutationOutcome } from '../audit/audited-mutation';
 import { inKeyOrder, isUuid } from '../../common/ids';
+import { sqlParams } from '../../common/sql';
 import { DATASET_COLUMNS } from '../datasets/dataset.service';
 import { DatasetRow, ReviewStatus } from '../datasets/dataset.types';
 import {
-  LineageDirection, LineageGraph, SubjectFootprint, TrainingRunPayload, TrainingRunRecordInput, TrainingRunReview, TrainingRunReviewInput,
+  LineageDirection, LineageGraph, LineageNodeKind, SubjectFootprint, TrainingRunPayload, TrainingRunRecordInput, TrainingRunReview, TrainingRunReviewInput,
   TrainingRunRow,
 } from './lineage.types';
 
@@ -40,20 +41,23 @@ export class LineageService {
 
   async run(ctx: RequestContext, id: string): Promise<TrainingRunRow> {
     const run = isUuid(id) ? await ctx.loaders.trainingRun.load(id) : undefined;
-    if (!run) throw new DomainError(ErrorCode.NOT_FOUND, `No training run ${id}`, 'runId');
+    if (!run || !ctx.services.access.sees(ctx, run.recordedBy)) throw new DomainError(ErrorCode.NOT_FOUND, `No training run ${id}`, 'runId');
     return run;
   }
 
   async listRuns(ctx: RequestContext, modelName: string | undefined, first?: number, after?: string): Promise<Connection<TrainingRunRow>> {
     const limit = pageSize(first);
     const cursor = decodeCursor(after, 1);
-    const params: unknown[] = [];
-    const where: string[] = [];
-    if (modelName) where.push(`r.model_name = $${params.push(modelName)}`);
-    const countWhere = where.length ? `WHERE ${where.join(' AND ')}` : '';
+    const { params, p } = sqlParams();
+    const where: string[] = [ctx.services.access.ownerSql(ctx, 'r.recorded_by', p)];
+    if (modelName) where.push(`r.model_name = ${p(modelName)}`);
+    const countWhere = `WHERE ${where.join(' AND ')}`;
     const countParams = [...params];
-    if (cursor) where.push(`r.id > $${params.push(cursor[0])}::uuid`);
-    const rows: TrainingRunRow[] = await ctx.manager.query(`SELECT ${RUN_COLUMNS} FROM training_runs r ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY r.id LIMIT ${limit + 1}`, params);
+    if (cursor) where.push(`r.id > ${p(cursor[0])}::uuid`);
+    const rows: TrainingRunRow[] = await ctx.manager.query(
+      `SELECT ${RUN_COLUMNS} FROM training_runs r WHERE ${where.join(' AND ')} ORDER BY r.id LIMIT ${limit + 1}`,
+      params,
+    );
     return lazyTotal(toConnection(rows, limit, (r) => [r.id], (r) => r), async () => (await ctx.manager.query(`SELECT count(*)::int AS n FROM training_runs r ${countWhere}`, countParams))[0].n);
   }
 
@@ -109,6 +113,16 @@ export class LineageService {
     return runIds.map((id) => rows.filter((r) => r.run === id));
   }
 
+  /** The datasets a run consumed that the caller may see (`TrainingRun.datasets`). */
+  async visibleDatasetsOfRun(ctx: RequestContext, run: TrainingRunRow): Promise<DatasetRow[]> {
+    return ctx.services.access.visible(ctx, await ctx.loaders.runDatasets.load(run.id), (d) => d.requestedBy);
+  }
+
+  /** Every dataset a run consumed, those the caller may not see as opaque ids (OpenLineage inputs). */
+  async datasetsOrIdsOfRun(ctx: RequestContext, run: TrainingRunRow): Promise<(DatasetRow | string)[]> {
+    return ctx.services.access.redact(ctx, await ctx.loaders.runDatasets.load(run.id), (d) => d.requestedBy);
+  }
+
   /** Reviews of each run, newest first; one statement for the batch. */
   async reviewsOfRuns(ctx: RequestContext, runIds: readonly string[]): Promise<TrainingRunReview[][]> {
     const rows: (TrainingRunReview & { runId: string })[] = await ctx.manager.query(
@@ -150,18 +164,24 @@ export class LineageService {
     const depth = depthInput ?? DEFAULT_DEPTH;
     if (!Number.isInteger(depth) || depth < 1 || depth > MAX_DEPTH) throw new DomainError(ErrorCode.BAD_USER_INPUT, `depth must be 1-${MAX_DEPTH}`, 'depth');
     if (!isUuid(nodeId)) throw new DomainError(ErrorCode.BAD_USER_INPUT, 'nodeId is not a valid id', 'nodeId');
-    const [exists] = await ctx.manager.query(`SELECT EXISTS (SELECT 1 FROM datasets WHERE id = $1) OR EXISTS (SELECT 1 FROM training_runs WHERE id = $1) AS ok`, [nodeId]);
-    if (!exists.ok) throw new DomainError(ErrorCode.NOT_FOUND, `No dataset or training run ${nodeId}`, 'nodeId');
+    const [start] = await ctx.manager.query(
+      `SELECT requested_by AS owner FROM datasets WHERE id = $1 UNION ALL SELECT recorded_by FROM training_runs WHERE id = $1`,
+      [nodeId],
+    );
+    if (!start || !ctx.services.access.sees(ctx, start.owner)) {
+      throw new DomainError(ErrorCode.NOT_FOUND, `No dataset or training run ${nodeId}`, 'nodeId');
+    }
     const walks = [];
     if (direction !== LineageDirection.DOWNSTREAM) walks.push(`SELECT node, depth, 'UP' AS dir FROM (${lineageWalkSql('UP', '$1::uuid', '$2::int')}) up`);
     if (direction !== LineageDirection.UPSTREAM) walks.push(`SELECT node, depth, 'DOWN' AS dir FROM (${lineageWalkSql('DOWN', '$1::uuid', '$2::int')}) down`);
-    const rows: { id: string; depth: number; kind: string; label: string; status: string | null; frontier: boolean; edges: any }[] = await ctx.manager.query(
+    type Row = { id: string; depth: number; kind: LineageNodeKind; label: string | null; status: string | null; owner: string; frontier: boolean };
+    const rows: Row[] = await ctx.manager.query(
       `WITH visited AS MATERIALIZED (SELECT node, min(depth) AS depth, bool_or(dir = 'UP') AS up, bool_or(dir = 'DOWN') AS down FROM (${walks.join(' UNION ALL ')}) w GROUP BY node),
             limited AS MATERIALIZED (SELECT * FROM visited ORDER BY depth, node LIMIT ${MAX_NODES + 1})
        SELECT l.node AS id, l.depth,
               CASE WHEN d.id IS NOT NULL THEN 'DATASET' ELSE 'TRAINING_RUN' END AS kind,
               coalesce(d.name || ' v' || d.version, r.model_name || ' ' || r.model_version) AS label,
-              d.status,
+              d.status, coalesce(d.requested_by, r.recorded_by) AS owner,
               (l.depth = $2 AND (
                  (l.up AND EXISTS (SELECT 1 FROM lineage_edges e WHERE e.downstream_id = l.node)) OR
                  (l.down AND EXISTS (SELECT 1 FROM lineage_edges e WHERE e.upstream_id = l.node)))) AS frontier
@@ -172,14 +192,16 @@ export class LineageService {
     const cutBySize = rows.length > MAX_NODES;
     const nodes = rows.slice(0, MAX_NODES);
     const ids = nodes.map((n) => n.id);
-    const edges = await ctx.manager.query(
+    // Another ML engineer's artifacts appear as opaque ids: no label, no status, no transformation on their edges.
+    const hidden = new Set(nodes.filter((n) => !ctx.services.access.sees(ctx, n.owner)).map((n) => n.id));
+    const edges: LineageGraph['edges'] = await ctx.manager.query(
       `SELECT upstream_id AS "upstreamId", downstream_id AS "downstreamId", type, transformation FROM lineage_edges
        WHERE upstream_id = ANY($1::uuid[]) AND downstream_id = ANY($1::uuid[]) ORDER BY id`,
       [ids],
     );
     return {
-      nodes: nodes.map(({ frontier: _f, edges: _e, ...n }) => n) as LineageGraph['nodes'],
-      edges,
+      nodes: nodes.map(({ frontier: _f, owner: _o, ...n }) => (hidden.has(n.id) ? { ...n, label: null, status: null } : n)),
+      edges: edges.map((e) => (hidden.has(e.upstreamId) || hidden.has(e.downstreamId) ? { ...e, transformation: null } : e)),
       truncated: cutBySize || nodes.some((n) => n.frontier),
     };
   }
@@ -189,10 +211,11 @@ export class LineageService {
     const user = isUuid(userId) ? await ctx.loaders.user.load(userId) : undefined;
     if (!user) throw new DomainError(ErrorCode.NOT_FOUND, `No user ${userId}`, 'userId');
     const [{ n }] = await ctx.manager.query(`SELECT count(*)::int AS n FROM content_items WHERE author_id = $1`, [user.id]);
+    const { params, p } = sqlParams(user.id);
     const held: (DatasetRow & { items: number })[] = await ctx.manager.query(
       `SELECT h.items, ${DATASET_COLUMNS} FROM (SELECT dataset_id, count(*)::int AS items FROM dataset_members WHERE author_id = $1 GROUP BY dataset_id) h
-       JOIN datasets d ON d.id = h.dataset_id ORDER BY d.name, d.version`,
-      [user.id],
+       JOIN datasets d ON d.id = h.dataset_id WHERE ${ctx.services.access.ownerSql(ctx, 'd.requested_by', p)} ORDER BY d.name, d.version`,
+      params,
     );
     const runs: { run: string; via: string[] }[] = await ctx.manager.query(
       `SELECT downstream_id AS run, array_agg(upstream_id ORDER BY upstream_id) AS via FROM lineage_edges
@@ -200,11 +223,13 @@ export class LineageService {
       [held.map((d) => d.id)],
     );
     const runRows = await this.runsByIds(ctx, runs.map((r) => r.run));
+    const footprintRuns = runs.map((r, i) => ({ trainingRun: runRows[i]!, viaDatasetIds: r.via }));
+    const visibleRuns = ctx.services.access.visible(ctx, footprintRuns, (r) => r.trainingRun.recordedBy);
     return {
       userId: user.id,
       contentCount: n,
       datasets: held.map(({ items, ...d }) => ({ dataset: d, itemCount: items })),
-      trainingRuns: runs.map((r, i) => ({ trainingRun: runRows[i]!, viaDatasetIds: r.via })),
+      trainingRuns: visibleRuns,
     };
   }
 }

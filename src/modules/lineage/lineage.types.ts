@@ -113,13 +113,16 @@ export class LineageNode {
   @Field(() => LineageNodeKind, { description: 'DATASET or TRAINING_RUN.' })
   kind: LineageNodeKind;
 
-  @Field({ description: 'Dataset name and version, or model name and version.' })
-  label: string;
+  @Field(() => String, {
+    nullable: true,
+    description: 'Dataset name and version, or model name and version; null for another ML engineer\'s artifact (an opaque id to them).',
+  })
+  label: string | null;
 
   @Field(() => Int, { description: 'Hops from the starting node.' })
   depth: number;
 
-  @Field(() => String, { nullable: true, description: 'Dataset status (ACTIVE or SUPERSEDED); null for runs.' })
+  @Field(() => String, { nullable: true, description: 'ACTIVE or SUPERSEDED; null for runs and for another ML engineer\'s dataset.' })
   status: string | null;
 }
 
@@ -134,7 +137,10 @@ export class LineageEdge {
   @Field(() => LineageEdgeType, { description: 'DERIVED_FROM, TRAINED_ON or REMEDIATED_FROM.' })
   type: LineageEdgeType;
 
-  @Field(() => JSONResolver, { nullable: true, description: 'The transformation recorded with the edge.' })
+  @Field(() => JSONResolver, {
+    nullable: true,
+    description: 'The transformation recorded with the edge; null when either end is another ML engineer\'s artifact.',
+  })
   transformation: unknown;
 }
 

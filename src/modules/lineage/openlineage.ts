@@ -37,6 +37,10 @@ function datasetRef(d: DatasetRow, withSchema: boolean) {
   };
 }
 
+/** A dataset the caller may not see (another ML engineer's): its opaque id only. */
+const inputRef = (d: DatasetRow | string) =>
+  typeof d === 'string' ? { namespace: NAMESPACE, name: `datasets/${d}`, facets: {} } : datasetRef(d, false);
+
 /** A COMPLETE RunEvent of one batch job of ours. */
 function completeRunEvent(e: { time: Date; runId: string; version: string; job: string; jobType: string; jobFacets?: Record<string, unknown>; inputs: unknown[]; outputs: unknown[] }) {
   return {
@@ -56,7 +60,7 @@ function completeRunEvent(e: { time: Date; runId: string; version: string; job: 
 }
 
 /** The COMPLETE RunEvent of a dataset build, derivation or remediation. */
-export function datasetEvent(d: DatasetRow, parents: DatasetRow[], version: string) {
+export function datasetEvent(d: DatasetRow, parents: (DatasetRow | string)[], version: string) {
   return completeRunEvent({
     time: d.createdAt,
     runId: d.id,
@@ -66,20 +70,20 @@ export function datasetEvent(d: DatasetRow, parents: DatasetRow[], version: stri
     jobFacets: {
       documentation: facet(FACET.documentation, { description: `${d.origin} of ${d.name} v${d.version} under policy ${d.policyId}, snapshot ${d.snapshotAt.toISOString()}, manifest ${d.manifestDigest}` }),
     },
-    inputs: parents.length ? parents.map((p) => datasetRef(p, false)) : [{ namespace: NAMESPACE, name: 'tables/content_items', facets: {} }],
+    inputs: parents.length ? parents.map(inputRef) : [{ namespace: NAMESPACE, name: 'tables/content_items', facets: {} }],
     outputs: [{ ...datasetRef(d, true), outputFacets: { outputStatistics: facet(FACET.outputStatistics, { rowCount: d.memberCount }) } }],
   });
 }
 
 /** The COMPLETE RunEvent of a training run: the datasets it consumed in, the model version out. */
-export function trainingRunEvent(run: TrainingRunRow, datasets: DatasetRow[], version: string) {
+export function trainingRunEvent(run: TrainingRunRow, datasets: (DatasetRow | string)[], version: string) {
   return completeRunEvent({
     time: run.createdAt,
     runId: run.id,
     version,
     job: `training/${run.modelName}`,
     jobType: 'MODEL_TRAINING',
-    inputs: datasets.map((d) => datasetRef(d, false)),
+    inputs: datasets.map(inputRef),
     outputs: [{ namespace: NAMESPACE, name: `models/${run.modelName}`, facets: { version: facet(FACET.datasetVersion, { datasetVersion: run.modelVersion }) } }],
   });
 }
