@@ -5,6 +5,7 @@ import { ChangeIndexes1764460000003 } from './1764460000003-ChangeIndexes';
 import { DistributableKeys1764460000004 } from './1764460000004-DistributableKeys';
 import { KnowledgeBySnapshot1764460000005 } from './1764460000005-KnowledgeBySnapshot';
 import { EnforceMinimumAge1764460000007 } from './1764460000007-EnforceMinimumAge';
+import { CurrentState1764460000008 } from './1764460000008-CurrentState';
 
 /** Every migration, in order. The data source runs these and nothing else (synchronize is never on). */
 export const migrations = [
@@ -15,4 +16,5 @@ export const migrations = [
   DistributableKeys1764460000004,
   KnowledgeBySnapshot1764460000005,
   EnforceMinimumAge1764460000007,
+  CurrentState1764460000008,
 ];

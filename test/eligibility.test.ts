@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { Role } from '../src/common/auth';
 import { eligibleItemsSql } from '../src/modules/eligibility/eligibility.service';
+import { NOW } from '../src/modules/eligibility/eligibility.rules';
 import { countStatements, ok, startTestApp, TestApp, uniq } from './helpers';
 import { World } from './world';
 
@@ -23,6 +24,12 @@ const bulkEligible = async (itemIds: string[], policyId: string, asOf: string): 
     `SELECT c.id FROM ${eligibleItemsSql('(SELECT * FROM content_items WHERE id = ANY($3::uuid[]))', '$1::uuid', { asOf: '$2::timestamptz' })} c`,
     [policyId, asOf, itemIds],
   );
+  return new Set(rows.map((r: any) => r.id));
+};
+
+/** The bulk rendering now: the current state the database keeps (objections, latest visibility), not the history. */
+const bulkEligibleNow = async (itemIds: string[], policyId: string): Promise<Set<string>> => {
+  const rows = await t.sql(`SELECT c.id FROM ${eligibleItemsSql('(SELECT * FROM content_items WHERE id = ANY($2::uuid[]))', '$1::uuid', NOW)} c`, [policyId, itemIds]);
   return new Set(rows.map((r: any) => r.id));
 };
 
@@ -384,6 +391,12 @@ describe('property: explain path, bulk path and the reference agree', () => {
             const explained = [...verdicts[k].reasons].sort();
             expect({ item: k, policy: policy.key, reasons: explained }).toEqual({ item: k, policy: policy.key, reasons: expected });
             expect({ item: k, policy: policy.key, bulk: bulk.has(item.id) }).toEqual({ item: k, policy: policy.key, bulk: expected.length === 0 });
+          });
+          // Now: the current state kept by the database agrees with the history and the reference.
+          const now = await bulkEligibleNow(items.map((i) => i.id), policy.id);
+          items.forEach((item, k) => {
+            const expected = Reference.reasons(item, policy.p, Date.now(), events).length === 0;
+            expect({ item: k, policy: policy.key, now: now.has(item.id) }).toEqual({ item: k, policy: policy.key, now: expected });
           });
         }
       }),

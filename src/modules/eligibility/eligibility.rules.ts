@@ -37,6 +37,20 @@ export const CURRENT: Knowledge = {};
  */
 export const NOW: RuleTimes = { asOf: `'infinity'::timestamptz`, knowledge: CURRENT };
 
+/**
+ * True for an evaluation now with everything the statement sees: then the current state that the database keeps
+ * exact (migration CurrentState: each person's objections, each item's latest visibility) answers what otherwise needs
+ * the history. Any other instant or knowledge reads the history.
+ */
+export const isNow = (t: RuleTimes): boolean => t.asOf === NOW.asOf && !t.knowledge?.snapshot;
+
+/** users' columns that hold, for each scope, whether its deciding ledger event is an objection now. */
+export const OBJECTION_COLUMNS = {
+  ALL_AI_TRAINING: 'objects_all_ai_training',
+  PUBLIC_CONTENT: 'objects_public_content',
+  AI_INTERACTIONS: 'objects_ai_interactions',
+} as const;
+
 /** SQL true when the fact recorded by transaction `xid` at time `recordedAt` is known. */
 export function known(k: Knowledge | undefined, xid: string, recordedAt: string): string {
   if (!k?.snapshot) return 'true';
@@ -127,8 +141,16 @@ export const RULES: Rule[] = [
     applies: (t) => `((u.erased_at IS NOT NULL AND u.erased_at <= ${t.asOf} AND ${known(t.knowledge, 'u.erasure_xid', 'u.erased_at')})
       OR (u.deleted_at IS NOT NULL AND u.deleted_at <= ${t.asOf} AND ${known(t.knowledge, 'u.deletion_xid', 'u.deletion_recorded_at')}))`,
   },
-  { code: ReasonCode.OBJECTED, applies: (t) => `(${objectedIn(t, `'ALL_AI_TRAINING'`)} OR ${objectedIn(t, KIND_SCOPE_SQL)})` },
-  { code: ReasonCode.NOT_PUBLIC, applies: (t) => `(c.kind <> 'AI_PROMPT' AND ${visibilityAt(t)} IS DISTINCT FROM 'PUBLIC')` },
+  {
+    code: ReasonCode.OBJECTED,
+    applies: (t) => isNow(t)
+      ? `(u.${OBJECTION_COLUMNS.ALL_AI_TRAINING} OR CASE WHEN c.kind = 'AI_PROMPT' THEN u.${OBJECTION_COLUMNS.AI_INTERACTIONS} ELSE u.${OBJECTION_COLUMNS.PUBLIC_CONTENT} END)`
+      : `(${objectedIn(t, `'ALL_AI_TRAINING'`)} OR ${objectedIn(t, KIND_SCOPE_SQL)})`,
+  },
+  {
+    code: ReasonCode.NOT_PUBLIC,
+    applies: (t) => `(c.kind <> 'AI_PROMPT' AND ${isNow(t) ? 'c.visibility_now' : visibilityAt(t)} IS DISTINCT FROM 'PUBLIC')`,
+  },
 ];
 
 /**

@@ -16,6 +16,15 @@ export const MAX_ELIGIBILITY_IDS = 1000;
 /** The instant bound to $2, or now (eligibility.rules NOW) when it is NULL; with everything the statement sees. */
 const AT_PARAM_2: RuleTimes = { asOf: `coalesce($2::timestamptz, ${NOW.asOf})` };
 
+/**
+ * The times of a bulk evaluation: NOW (the current state the database keeps) when no instant is asked for, else the
+ * instant bound to $2 (the history). The explain path (verdicts) always reads the history, so the property tests
+ * compare the two renderings.
+ */
+const bulkTimes = (asOf: Date | null | undefined): RuleTimes => (asOf == null ? NOW : AT_PARAM_2);
+/** Their parameters: $1 the policy id, and $2 the instant when there is one. */
+const bulkParams = (policy: Policy, asOf: Date | null | undefined): unknown[] => (asOf == null ? [policy.id] : [policy.id, asOf]);
+
 /** Items that are eligible under `policyId` at the given times, as a relation with content_items' columns. */
 export function eligibleItemsSql(items: string, policyId: string, times: RuleTimes): string {
   return `(SELECT c.* FROM ${evaluationFromSql({ items, policyId, times })} WHERE ${eligibleSql(times)})`;
@@ -71,7 +80,7 @@ export class EligibilityService {
     const policy = await this.enforcedPolicy(ctx, policyKey);
     const limit = pageSize(first);
     const cursor = decodeCursor(after, 1);
-    const { params, p } = sqlParams(policy.id, asOfInput ?? null);
+    const { params, p } = sqlParams(...bulkParams(policy, asOfInput));
     const where = contentFilterSql(filter, p);
     const countParams = [...params];
     const countWhere = [...where];
@@ -79,7 +88,7 @@ export class EligibilityService {
     const relation = (conds: string[]) => {
       const base = `(SELECT * FROM content_items c${conds.length ? ` WHERE ${conds.join(' AND ')}` : ''})`;
       const narrowed = hasRole(ctx.viewer, Role.ML_ENGINEER) && asOfInput != null;
-      return eligibleItemsSql(narrowed ? eligibleItemsSql(base, '$1::uuid', NOW) : base, '$1::uuid', AT_PARAM_2);
+      return eligibleItemsSql(narrowed ? eligibleItemsSql(base, '$1::uuid', NOW) : base, '$1::uuid', bulkTimes(asOfInput));
     };
     const rows: ContentRow[] = await ctx.manager.query(
       `SELECT ${CONTENT_COLUMNS} FROM ${relation(where)} c ORDER BY c.id LIMIT ${limit + 1}`,
@@ -106,9 +115,9 @@ export class EligibilityService {
   async report(ctx: RequestContext, policyKey: string, asOfInput: Date | undefined | null, filter: ContentFilter | undefined, policyVersion?: number | null): Promise<EligibilityReport> {
     const asOf = this.asOf(ctx, asOfInput);
     const policy = await ctx.services.policies.get(ctx, policyKey, policyVersion);
-    const { params, p } = sqlParams(policy.id, asOfInput ?? null);
+    const { params, p } = sqlParams(...bulkParams(policy, asOfInput));
     const where = contentFilterSql(filter, p);
-    const times = AT_PARAM_2;
+    const times = bulkTimes(asOfInput);
     const items = `(SELECT * FROM content_items c${where.length ? ` WHERE ${where.join(' AND ')}` : ''})`;
     const [row] = await ctx.manager.query(
       `WITH r AS MATERIALIZED (SELECT ${reasonsSql(times)} AS reasons FROM ${evaluationFromSql({ items, policyId: '$1::uuid', times })})
@@ -136,8 +145,8 @@ export class EligibilityService {
     const asOf = this.asOf(ctx, asOfInput);
     const policy = await ctx.services.policies.get(ctx, policyKey);
     const [row] = await ctx.manager.query(
-      `SELECT count(*)::int AS n FROM ${eligibleItemsSql('content_items', '$1::uuid', AT_PARAM_2)} c`,
-      [policy.id, asOfInput ?? null],
+      `SELECT count(*)::int AS n FROM ${eligibleItemsSql('content_items', '$1::uuid', bulkTimes(asOfInput))} c`,
+      bulkParams(policy, asOfInput),
     );
     return row.n;
   }

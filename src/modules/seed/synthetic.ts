@@ -1,6 +1,7 @@
 import type { EntityManager } from 'typeorm';
 import { DomainError, ErrorCode } from '../../common/errors';
 import { lockContentIdentity } from '../content/content.service';
+import { OBJECTION_COLUMNS } from '../eligibility/eligibility.rules';
 
 /** Sizes and seed of a synthetic data set. */
 export interface SyntheticSpec {
@@ -43,6 +44,9 @@ async function deferIndexesAndForeignKeys(manager: EntityManager): Promise<strin
   return [...indexes.map((i) => i.def), ...fks.map((fk) => `ALTER TABLE ${fk.tbl} ADD CONSTRAINT ${fk.name} ${fk.def}`)];
 }
 
+/** The triggers that keep the current state (migration CurrentState). */
+const CURRENT_STATE_TRIGGERS = [['consent_events', 'consent_events_refresh_objections'], ['visibility_changes', 'visibility_changes_refresh_visibility']];
+
 /** Above this many items a seed defers indexes and foreign keys. */
 const BULK_ITEMS = 50000;
 
@@ -68,6 +72,10 @@ export async function writeSynthetic(manager: EntityManager, spec: SyntheticSpec
   const pick = (arr: string, salt: string, i = 'i') => `(${arr})[1 + floor(${rnd(salt, i)} * cardinality(${arr}))::int]`;
   const clean = spec.profile === 'clean';
   const bulk = spec.items >= BULK_ITEMS;
+  // Item i's visibility at creation, whether it changed once later, and to what (the later change is the latest).
+  const firstVisibility = `CASE WHEN ${clean ? 'true' : `${rnd('vis')} < 0.75`} THEN 'PUBLIC' WHEN ${rnd('vis')} < 0.9 THEN 'FRIENDS' ELSE 'ONLY_ME' END`;
+  const changed = clean ? 'false' : `${rnd('changed')} < 0.10`;
+  const laterVisibility = `CASE WHEN ${rnd('vis2')} < 0.5 THEN 'PUBLIC' WHEN ${rnd('vis2')} < 0.8 THEN 'FRIENDS' ELSE 'ONLY_ME' END`;
   await lockContentIdentity(manager);
   const [used] = await manager.query(
     `SELECT EXISTS (SELECT 1 FROM users WHERE starts_with(external_id, $1)) OR EXISTS (SELECT 1 FROM content_items WHERE starts_with(external_id, $1)) AS used`,
@@ -80,6 +88,9 @@ export async function writeSynthetic(manager: EntityManager, spec: SyntheticSpec
   if (bulk) {
     progress?.('dropping indexes', 0, units);
     restore = await deferIndexesAndForeignKeys(manager);
+    // The current state (migration CurrentState) is written with the rows, and the objections' once at the end,
+    // instead of by the triggers, which would look up history without its indexes.
+    for (const [table, trigger] of CURRENT_STATE_TRIGGERS) await manager.query(`ALTER TABLE ${table} DISABLE TRIGGER ${trigger}`);
   }
   progress?.('users', 0, units);
   await manager.query(
@@ -111,12 +122,14 @@ export async function writeSynthetic(manager: EntityManager, spec: SyntheticSpec
               initcap(${pick(TOPICS, 'topic')}) || ' note ' || i || ': ' || md5('${s}:text:' || i) AS text
        FROM k
      )
-     INSERT INTO content_items (id, external_id, author_id, platform, kind, text, language, content_hash, created_at, labels, deleted_at, deletion_recorded_at)
+     INSERT INTO content_items (id, external_id, author_id, platform, kind, text, language, content_hash, created_at, labels, deleted_at, deletion_recorded_at,
+                                visibility_now)
      SELECT ${itemId('i')}, '${prefix}c' || i, author_id, platform, kind, text, ${clean ? `'zzc'` : pick(LANGS, 'lang')},
             encode(sha256(convert_to(text, 'UTF8')), 'hex'), created_at,
             CASE WHEN ${clean ? 'false' : `${rnd('label')} < 0.03`} THEN ARRAY['SPECIAL_CATEGORY'] ELSE '{}'::text[] END,
             CASE WHEN ${clean ? 'false' : `${rnd('deleted')} < 0.02`} THEN least(created_at + interval '30 days', now()) END,
-            CASE WHEN ${clean ? 'false' : `${rnd('deleted')} < 0.02`} THEN least(created_at + interval '30 days', now()) END
+            CASE WHEN ${clean ? 'false' : `${rnd('deleted')} < 0.02`} THEN least(created_at + interval '30 days', now()) END,
+            CASE WHEN ${changed} THEN ${laterVisibility} ELSE ${firstVisibility} END
      FROM t`,
       [to, spec.users, from],
     );
@@ -124,14 +137,14 @@ export async function writeSynthetic(manager: EntityManager, spec: SyntheticSpec
     `INSERT INTO visibility_changes (item_id, author_id, visibility, changed_at, recorded_at)
      SELECT id, author_id, v, at, at FROM (
        SELECT ${itemId('i')} AS id, ${authorOf('i', '$3')} AS author_id,
-              CASE WHEN ${clean ? 'true' : `${rnd('vis')} < 0.75`} THEN 'PUBLIC' WHEN ${rnd('vis')} < 0.9 THEN 'FRIENDS' ELSE 'ONLY_ME' END AS v,
+              ${firstVisibility} AS v,
               TIMESTAMPTZ '2016-01-01' + make_interval(secs => floor(${rnd('created')} * 339000000)::int) AS at, 0 AS n
        FROM generate_series($2::int, $1::int) AS i
        UNION ALL
        SELECT ${itemId('i')}, ${authorOf('i', '$3')},
-              CASE WHEN ${rnd('vis2')} < 0.5 THEN 'PUBLIC' WHEN ${rnd('vis2')} < 0.8 THEN 'FRIENDS' ELSE 'ONLY_ME' END,
+              ${laterVisibility},
               least(TIMESTAMPTZ '2016-01-01' + make_interval(secs => floor(${rnd('created')} * 339000000)::int) + make_interval(days => 1 + floor(${rnd('vis2at')} * 400)::int), now()), 1
-       FROM generate_series($2::int, $1::int) AS i WHERE ${clean ? 'false' : `${rnd('changed')} < 0.10`}
+       FROM generate_series($2::int, $1::int) AS i WHERE ${changed}
      ) x ORDER BY id, n`,
       [to, from, spec.users],
     );
@@ -159,6 +172,13 @@ export async function writeSynthetic(manager: EntityManager, spec: SyntheticSpec
   if (bulk) {
     progress?.('indexes and foreign keys', units, units);
     for (const statement of restore) await manager.query(statement);
+    await manager.query(`UPDATE users u SET ${Object.entries(OBJECTION_COLUMNS).map(([scope, col]) => `${col} = d.${col}`).join(', ')}
+      FROM (SELECT user_id, ${Object.entries(OBJECTION_COLUMNS).map(([scope, col]) => `coalesce(bool_or(type = 'OBJECTION') FILTER (WHERE scope = '${scope}'), false) AS ${col}`).join(', ')}
+            FROM (SELECT DISTINCT ON (user_id, scope) user_id, scope, type FROM consent_events
+                  WHERE user_id IN (SELECT id FROM users WHERE starts_with(external_id, $1))
+                  ORDER BY user_id, scope, effective_at DESC, recorded_at DESC, id DESC) e GROUP BY user_id) d
+      WHERE d.user_id = u.id`, [prefix]);
+    for (const [table, trigger] of CURRENT_STATE_TRIGGERS) await manager.query(`ALTER TABLE ${table} ENABLE TRIGGER ${trigger}`);
   }
   // Fresh statistics whatever the size: content's key is (id, author_id), so only the statistics tell the planner
   // that an id matches one row; without them a lookup of 100 ids is planned as a scan of the table.

@@ -84,7 +84,7 @@ export class UserService {
     // Everyone else is locked (an erasure takes the same lock): an erasure either committed before, and is refused
     // here, or waits until this ingest has committed and then removes what it wrote.
     const existing: { id: string; external_id: string; erased_at: Date | null }[] = await ctx.manager.query(
-      `SELECT id, external_id, erased_at FROM users WHERE external_id = ANY($1::text[]) AND NOT (external_id = ANY($2::text[])) ORDER BY external_id FOR UPDATE`,
+      `SELECT id, external_id, erased_at FROM users WHERE external_id = ANY($1::text[]) AND NOT (external_id = ANY($2::text[])) ORDER BY id FOR UPDATE`,
       [values[0], [...createdIds]],
     );
     const index = new Map(rows.map((r, i) => [r.externalId, i]));
