@@ -20,6 +20,19 @@ export interface Config {
   introspection: boolean;
   /** Largest request body accepted, in bytes. */
   bodyLimit: number;
+  /** Longest lifetime (exp - iat) of a bearer token accepted or signed, in seconds (TOKEN_MAX_LIFETIME, default 12h). */
+  tokenMaxLifetimeSeconds: number;
+}
+
+export const DEFAULT_TOKEN_MAX_LIFETIME_SECONDS = 12 * 3600;
+
+const UNIT_SECONDS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 };
+
+/** "90", "90s", "15m", "12h", "7d" as seconds; undefined when it is none of these or not positive. */
+export function parseDuration(text: string): number | undefined {
+  const m = /^(\d+)\s*([smhd]?)$/.exec(text.trim());
+  const seconds = m ? Number(m[1]) * UNIT_SECONDS[m[2] || 's'] : 0;
+  return seconds > 0 ? seconds : undefined;
 }
 
 export class ConfigError extends Error {}
@@ -59,6 +72,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const bodyLimitText = env.BODY_LIMIT_MB ?? '64';
   const bodyLimitMb = Number(bodyLimitText);
   if (!(bodyLimitMb > 0 && bodyLimitMb <= 1024)) problems.push(`BODY_LIMIT_MB must be a number of megabytes 1-1024, got "${bodyLimitText}"`);
+  const lifetimeText = env.TOKEN_MAX_LIFETIME || '12h';
+  const tokenMaxLifetimeSeconds = parseDuration(lifetimeText) ?? 0;
+  if (!tokenMaxLifetimeSeconds) problems.push(`TOKEN_MAX_LIFETIME must be a positive duration such as 3600, 30m, 12h or 1d, got "${lifetimeText}"`);
   if (problems.length) throw new ConfigError(`Invalid configuration:\n  - ${problems.join('\n  - ')}`);
   return {
     port,
@@ -75,5 +91,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     ide,
     introspection,
     bodyLimit: Math.round(bodyLimitMb * 1024 * 1024),
+    tokenMaxLifetimeSeconds,
   };
 }

@@ -38,7 +38,7 @@ async function main(): Promise<void> {
       `Health: ${base}/healthz   Ready: ${base}/readyz`,
       'Development tokens (send as "Authorization: Bearer <token>"):',
     ];
-    for (const role of ALL_ROLES) lines.push(`  ${role.padEnd(16)} ${await signToken(secret, `dev-${role.toLowerCase()}`, [role])}`);
+    for (const role of ALL_ROLES) lines.push(`  ${role.padEnd(16)} ${await signToken(secret, `dev-${role.toLowerCase()}`, [role], undefined, config.tokenMaxLifetimeSeconds)}`);
     lines.push(`Try: curl -s ${base}/graphql -H 'content-type: application/json' -H "authorization: Bearer $TOKEN" -d '{"query":"{ users(first: 5) { totalCount edges { node { id country } } } }"}'`, '');
     process.stderr.write(lines.join('\n') + '\n');
   }

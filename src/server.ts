@@ -177,7 +177,7 @@ export async function createApp(config: Config, dataSource: DataSource, log: Log
   // Routes beside /graphql take the same bearer token.
   const viewerOf = async (req: express.Request, res: express.Response) => {
     try {
-      const viewer = await authenticate(secret, req.headers.authorization);
+      const viewer = await authenticate(secret, req.headers.authorization, config.tokenMaxLifetimeSeconds);
       if (!viewer) res.status(401).json({ error: { code: 'UNAUTHENTICATED', message: 'Authentication required: send "Authorization: Bearer <token>"' } });
       return viewer;
     } catch (err) {
@@ -225,7 +225,7 @@ export async function createApp(config: Config, dataSource: DataSource, log: Log
       context: async ({ req }) => {
         const requestId = String(req.id);
         try {
-          const viewer = await authenticate(secret, req.headers.authorization);
+          const viewer = await authenticate(secret, req.headers.authorization, config.tokenMaxLifetimeSeconds);
           return createContext({ dataSource, services, config, log: req.log }, viewer, requestId);
         } catch (err) {
           if (err instanceof AuthenticationError) throw unauthenticated(err.message);

@@ -75,7 +75,7 @@ export async function startTestApp(overrides: Partial<Config> = {}, logStream?: 
   const address = app.httpServer.address();
   const url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
   const tokens = {} as Record<Role, string>;
-  for (const role of ALL_ROLES) tokens[role] = await signToken(app.secret, `test-${role.toLowerCase()}`, [role]);
+  for (const role of ALL_ROLES) tokens[role] = await signToken(app.secret, `test-${role.toLowerCase()}`, [role], undefined, config.tokenMaxLifetimeSeconds);
   const gql = async (query: string, variables?: Record<string, unknown>, as: Role | null | string = Role.PRIVACY_OFFICER) => {
     const token = as == null ? undefined : (tokens as Record<string, string>)[as] ?? as;
     const res = await fetch(`${url}/graphql`, {

@@ -12,7 +12,7 @@ import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { loadConfig } from '../config';
 import { openDatabase, Database } from '../db/data-source';
 import { citusLayoutViolations, citusPlanPath, citusViolations, parseCitusPlan } from '../db/citus';
-import { ALL_ROLES, resolveAuthSecret, Role, signToken } from '../common/auth';
+import { ALL_ROLES, resolveAuthSecret, Role, signToken, TokenSigningError } from '../common/auth';
 import { createContext, RequestContext } from '../context';
 import { createServices } from '../services';
 import { runAudited } from '../modules/audit/audited-mutation';
@@ -54,13 +54,22 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .description('Print a bearer token (and nothing else on stdout).')
     .requiredOption('-r, --role <roles>', `comma-separated roles: ${ALL_ROLES.join(', ')}`)
     .requiredOption('-s, --subject <subject>', 'who the token is for')
-    .option('--expires <duration>', 'lifetime, e.g. 12h, 30m, 7d', '12h')
-    .action(async (opts: { role: string; subject: string; expires: string }) => {
+    .option('--expires <duration>', 'lifetime, e.g. 12h, 30m (default and longest: TOKEN_MAX_LIFETIME, 12h unless configured)')
+    .action(async (opts: { role: string; subject: string; expires?: string }) => {
       const roles = opts.role.split(',').map((r) => r.trim().toUpperCase()) as Role[];
       const unknown = roles.filter((r) => !ALL_ROLES.includes(r));
       if (unknown.length) throw new InvalidArgumentError(`unknown role ${unknown.join(', ')}; roles are ${ALL_ROLES.join(', ')}`);
-      process.stdout.write(`${await signToken(resolveAuthSecret(loadConfig()), opts.subject, roles, opts.expires)}\n`);
-      process.stderr.write(`token: signed for ${opts.subject} with ${roles.join(', ')}, expires in ${opts.expires}\n`);
+      const config = loadConfig();
+      let token: string;
+      try {
+        token = await signToken(resolveAuthSecret(config), opts.subject, roles, opts.expires, config.tokenMaxLifetimeSeconds);
+      } catch (err) {
+        // jose throws a TypeError on a duration it cannot read.
+        if (err instanceof TokenSigningError || err instanceof TypeError) throw new InvalidArgumentError(err.message);
+        throw err;
+      }
+      process.stdout.write(`${token}\n`);
+      process.stderr.write(`token: signed for ${opts.subject} with ${roles.join(', ')}, expires in ${opts.expires ?? `${config.tokenMaxLifetimeSeconds}s`}\n`);
     });
 
   program
