@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { auditKeyProblems } from './modules/audit/checkpoints';
 
 /** Validated process configuration. Every setting the service reads from the environment is here. */
 export interface Config {
@@ -22,6 +23,14 @@ export interface Config {
   bodyLimit: number;
   /** Longest lifetime (exp - iat) of a bearer token accepted or signed, in seconds (TOKEN_MAX_LIFETIME, default 12h). */
   tokenMaxLifetimeSeconds: number;
+  /** Ed25519 private key signing audit checkpoints (AUDIT_SIGNING_KEY, PEM or base64 PKCS#8 DER); required in production. */
+  auditSigningKey?: string;
+  /** Public keys of earlier signing keys whose checkpoints still verify (AUDIT_PREVIOUS_PUBLIC_KEYS, comma-separated). */
+  auditPreviousPublicKeys: string[];
+  /** Where the append-only checkpoint file lives, outside the database (AUDIT_CHECKPOINT_DIR, default DATA_DIR/audit). */
+  auditCheckpointDir: string;
+  /** Seconds between the service's own checkpoints; 0 = none (AUDIT_CHECKPOINT_INTERVAL, default 5m). */
+  auditCheckpointIntervalSeconds: number;
 }
 
 export const DEFAULT_TOKEN_MAX_LIFETIME_SECONDS = 12 * 3600;
@@ -75,6 +84,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const lifetimeText = env.TOKEN_MAX_LIFETIME || '12h';
   const tokenMaxLifetimeSeconds = parseDuration(lifetimeText) ?? 0;
   if (!tokenMaxLifetimeSeconds) problems.push(`TOKEN_MAX_LIFETIME must be a positive duration such as 3600, 30m, 12h or 1d, got "${lifetimeText}"`);
+  const auditSigningKey = env.AUDIT_SIGNING_KEY || undefined;
+  const auditPreviousPublicKeys = (env.AUDIT_PREVIOUS_PUBLIC_KEYS ?? '').split(',').map((k) => k.trim()).filter(Boolean);
+  problems.push(...auditKeyProblems(auditSigningKey, auditPreviousPublicKeys));
+  if (production && !auditSigningKey) {
+    problems.push('AUDIT_SIGNING_KEY is required when NODE_ENV=production (an Ed25519 key kept outside the database signs audit checkpoints)');
+  }
+  const intervalText = env.AUDIT_CHECKPOINT_INTERVAL || '5m';
+  const auditCheckpointIntervalSeconds = ['0', 'off'].includes(intervalText) ? 0 : parseDuration(intervalText) ?? -1;
+  if (auditCheckpointIntervalSeconds < 0) problems.push(`AUDIT_CHECKPOINT_INTERVAL must be a duration such as 300, 5m or 1h, or off, got "${intervalText}"`);
   if (problems.length) throw new ConfigError(`Invalid configuration:\n  - ${problems.join('\n  - ')}`);
   return {
     port,
@@ -92,5 +110,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     introspection,
     bodyLimit: Math.round(bodyLimitMb * 1024 * 1024),
     tokenMaxLifetimeSeconds,
+    auditSigningKey,
+    auditPreviousPublicKeys,
+    auditCheckpointDir: path.resolve(env.AUDIT_CHECKPOINT_DIR ?? path.join(env.DATA_DIR ?? './.data', 'audit')),
+    auditCheckpointIntervalSeconds,
   };
 }

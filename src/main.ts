@@ -21,7 +21,7 @@ async function main(): Promise<void> {
   }
   const log = pino({ level: config.logLevel });
   const db = await openDatabase(config);
-  const { httpServer, services, secret } = await createApp(config, db.dataSource, log);
+  const { httpServer, services, secret, stopCheckpoints } = await createApp(config, db.dataSource, log);
   if (config.seedDemo) {
     const system = createContext({ dataSource: db.dataSource, services, config, log }, { subject: 'system:demo-seed', roles: [] });
     if (await seedDemoIfEmpty(system)) log.info('loaded the demo data set');
@@ -44,6 +44,7 @@ async function main(): Promise<void> {
   }
   const shutdown = async (signal: string) => {
     log.info({ signal }, 'shutting down');
+    stopCheckpoints();
     httpServer.close();
     await db.close();
     process.exit(0);

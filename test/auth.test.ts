@@ -1,18 +1,13 @@
 import { SignJWT } from 'jose';
 import { Role } from '../src/common/auth';
-import { freshDatabaseConfig, ok, startTestApp, TestApp } from './helpers';
+import { ok, startFreshTestApp, startTestApp, TestApp } from './helpers';
 
 // A database of its own: the last test checks that the whole audit chain verifies.
-let fresh: Awaited<ReturnType<typeof freshDatabaseConfig>>;
 let t: TestApp;
 beforeAll(async () => {
-  fresh = await freshDatabaseConfig();
-  t = await startTestApp(fresh.config);
+  t = await startFreshTestApp();
 });
-afterAll(async () => {
-  await t?.close();
-  await fresh?.drop();
-});
+afterAll(async () => t?.close());
 
 const now = () => Math.floor(Date.now() / 1000);
 const HOUR = 3600;
@@ -59,7 +54,7 @@ describe('bearer tokens', () => {
   });
 
   it('honours a configured maximum lifetime', async () => {
-    const short = await startTestApp({ ...fresh.config, tokenMaxLifetimeSeconds: HOUR });
+    const short = await startTestApp({ databaseUrl: t.config.databaseUrl, dataDir: t.config.dataDir, tokenMaxLifetimeSeconds: HOUR });
     try {
       const iat = now();
       const long = await new SignJWT({ roles: ['AUDITOR'] }).setProtectedHeader({ alg: 'HS256' }).setSubject('x').setIssuer('ai-data-governance')

@@ -33,7 +33,7 @@ describe('Citus readiness', () => {
       dataset_members: { column: 'author_id', colocateWith: 'content_items' },
     });
     expect([...plan.reference].sort()).toEqual(['consent_events', 'datasets', 'lineage_edges', 'policies', 'training_run_reviews', 'training_runs', 'users']);
-    expect([...plan.local]).toEqual(['audit_events']);
+    expect([...plan.local]).toEqual(['audit_events', 'audit_checkpoints']);
     // The append-only triggers of the ledger, policies, reviews and lineage stay: the plan enables them.
     expect(plan.unsafeTriggers).toBe(true);
   });

@@ -38,9 +38,17 @@ describe('distributable keys migration on existing data', () => {
       (await ds.query(`SELECT pg_get_constraintdef(oid) AS def FROM pg_constraint WHERE conrelid = $1::regclass AND contype = $2 ORDER BY conname`, [table, type])).map(
         (r: any) => r.def,
       );
+    // Undoes migrations, newest first, up to and including `name` (later migrations exist).
+    const undoThrough = async (name: string) => {
+      for (;;) {
+        const [last] = await ds.query(`SELECT name FROM schema_migrations ORDER BY timestamp DESC, id DESC LIMIT 1`);
+        await ds.undoLastMigration();
+        if (last.name === name) return;
+      }
+    };
     try {
       await ds.runMigrations();
-      await ds.undoLastMigration();
+      await undoThrough('DistributableKeys1764460000004');
       // Data in the shape before the migration: a dataset partition keyed by item only, history without the author.
       const [u] = await ds.query(`INSERT INTO users (external_id, country) VALUES ('m-u', 'DE') RETURNING id`);
       const [c] = await ds.query(
@@ -66,7 +74,7 @@ describe('distributable keys migration on existing data', () => {
         /foreign key/,
       );
 
-      await ds.undoLastMigration();
+      await undoThrough('DistributableKeys1764460000004');
       expect(await keyOf('content_items', 'p')).toEqual(['PRIMARY KEY (id)']);
       expect(await keyOf('dataset_members_m', 'p')).toEqual(['PRIMARY KEY (item_id)']);
       expect(await ds.query(`SELECT count(*)::int AS n FROM visibility_changes`)).toEqual([{ n: 2 }]);
@@ -96,8 +104,38 @@ describe('database constraints', () => {
     ['TRUNCATE audit_events'],
     ['UPDATE policies SET minimum_age = 16'],
     ['DELETE FROM policies'],
-  ])('refuses %s: the ledger, the audit log and published policies are append-only', async (sql) => {
+    ['TRUNCATE policies CASCADE'],
+    ['TRUNCATE training_run_reviews'],
+    ['TRUNCATE lineage_edges'],
+    ['TRUNCATE audit_checkpoints'],
+  ])('refuses %s: the ledger, the audit log and its checkpoints, published policies, reviews and lineage are append-only', async (sql) => {
     await expect(t.sql(sql)).rejects.toThrow(/append-only/);
+  });
+
+  it.each([['UPDATE audit_checkpoints SET event_count = 0'], ['DELETE FROM audit_checkpoints']])('refuses %s: checkpoints are append-only', async (sql) => {
+    // A row to refuse to change, in a transaction rolled back (no unsigned checkpoint is left in the shared database).
+    const runner = t.db.dataSource.createQueryRunner();
+    await runner.startTransaction();
+    try {
+      await runner.query(`INSERT INTO audit_checkpoints (last_event_id, last_hash, event_count, signed_at, key_id, signature)
+        VALUES (1, repeat('0', 64), 1, now(), 'test', 'unsigned')`);
+      await expect(runner.query(sql)).rejects.toThrow(/append-only/);
+    } finally {
+      await runner.rollbackTransaction();
+      await runner.release();
+    }
+  });
+
+  it('refuses TRUNCATE on every table that refuses UPDATE and DELETE', async () => {
+    const tables = await t.sql(
+      `SELECT c.relname AS table, bool_or(t.tgtype & 32 <> 0) AS no_truncate
+       FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_proc p ON p.oid = t.tgfoid
+       WHERE p.proname = 'reject_modification' AND NOT t.tgisinternal GROUP BY c.relname ORDER BY 1`,
+    );
+    expect(tables.map((r: any) => r.table)).toEqual(
+      expect.arrayContaining(['audit_checkpoints', 'audit_events', 'consent_events', 'lineage_edges', 'policies', 'training_run_reviews']),
+    );
+    expect(tables.filter((r: any) => !r.no_truncate)).toEqual([]);
   });
 
   it.each([

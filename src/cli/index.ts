@@ -201,14 +201,33 @@ export function buildProgram(setExit: (code: number) => void): Command {
   const audit = program.command('audit').description('Audit log.');
   audit
     .command('verify')
-    .description('Recompute the hash chain of the audit log; exit 1 when it is broken.')
+    .description('Recompute the hash chain of the audit log, check it against the latest signed checkpoint and the consent ledger against it; exit 1 when anything does not match.')
     .action(async () => {
       const result = await withContext(defaultActor(), [Role.AUDITOR], (ctx) => ctx.services.audit.verifyChain(ctx));
       if (result.valid) process.stdout.write(`audit verify: valid, ${result.checkedEvents} events checked\n`);
       else {
-        process.stdout.write(`audit verify: BROKEN at event ${result.firstBrokenEventId} (${result.checkedEvents} events checked)\n`);
+        const at = result.firstBrokenEventId ? ` at event ${result.firstBrokenEventId}` : '';
+        process.stdout.write(`audit verify: BROKEN${at} (${result.checkedEvents} events checked)\n`);
+        for (const p of result.problems) process.stderr.write(`problem: ${p}\n`);
+        for (const id of result.unboundLedgerEventIds) process.stderr.write(`problem: consent event ${id} is bound to no audit event\n`);
         setExit(EXIT.FAILED);
       }
+      const c = result.checkpoint;
+      process.stdout.write(
+        c ? `audit verify: latest checkpoint covers ${c.eventCount} events up to event ${c.lastEventId}, signed ${c.signedAt} by key ${c.keyId}; ${result.eventsAfterCheckpoint} events after it\n`
+          : 'audit verify: no signed checkpoint yet (run `aidg audit checkpoint`)\n',
+      );
+      process.stdout.write(`audit verify: ${result.checkedLedgerEvents} consent ledger rows checked\n`);
+    });
+  audit
+    .command('checkpoint')
+    .description('Sign a checkpoint of the audit chain\'s head (after checking every event since the last one) and store it in the database and in AUDIT_CHECKPOINT_DIR.')
+    .action(async () => {
+      const outcome = await withContext(defaultActor(), [Role.AUDITOR], (ctx) => ctx.services.audit.checkpoint(ctx));
+      const c = outcome.checkpoint;
+      if (!c) process.stdout.write('audit checkpoint: the audit log is empty, nothing to sign\n');
+      else if (!outcome.created) process.stdout.write(`audit checkpoint: up to date, event ${c.lastEventId} (${c.eventCount} events) is already signed\n`);
+      else process.stdout.write(`audit checkpoint: signed event ${c.lastEventId} (${c.eventCount} events) with key ${c.keyId}; stored in the database and ${outcome.file}\n`);
     });
 
   return program;
