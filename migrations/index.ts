@@ -4,6 +4,7 @@ import { Datasets1764460000002 } from './1764460000002-Datasets';
 import { ChangeIndexes1764460000003 } from './1764460000003-ChangeIndexes';
 import { DistributableKeys1764460000004 } from './1764460000004-DistributableKeys';
 import { KnowledgeBySnapshot1764460000005 } from './1764460000005-KnowledgeBySnapshot';
+import { AuditAnchors1764460000006 } from './1764460000006-AuditAnchors';
 import { EnforceMinimumAge1764460000007 } from './1764460000007-EnforceMinimumAge';
 import { CurrentState1764460000008 } from './1764460000008-CurrentState';
 
@@ -15,6 +16,7 @@ export const migrations = [
   ChangeIndexes1764460000003,
   DistributableKeys1764460000004,
   KnowledgeBySnapshot1764460000005,
+  AuditAnchors1764460000006,
   EnforceMinimumAge1764460000007,
   CurrentState1764460000008,
 ];

@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { auditKeyProblems } from './modules/audit/checkpoints';
 
 /** Validated process configuration. Every setting the service reads from the environment is here. */
 export interface Config {
@@ -20,6 +21,27 @@ export interface Config {
   introspection: boolean;
   /** Largest request body accepted, in bytes. */
   bodyLimit: number;
+  /** Longest lifetime (exp - iat) of a bearer token accepted or signed, in seconds (TOKEN_MAX_LIFETIME, default 12h). */
+  tokenMaxLifetimeSeconds: number;
+  /** Ed25519 private key signing audit checkpoints (AUDIT_SIGNING_KEY, PEM or base64 PKCS#8 DER); required in production. */
+  auditSigningKey?: string;
+  /** Public keys of earlier signing keys whose checkpoints still verify (AUDIT_PREVIOUS_PUBLIC_KEYS, comma-separated). */
+  auditPreviousPublicKeys: string[];
+  /** Where the append-only checkpoint file lives, outside the database (AUDIT_CHECKPOINT_DIR, default DATA_DIR/audit). */
+  auditCheckpointDir: string;
+  /** Seconds between the service's own checkpoints; 0 = none (AUDIT_CHECKPOINT_INTERVAL, default 5m). */
+  auditCheckpointIntervalSeconds: number;
+}
+
+export const DEFAULT_TOKEN_MAX_LIFETIME_SECONDS = 12 * 3600;
+
+const UNIT_SECONDS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 };
+
+/** "90", "90s", "15m", "12h", "7d" as seconds; undefined when it is none of these or not positive. */
+export function parseDuration(text: string): number | undefined {
+  const m = /^(\d+)\s*([smhd]?)$/.exec(text.trim());
+  const seconds = m ? Number(m[1]) * UNIT_SECONDS[m[2] || 's'] : 0;
+  return seconds > 0 ? seconds : undefined;
 }
 
 export class ConfigError extends Error {}
@@ -59,6 +81,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const bodyLimitText = env.BODY_LIMIT_MB ?? '64';
   const bodyLimitMb = Number(bodyLimitText);
   if (!(bodyLimitMb > 0 && bodyLimitMb <= 1024)) problems.push(`BODY_LIMIT_MB must be a number of megabytes 1-1024, got "${bodyLimitText}"`);
+  const lifetimeText = env.TOKEN_MAX_LIFETIME || '12h';
+  const tokenMaxLifetimeSeconds = parseDuration(lifetimeText) ?? 0;
+  if (!tokenMaxLifetimeSeconds) problems.push(`TOKEN_MAX_LIFETIME must be a positive duration such as 3600, 30m, 12h or 1d, got "${lifetimeText}"`);
+  const auditSigningKey = env.AUDIT_SIGNING_KEY || undefined;
+  const auditPreviousPublicKeys = (env.AUDIT_PREVIOUS_PUBLIC_KEYS ?? '').split(',').map((k) => k.trim()).filter(Boolean);
+  problems.push(...auditKeyProblems(auditSigningKey, auditPreviousPublicKeys));
+  if (production && !auditSigningKey) {
+    problems.push('AUDIT_SIGNING_KEY is required when NODE_ENV=production (an Ed25519 key kept outside the database signs audit checkpoints)');
+  }
+  const intervalText = env.AUDIT_CHECKPOINT_INTERVAL || '5m';
+  const auditCheckpointIntervalSeconds = ['0', 'off'].includes(intervalText) ? 0 : parseDuration(intervalText) ?? -1;
+  if (auditCheckpointIntervalSeconds < 0) problems.push(`AUDIT_CHECKPOINT_INTERVAL must be a duration such as 300, 5m or 1h, or off, got "${intervalText}"`);
   if (problems.length) throw new ConfigError(`Invalid configuration:\n  - ${problems.join('\n  - ')}`);
   return {
     port,
@@ -75,5 +109,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     ide,
     introspection,
     bodyLimit: Math.round(bodyLimitMb * 1024 * 1024),
+    tokenMaxLifetimeSeconds,
+    auditSigningKey,
+    auditPreviousPublicKeys,
+    auditCheckpointDir: path.resolve(env.AUDIT_CHECKPOINT_DIR ?? path.join(env.DATA_DIR ?? './.data', 'audit')),
+    auditCheckpointIntervalSeconds,
   };
 }

@@ -21,7 +21,7 @@ async function main(): Promise<void> {
   }
   const log = pino({ level: config.logLevel });
   const db = await openDatabase(config);
-  const { httpServer, services, secret } = await createApp(config, db.dataSource, log);
+  const { httpServer, services, secret, stopCheckpoints } = await createApp(config, db.dataSource, log);
   if (config.seedDemo) {
     const system = createContext({ dataSource: db.dataSource, services, config, log }, { subject: 'system:demo-seed', roles: [] });
     if (await seedDemoIfEmpty(system)) log.info('loaded the demo data set');
@@ -38,12 +38,13 @@ async function main(): Promise<void> {
       `Health: ${base}/healthz   Ready: ${base}/readyz`,
       'Development tokens (send as "Authorization: Bearer <token>"):',
     ];
-    for (const role of ALL_ROLES) lines.push(`  ${role.padEnd(16)} ${await signToken(secret, `dev-${role.toLowerCase()}`, [role])}`);
+    for (const role of ALL_ROLES) lines.push(`  ${role.padEnd(16)} ${await signToken(secret, `dev-${role.toLowerCase()}`, [role], undefined, config.tokenMaxLifetimeSeconds)}`);
     lines.push(`Try: curl -s ${base}/graphql -H 'content-type: application/json' -H "authorization: Bearer $TOKEN" -d '{"query":"{ users(first: 5) { totalCount edges { node { id country } } } }"}'`, '');
     process.stderr.write(lines.join('\n') + '\n');
   }
   const shutdown = async (signal: string) => {
     log.info({ signal }, 'shutting down');
+    stopCheckpoints();
     httpServer.close();
     await db.close();
     process.exit(0);

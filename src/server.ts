@@ -22,6 +22,7 @@ import { cardData, cardHtml } from './modules/datasets/dataset.card';
 import { hasRole, Role } from './common/auth';
 import { ideRouter } from './ide/ide';
 import { limitsPlugin } from './common/limits';
+import { every } from './modules/audit/checkpoints';
 
 export interface App {
   app: express.Express;
@@ -30,6 +31,22 @@ export interface App {
   services: Services;
   secret: Uint8Array;
   log: Logger;
+  /** Stops the periodic audit checkpoints (also done by apollo.stop()). */
+  stopCheckpoints(): void;
+}
+
+/** The service's own audit checkpoints every AUDIT_CHECKPOINT_INTERVAL (none when 0); a refusal is logged as an error. */
+function periodicCheckpoints(config: Config, dataSource: DataSource, services: Services, log: Logger): { stop(): void } {
+  if (!config.auditCheckpointIntervalSeconds) return { stop: () => undefined };
+  return every(config.auditCheckpointIntervalSeconds, async () => {
+    const ctx = createContext({ dataSource, services, config, log }, { subject: 'system:audit-checkpoint', roles: [] });
+    try {
+      const outcome = await services.audit.checkpoint(ctx);
+      if (outcome.created) log.info({ lastEventId: outcome.checkpoint!.lastEventId, eventCount: outcome.checkpoint!.eventCount }, 'audit checkpoint signed');
+    } catch (err) {
+      log.error({ err: { message: (err as Error).message } }, 'audit checkpoint refused');
+    }
+  });
 }
 
 /** True when every root field of the operation is introspection (allowed without a token, so the IDE can load docs). */
@@ -121,6 +138,7 @@ export function formatError(config: Config) {
 export async function createApp(config: Config, dataSource: DataSource, log: Logger = pino({ level: config.logLevel })): Promise<App> {
   const services = createServices();
   const secret = resolveAuthSecret(config);
+  const checkpoints = periodicCheckpoints(config, dataSource, services, log);
   const app = express();
   app.disable('x-powered-by');
   const httpServer = http.createServer(app);
@@ -131,6 +149,7 @@ export async function createApp(config: Config, dataSource: DataSource, log: Log
       ApolloServerPluginCacheControlDisabled(),
       ApolloServerPluginLandingPageDisabled(),
       ApolloServerPluginDrainHttpServer({ httpServer }),
+      { async serverWillStart() { return { async serverWillStop() { checkpoints.stop(); } }; } },
       requireAuthentication,
       limitsPlugin(schema),
       ...(config.replicaUrls.length ? [replicaRouting(dataSource)] : []),
@@ -177,7 +196,7 @@ export async function createApp(config: Config, dataSource: DataSource, log: Log
   // Routes beside /graphql take the same bearer token.
   const viewerOf = async (req: express.Request, res: express.Response) => {
     try {
-      const viewer = await authenticate(secret, req.headers.authorization);
+      const viewer = await authenticate(secret, req.headers.authorization, config.tokenMaxLifetimeSeconds);
       if (!viewer) res.status(401).json({ error: { code: 'UNAUTHENTICATED', message: 'Authentication required: send "Authorization: Bearer <token>"' } });
       return viewer;
     } catch (err) {
@@ -225,7 +244,7 @@ export async function createApp(config: Config, dataSource: DataSource, log: Log
       context: async ({ req }) => {
         const requestId = String(req.id);
         try {
-          const viewer = await authenticate(secret, req.headers.authorization);
+          const viewer = await authenticate(secret, req.headers.authorization, config.tokenMaxLifetimeSeconds);
           return createContext({ dataSource, services, config, log: req.log }, viewer, requestId);
         } catch (err) {
           if (err instanceof AuthenticationError) throw unauthenticated(err.message);
@@ -234,5 +253,5 @@ export async function createApp(config: Config, dataSource: DataSource, log: Log
       },
     }),
   );
-  return { app, httpServer, apollo, services, secret, log };
+  return { app, httpServer, apollo, services, secret, log, stopCheckpoints: checkpoints.stop };
 }

@@ -1,9 +1,10 @@
 import { Role } from '../src/common/auth';
-import { factory, ingest, ok, startTestApp, TestApp } from './helpers';
+import { factory, ingest, ok, startFreshTestApp, TestApp } from './helpers';
 
+// A database of its own: other test files write ledger rows behind the service's back, which verification reports.
 let t: TestApp;
 beforeAll(async () => {
-  t = await startTestApp();
+  t = await startFreshTestApp();
 });
 afterAll(async () => t?.close());
 

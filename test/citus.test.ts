@@ -36,7 +36,7 @@ describe('Citus readiness', () => {
     expect([...plan.reference].sort()).toEqual([
       'consent_events', 'datasets', 'lineage_edges', 'policies', 'training_run_reviews', 'training_runs', 'user_attribute_history', 'users',
     ]);
-    expect([...plan.local]).toEqual(['audit_events']);
+    expect([...plan.local]).toEqual(['audit_events', 'audit_checkpoints']);
     // The append-only triggers of the ledger, policies, reviews and lineage stay: the plan enables them.
     expect(plan.unsafeTriggers).toBe(true);
   });

@@ -3,12 +3,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
-import { jwtVerify } from 'jose';
+import { decodeJwt, jwtVerify } from 'jose';
 import { Client } from 'pg';
-import { freshDatabaseConfig, ok, startTestApp } from './helpers';
+import { freshDatabaseConfig, ok, runCli, startTestApp } from './helpers';
 import { Role } from '../src/common/auth';
 
-const CLI = path.resolve(__dirname, '..', 'dist', 'src', 'cli', 'index.js');
 const MAIN = path.resolve(__dirname, '..', 'dist', 'src', 'main.js');
 
 let fresh: Awaited<ReturnType<typeof freshDatabaseConfig>>;
@@ -19,10 +18,7 @@ beforeAll(async () => {
 });
 afterAll(async () => fresh?.drop());
 
-const run = (args: string[], extraEnv: NodeJS.ProcessEnv = {}) => {
-  const r = spawnSync(process.execPath, [CLI, ...args], { env: { ...env, ...extraEnv }, encoding: 'utf8', timeout: 120_000 });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-};
+const run = (args: string[], extraEnv: NodeJS.ProcessEnv = {}) => runCli(args, { ...env, ...extraEnv });
 
 /** Runs SQL on the CLI's database (the embedded one is only opened by the CLI itself, so use the CLI for that). */
 async function sql(text: string): Promise<any[]> {
@@ -38,7 +34,7 @@ async function sql(text: string): Promise<any[]> {
 
 describe('cli', () => {
   it('has --help on every command', () => {
-    for (const cmd of [[], ['token'], ['seed'], ['objections'], ['objections', 'import'], ['dataset'], ['dataset', 'export'], ['audit'], ['audit', 'verify'], ['db'], ['db', 'migrate'], ['db', 'citus-check']]) {
+    for (const cmd of [[], ['token'], ['seed'], ['objections'], ['objections', 'import'], ['dataset'], ['dataset', 'export'], ['audit'], ['audit', 'verify'], ['audit', 'checkpoint'], ['db'], ['db', 'migrate'], ['db', 'citus-check']]) {
       const r = run([...cmd, '--help']);
       expect({ cmd, code: r.code }).toEqual({ cmd, code: 0 });
       expect(r.stdout).toMatch(/Usage: aidg/);
@@ -55,6 +51,15 @@ describe('cli', () => {
     const secret = new TextEncoder().encode(fs.readFileSync(path.join(env.DATA_DIR!, 'auth-secret'), 'utf8').trim());
     const { payload } = await jwtVerify(r.stdout.trim(), secret);
     expect(payload).toMatchObject({ sub: 'ana', roles: ['PRIVACY_OFFICER'] });
+    const day = run(['token', '--role', 'AUDITOR', '--subject', 'ana', '--expires', '13h']);
+    expect(day.code).toBe(2);
+    expect(day.stdout).toBe('');
+    expect(day.stderr).toMatch(/token lifetime "13h" \(13h\) exceeds the maximum of 12h \(TOKEN_MAX_LIFETIME\)/);
+    expect(run(['token', '--role', 'AUDITOR', '--subject', 'ana', '--expires', '2h'], { TOKEN_MAX_LIFETIME: '1h' }).stderr).toMatch(/exceeds the maximum of 1h/);
+    const short = run(['token', '--role', 'AUDITOR', '--subject', 'ana', '--expires', '30m'], { TOKEN_MAX_LIFETIME: '1h' });
+    expect(short.code).toBe(0);
+    const claims = decodeJwt(short.stdout.trim());
+    expect(claims.exp! - claims.iat!).toBe(1800);
     const bad = run(['token', '--role', 'BOSS', '--subject', 'x']);
     expect(bad.code).toBe(2);
     expect(bad.stdout).toBe('');

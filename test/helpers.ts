@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import crypto from 'node:crypto';
 import pino from 'pino';
+import { spawnSync } from 'node:child_process';
 import { Client } from 'pg';
 import { loadConfig, Config } from '../src/config';
 import { openDatabase, Database } from '../src/db/data-source';
@@ -39,7 +40,9 @@ const tmpRoot = () => fs.mkdtempSync(path.join(os.tmpdir(), 'aidg-test-'));
 /** Configuration for a test run: the PostgreSQL in DATABASE_URL, or a new embedded database in a temp folder. */
 export function testConfig(overrides: Partial<Config> = {}): Config {
   const base = loadConfig({ ...process.env, DATA_DIR: tmpRoot(), SEED_DEMO: 'false', LOG_LEVEL: process.env.LOG_LEVEL ?? 'silent', NODE_ENV: 'test' });
-  return { ...base, ...overrides };
+  // Periodic audit checkpoints are off unless a test asks; the checkpoint file lives with the data directory.
+  const dataDir = overrides.dataDir ?? base.dataDir;
+  return { ...base, auditCheckpointIntervalSeconds: 0, auditCheckpointDir: path.join(dataDir, 'audit'), ...overrides };
 }
 
 /** A database nobody else uses: a new database on the server in DATABASE_URL, or a new embedded folder. */
@@ -75,7 +78,7 @@ export async function startTestApp(overrides: Partial<Config> = {}, logStream?: 
   const address = app.httpServer.address();
   const url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
   const tokens = {} as Record<Role, string>;
-  for (const role of ALL_ROLES) tokens[role] = await signToken(app.secret, `test-${role.toLowerCase()}`, [role]);
+  for (const role of ALL_ROLES) tokens[role] = await signToken(app.secret, `test-${role.toLowerCase()}`, [role], undefined, config.tokenMaxLifetimeSeconds);
   const gql = async (query: string, variables?: Record<string, unknown>, as: Role | null | string = Role.PRIVACY_OFFICER) => {
     const token = as == null ? undefined : (tokens as Record<string, string>)[as] ?? as;
     const res = await fetch(`${url}/graphql`, {
@@ -101,6 +104,28 @@ export async function startTestApp(overrides: Partial<Config> = {}, logStream?: 
       await app.apollo.stop();
       await new Promise((resolve) => app.httpServer.close(resolve));
       await db.close();
+    },
+  };
+}
+
+/** The built CLI (`npm test` builds first). */
+export const CLI_PATH = path.resolve(__dirname, '..', 'dist', 'src', 'cli', 'index.js');
+
+/** Runs the CLI in a child process with the test environment plus `env`. */
+export function runCli(args: string[], env: NodeJS.ProcessEnv = {}): { code: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [CLI_PATH, ...args], { env: { ...process.env, ...env }, encoding: 'utf8', timeout: 120_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** startTestApp on a database of its own (see freshDatabaseConfig), dropped by close(). */
+export async function startFreshTestApp(overrides: Partial<Config> = {}): Promise<TestApp> {
+  const fresh = await freshDatabaseConfig();
+  const t = await startTestApp({ ...fresh.config, ...overrides });
+  return {
+    ...t,
+    async close() {
+      await t.close();
+      await fresh.drop();
     },
   };
 }

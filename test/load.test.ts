@@ -2,12 +2,13 @@ import autocannon from 'autocannon';
 import { Role } from '../src/common/auth';
 import { runAudited } from '../src/modules/audit/audited-mutation';
 import { writeSynthetic } from '../src/modules/seed/synthetic';
-import { ok, startTestApp, TestApp, uniq } from './helpers';
+import { ok, startFreshTestApp, TestApp, uniq } from './helpers';
 
+// A database of its own: the audit chain verification below also checks the ledger, which other files write to directly.
 let t: TestApp;
 let prefix: string;
 beforeAll(async () => {
-  t = await startTestApp();
+  t = await startFreshTestApp();
   prefix = `${uniq('ld')}-`;
   await runAudited(t.context(Role.INGEST_SERVICE), 'syntheticSeed', {}, async (tx) => {
     await writeSynthetic(tx.manager, { users: 2000, items: 20000, objections: 0, seed: 9, prefix });
@@ -86,6 +87,6 @@ describe('load', () => {
     expect(acknowledged.length).toBeGreaterThan(10);
     const found = (await t.sql(`SELECT count(*)::int AS n FROM consent_events WHERE id = ANY($1::bigint[])`, [acknowledged]))[0].n;
     expect(found).toBe(new Set(acknowledged).size);
-    expect(ok(await t.gql(`{ auditChainVerification { valid } }`, {}, Role.AUDITOR)).auditChainVerification.valid).toBe(true);
+    expect(ok(await t.gql(`{ auditChainVerification { valid problems } }`, {}, Role.AUDITOR)).auditChainVerification).toEqual({ valid: true, problems: [] });
   }, 180_000);
 });

@@ -44,9 +44,17 @@ describe('distributable keys migration on existing data', () => {
       (await ds.query(`SELECT pg_get_constraintdef(oid) AS def FROM pg_constraint WHERE conrelid = $1::regclass AND contype = $2 ORDER BY conname`, [table, type])).map(
         (r: any) => r.def,
       );
+    // Undoes migrations, newest first, up to and including `name` (later migrations exist).
+    const undoThrough = async (name: string) => {
+      for (;;) {
+        const [last] = await ds.query(`SELECT name FROM schema_migrations ORDER BY timestamp DESC, id DESC LIMIT 1`);
+        await ds.undoLastMigration();
+        if (last.name === name) return;
+      }
+    };
     try {
       await ds.runMigrations();
-      await undoThrough(ds, 'DistributableKeys1764460000004');
+      await undoThrough('DistributableKeys1764460000004');
       // Data in the shape before the migration: a dataset partition keyed by item only, history without the author.
       const [u] = await ds.query(`INSERT INTO users (external_id, country) VALUES ('m-u', 'DE') RETURNING id`);
       const [c] = await ds.query(
@@ -72,7 +80,7 @@ describe('distributable keys migration on existing data', () => {
         /foreign key/,
       );
 
-      await undoThrough(ds, 'DistributableKeys1764460000004');
+      await undoThrough('DistributableKeys1764460000004');
       expect(await keyOf('content_items', 'p')).toEqual(['PRIMARY KEY (id)']);
       expect(await keyOf('dataset_members_m', 'p')).toEqual(['PRIMARY KEY (item_id)']);
       expect(await ds.query(`SELECT count(*)::int AS n FROM visibility_changes`)).toEqual([{ n: 2 }]);
@@ -89,8 +97,10 @@ describe('knowledge by snapshot migration on existing data', () => {
     const db = await openDatabase(fresh.config, { runMigrations: false });
     const ds: DataSource = db.dataSource;
     try {
+      // Up to the migration before it only (a later one, AuditAnchors, cannot be undone once it has signed events).
+      const later = (ds.migrations as unknown as unknown[]).splice(migrations.findIndex((m) => new m().name === 'KnowledgeBySnapshot1764460000005'));
       await ds.runMigrations();
-      await undoThrough(ds, 'KnowledgeBySnapshot1764460000005');
+      (ds.migrations as unknown as unknown[]).push(...later);
       const [u] = await ds.query(`INSERT INTO users (external_id, country, birth_date) VALUES ('k-u', 'DE', '1990-01-01') RETURNING id`);
       await ds.query(`INSERT INTO consent_events (user_id, type, scope, effective_at, recorded_at, channel, actor)
         VALUES ($1, 'OBJECTION', 'ALL_AI_TRAINING', '2025-01-01', '2025-01-02', 'SETTINGS', 't')`, [u.id]);
@@ -106,8 +116,6 @@ describe('knowledge by snapshot migration on existing data', () => {
       const [stamped] = await ds.query(`SELECT attributes_xid IS NOT NULL AS attributes, deletion_xid IS NOT NULL AS deletion,
         deleted_at <= deletion_recorded_at AS clamped FROM users WHERE id = $1`, [u.id]);
       expect(stamped).toEqual({ attributes: true, deletion: true, clamped: true });
-      await undoThrough(ds, 'KnowledgeBySnapshot1764460000005');
-      expect((await ds.query(`SELECT count(*)::int AS n FROM consent_events`))[0].n).toBe(1);
     } finally {
       await db.close();
       await fresh.drop();
@@ -134,8 +142,38 @@ describe('database constraints', () => {
     ['TRUNCATE audit_events'],
     ['UPDATE policies SET minimum_age = 16'],
     ['DELETE FROM policies'],
-  ])('refuses %s: the ledger, the audit log and published policies are append-only', async (sql) => {
+    ['TRUNCATE policies CASCADE'],
+    ['TRUNCATE training_run_reviews'],
+    ['TRUNCATE lineage_edges'],
+    ['TRUNCATE audit_checkpoints'],
+  ])('refuses %s: the ledger, the audit log and its checkpoints, published policies, reviews and lineage are append-only', async (sql) => {
     await expect(t.sql(sql)).rejects.toThrow(/append-only/);
+  });
+
+  it.each([['UPDATE audit_checkpoints SET event_count = 0'], ['DELETE FROM audit_checkpoints']])('refuses %s: checkpoints are append-only', async (sql) => {
+    // A row to refuse to change, in a transaction rolled back (no unsigned checkpoint is left in the shared database).
+    const runner = t.db.dataSource.createQueryRunner();
+    await runner.startTransaction();
+    try {
+      await runner.query(`INSERT INTO audit_checkpoints (last_event_id, last_hash, event_count, signed_at, key_id, signature)
+        VALUES (1, repeat('0', 64), 1, now(), 'test', 'unsigned')`);
+      await expect(runner.query(sql)).rejects.toThrow(/append-only/);
+    } finally {
+      await runner.rollbackTransaction();
+      await runner.release();
+    }
+  });
+
+  it('refuses TRUNCATE on every table that refuses UPDATE and DELETE', async () => {
+    const tables = await t.sql(
+      `SELECT c.relname AS table, bool_or(t.tgtype & 32 <> 0) AS no_truncate
+       FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_proc p ON p.oid = t.tgfoid
+       WHERE p.proname = 'reject_modification' AND NOT t.tgisinternal GROUP BY c.relname ORDER BY 1`,
+    );
+    expect(tables.map((r: any) => r.table)).toEqual(
+      expect.arrayContaining(['audit_checkpoints', 'audit_events', 'consent_events', 'lineage_edges', 'policies', 'training_run_reviews']),
+    );
+    expect(tables.filter((r: any) => !r.no_truncate)).toEqual([]);
   });
 
   it.each([

@@ -1,10 +1,11 @@
 import { Client } from 'pg';
 import { Role } from '../src/common/auth';
-import { factory, ingest, ok, startTestApp, TestApp } from './helpers';
+import { factory, ingest, ok, startFreshTestApp, startTestApp, TestApp } from './helpers';
 
+// A database of its own: the audit chain verification below also checks the ledger, which other files write to directly.
 let t: TestApp;
 beforeAll(async () => {
-  t = await startTestApp();
+  t = await startFreshTestApp();
 });
 afterAll(async () => t?.close());
 
@@ -35,7 +36,7 @@ onPostgres('faults (PostgreSQL server only: PGlite has no backends to terminate)
   it('fails a request whose connection is killed with a retryable error, writes nothing, and keeps serving', async () => {
     const u = factory.user();
     const ids = await ingest(t, [u]);
-    const holder = new Client({ connectionString: process.env.DATABASE_URL });
+    const holder = new Client({ connectionString: t.config.databaseUrl });
     await holder.connect();
     const counts = async () => (await t.sql(`SELECT (SELECT count(*) FROM consent_events)::int AS e, (SELECT count(*) FROM audit_events)::int AS a`))[0];
     const before = await counts();

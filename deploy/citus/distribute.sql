@@ -15,7 +15,8 @@
 --   reference tables they are joined locally on each worker, and their global keys (external ids, idempotency keys,
 --   policy and dataset versions) stay enforced by the database. They are one to two orders of magnitude smaller than
 --   content.
--- * The audit log stays on the coordinator (a Citus local table): one hash chain appended under one advisory lock.
+-- * The audit log and its checkpoints stay on the coordinator (Citus local tables): one hash chain appended under one
+--   advisory lock.
 --
 -- Triggers: the ledger, policies, reviews and lineage keep their append-only triggers, which only raise an error and
 -- read nothing, so they are safe on every placement. The knowledge triggers on users and content_items (migration
@@ -60,6 +61,7 @@ SELECT create_distributed_table('dataset_members', 'author_id', colocate_with =>
 
 -- On the coordinator only.
 SELECT citus_add_local_table_to_metadata('audit_events') WHERE pg_temp.citus_kind('audit_events') IS NULL;
+SELECT citus_add_local_table_to_metadata('audit_checkpoints') WHERE pg_temp.citus_kind('audit_checkpoints') IS NULL;
 
 -- The foreign keys again: distributed to co-located distributed or to reference, reference to reference.
 SELECT format('ALTER TABLE %s ADD CONSTRAINT %I %s', tbl, name, def) FROM governance_fks \gexec

@@ -12,7 +12,7 @@ import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { loadConfig } from '../config';
 import { openDatabase, Database } from '../db/data-source';
 import { citusLayoutViolations, citusPlanPath, citusViolations, parseCitusPlan } from '../db/citus';
-import { ALL_ROLES, resolveAuthSecret, Role, signToken } from '../common/auth';
+import { ALL_ROLES, resolveAuthSecret, Role, signToken, TokenSigningError } from '../common/auth';
 import { createContext, RequestContext } from '../context';
 import { createServices } from '../services';
 import { runAudited } from '../modules/audit/audited-mutation';
@@ -54,13 +54,22 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .description('Print a bearer token (and nothing else on stdout).')
     .requiredOption('-r, --role <roles>', `comma-separated roles: ${ALL_ROLES.join(', ')}`)
     .requiredOption('-s, --subject <subject>', 'who the token is for')
-    .option('--expires <duration>', 'lifetime, e.g. 12h, 30m, 7d', '12h')
-    .action(async (opts: { role: string; subject: string; expires: string }) => {
+    .option('--expires <duration>', 'lifetime, e.g. 12h, 30m (default and longest: TOKEN_MAX_LIFETIME, 12h unless configured)')
+    .action(async (opts: { role: string; subject: string; expires?: string }) => {
       const roles = opts.role.split(',').map((r) => r.trim().toUpperCase()) as Role[];
       const unknown = roles.filter((r) => !ALL_ROLES.includes(r));
       if (unknown.length) throw new InvalidArgumentError(`unknown role ${unknown.join(', ')}; roles are ${ALL_ROLES.join(', ')}`);
-      process.stdout.write(`${await signToken(resolveAuthSecret(loadConfig()), opts.subject, roles, opts.expires)}\n`);
-      process.stderr.write(`token: signed for ${opts.subject} with ${roles.join(', ')}, expires in ${opts.expires}\n`);
+      const config = loadConfig();
+      let token: string;
+      try {
+        token = await signToken(resolveAuthSecret(config), opts.subject, roles, opts.expires, config.tokenMaxLifetimeSeconds);
+      } catch (err) {
+        // jose throws a TypeError on a duration it cannot read.
+        if (err instanceof TokenSigningError || err instanceof TypeError) throw new InvalidArgumentError(err.message);
+        throw err;
+      }
+      process.stdout.write(`${token}\n`);
+      process.stderr.write(`token: signed for ${opts.subject} with ${roles.join(', ')}, expires in ${opts.expires ?? `${config.tokenMaxLifetimeSeconds}s`}\n`);
     });
 
   program
@@ -194,14 +203,33 @@ export function buildProgram(setExit: (code: number) => void): Command {
   const audit = program.command('audit').description('Audit log.');
   audit
     .command('verify')
-    .description('Recompute the hash chain of the audit log; exit 1 when it is broken.')
+    .description('Recompute the hash chain of the audit log, check it against the latest signed checkpoint and the consent ledger against it; exit 1 when anything does not match.')
     .action(async () => {
       const result = await withContext(defaultActor(), [Role.AUDITOR], (ctx) => ctx.services.audit.verifyChain(ctx));
       if (result.valid) process.stdout.write(`audit verify: valid, ${result.checkedEvents} events checked\n`);
       else {
-        process.stdout.write(`audit verify: BROKEN at event ${result.firstBrokenEventId} (${result.checkedEvents} events checked)\n`);
+        const at = result.firstBrokenEventId ? ` at event ${result.firstBrokenEventId}` : '';
+        process.stdout.write(`audit verify: BROKEN${at} (${result.checkedEvents} events checked)\n`);
+        for (const p of result.problems) process.stderr.write(`problem: ${p}\n`);
+        for (const id of result.unboundLedgerEventIds) process.stderr.write(`problem: consent event ${id} is bound to no audit event\n`);
         setExit(EXIT.FAILED);
       }
+      const c = result.checkpoint;
+      process.stdout.write(
+        c ? `audit verify: latest checkpoint covers ${c.eventCount} events up to event ${c.lastEventId}, signed ${c.signedAt} by key ${c.keyId}; ${result.eventsAfterCheckpoint} events after it\n`
+          : 'audit verify: no signed checkpoint yet (run `aidg audit checkpoint`)\n',
+      );
+      process.stdout.write(`audit verify: ${result.checkedLedgerEvents} consent ledger rows checked\n`);
+    });
+  audit
+    .command('checkpoint')
+    .description('Sign a checkpoint of the audit chain\'s head (after checking every event since the last one) and store it in the database and in AUDIT_CHECKPOINT_DIR.')
+    .action(async () => {
+      const outcome = await withContext(defaultActor(), [Role.AUDITOR], (ctx) => ctx.services.audit.checkpoint(ctx));
+      const c = outcome.checkpoint;
+      if (!c) process.stdout.write('audit checkpoint: the audit log is empty, nothing to sign\n');
+      else if (!outcome.created) process.stdout.write(`audit checkpoint: up to date, event ${c.lastEventId} (${c.eventCount} events) is already signed\n`);
+      else process.stdout.write(`audit checkpoint: signed event ${c.lastEventId} (${c.eventCount} events) with key ${c.keyId}; stored in the database and ${outcome.file}\n`);
     });
 
   return program;

@@ -1,10 +1,10 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { SignJWT, jwtVerify, errors as joseErrors } from 'jose';
+import { SignJWT, decodeJwt, jwtVerify, errors as joseErrors } from 'jose';
 import { registerEnumType, AuthChecker } from 'type-graphql';
 import { GraphQLError } from 'graphql';
-import type { Config } from '../config';
+import { DEFAULT_TOKEN_MAX_LIFETIME_SECONDS, type Config } from '../config';
 import type { RequestContext } from '../context';
 
 /** Who may do what (DESIGN.md §5). */
@@ -47,33 +47,104 @@ export function resolveAuthSecret(config: Pick<Config, 'authSecret' | 'dataDir' 
   return new TextEncoder().encode(fs.readFileSync(file, 'utf8').trim());
 }
 
-/** Signs a bearer token for a subject and roles. */
-export async function signToken(secret: Uint8Array, subject: string, roles: Role[], expiresIn = '12h'): Promise<string> {
-  return new SignJWT({ roles })
+/** How far a token's `iat` may lie in the future (clocks of issuer and service differ a little), in seconds. */
+export const CLOCK_TOLERANCE_SECONDS = 30;
+/** Longest subject accepted (it is copied into every audit event the caller writes). */
+const MAX_SUBJECT_LENGTH = 200;
+
+// eslint-disable-next-line no-control-regex
+const CONTROL_OR_LONE_SURROGATE = /[\u0000-\u001f\u007f]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/** Why a subject is unacceptable, or undefined: a non-empty string, not only blanks, without control characters. */
+export function subjectProblem(subject: unknown): string | undefined {
+  if (typeof subject !== 'string') return 'Token subject ("sub") must be a string';
+  if (!subject.trim()) return 'Token subject ("sub") must not be empty';
+  if (subject.length > MAX_SUBJECT_LENGTH) return `Token subject ("sub") must be at most ${MAX_SUBJECT_LENGTH} characters`;
+  if (CONTROL_OR_LONE_SURROGATE.test(subject)) return 'Token subject ("sub") must be well-formed text without control characters';
+  return undefined;
+}
+
+/**
+ * Signs a bearer token for a subject and roles. `expiresIn` is anything jose accepts ("12h", "30 minutes", "7d"; default
+ * the maximum); a lifetime that is not positive or exceeds `maxLifetimeSeconds` is refused with a TokenSigningError.
+ */
+export async function signToken(
+  secret: Uint8Array,
+  subject: string,
+  roles: Role[],
+  expiresIn?: string,
+  maxLifetimeSeconds = DEFAULT_TOKEN_MAX_LIFETIME_SECONDS,
+): Promise<string> {
+  const problem = subjectProblem(subject);
+  if (problem) throw new TokenSigningError(problem);
+  const token = await new SignJWT({ roles })
     .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
     .setSubject(subject)
     .setIssuer(ISSUER)
     .setAudience(AUDIENCE)
     .setIssuedAt()
-    .setExpirationTime(expiresIn)
+    .setExpirationTime(expiresIn ?? `${maxLifetimeSeconds}s`)
     .sign(secret);
+  const { iat, exp } = decodeJwt(token);
+  const lifetime = exp! - iat!;
+  if (lifetime <= 0) throw new TokenSigningError(`token lifetime "${expiresIn}" must be positive`);
+  if (lifetime > maxLifetimeSeconds) {
+    throw new TokenSigningError(
+      `token lifetime "${expiresIn}" (${formatSeconds(lifetime)}) exceeds the maximum of ${formatSeconds(maxLifetimeSeconds)} (TOKEN_MAX_LIFETIME)`,
+    );
+  }
+  return token;
 }
 
-export class AuthenticationError extends Error {}
+const formatSeconds = (s: number) => (s % 3600 === 0 ? `${s / 3600}h` : s % 60 === 0 ? `${s / 60}m` : `${s}s`);
 
-/** Verifies an `Authorization` header value. Returns undefined when there is none; throws on a bad token. */
-export async function authenticate(secret: Uint8Array, header: string | undefined): Promise<Viewer | undefined> {
+export class AuthenticationError extends Error {}
+/** A token the signer refuses to make (bad subject or lifetime). */
+export class TokenSigningError extends Error {}
+
+const CLAIM_PROBLEMS: Record<string, string> = {
+  'exp:missing': 'Token has no expiry ("exp")',
+  'iat:missing': 'Token has no issue time ("iat")',
+  'sub:missing': 'Token subject ("sub") must not be empty',
+  'iat:check_failed': 'Token issued in the future ("iat")',
+};
+
+/**
+ * Verifies an `Authorization` header value. Returns undefined when there is none; throws on a bad token. A token must
+ * carry a non-empty string subject, an issue time (`iat`) no more than CLOCK_TOLERANCE_SECONDS in the future and an
+ * expiry (`exp`) at most `maxLifetimeSeconds` after it.
+ */
+export async function authenticate(secret: Uint8Array, header: string | undefined, maxLifetimeSeconds = DEFAULT_TOKEN_MAX_LIFETIME_SECONDS): Promise<Viewer | undefined> {
   if (!header) return undefined;
   const match = /^Bearer\s+(\S+)$/i.exec(header.trim());
   if (!match) throw new AuthenticationError('Authorization header must be "Bearer <token>"');
   try {
-    const { payload } = await jwtVerify(match[1], secret, { issuer: ISSUER, audience: AUDIENCE, algorithms: ['HS256'] });
+    const { payload } = await jwtVerify(match[1], secret, {
+      issuer: ISSUER,
+      audience: AUDIENCE,
+      algorithms: ['HS256'],
+      requiredClaims: ['sub', 'iat', 'exp'],
+      clockTolerance: CLOCK_TOLERANCE_SECONDS,
+      // Also refuses an iat further than the tolerance in the future.
+      maxTokenAge: maxLifetimeSeconds,
+    });
+    const problem = subjectProblem(payload.sub);
+    if (problem) throw new AuthenticationError(problem);
+    if (payload.exp! - payload.iat! > maxLifetimeSeconds) {
+      throw new AuthenticationError(`Token lifetime (exp - iat) exceeds the maximum of ${formatSeconds(maxLifetimeSeconds)}`);
+    }
     const roles = Array.isArray(payload.roles) ? payload.roles.filter((r): r is Role => ALL_ROLES.includes(r as Role)) : [];
-    if (!payload.sub || roles.length === 0) throw new AuthenticationError('Token has no subject or no known role');
-    return { subject: payload.sub, roles };
+    if (roles.length === 0) throw new AuthenticationError('Token has no known role');
+    return { subject: payload.sub as string, roles };
   } catch (err) {
     if (err instanceof AuthenticationError) throw err;
-    if (err instanceof joseErrors.JWTExpired) throw new AuthenticationError('Token expired');
+    if (err instanceof joseErrors.JWTExpired) {
+      throw new AuthenticationError(err.claim === 'iat' ? 'Token lifetime exceeds the maximum (issued too far in the past)' : 'Token expired');
+    }
+    if (err instanceof joseErrors.JWTClaimValidationFailed) {
+      const known = CLAIM_PROBLEMS[`${err.claim}:${err.reason}`];
+      throw new AuthenticationError(known ?? `Invalid token: "${err.claim}" claim ${err.reason === 'invalid' ? 'is malformed' : 'check failed'}`);
+    }
     throw new AuthenticationError('Invalid token');
   }
 }

@@ -3,21 +3,17 @@ import type { RequestContext } from '../../context';
 import { Role } from '../../common/auth';
 import { ConnectionType, PageArgs } from '../../common/pagination';
 import { AuditChainVerification, AuditEvent, AuditEventFilter } from './audit.types';
-import type { AuditRow } from './audit.service';
+import { AuditRow, eventFields } from './audit.service';
 
 export const AuditEventConnection = ConnectionType(AuditEvent, 'AuditEvent');
 
 const toEvent = (r: AuditRow): AuditEvent => ({
   id: r.id,
-  occurredAt: r.occurred_at,
-  actorSubject: r.actor_subject,
-  actorRoles: r.actor_roles,
-  operation: r.operation,
-  targetIds: r.target_ids,
-  input: r.input,
-  requestId: r.request_id,
+  ...eventFields(r, r.occurred_at),
   prevHash: r.prev_hash,
   hash: r.hash,
+  hashVersion: r.hash_version ?? 1,
+  ledger: r.ledger ?? null,
 });
 
 @Resolver()
@@ -30,7 +26,7 @@ export class AuditResolver {
   }
 
   @Authorized(Role.AUDITOR, Role.PRIVACY_OFFICER)
-  @Query(() => AuditChainVerification, { description: 'Recomputes every hash of the audit chain and reports the first event that does not match.' })
+  @Query(() => AuditChainVerification, { description: 'Recomputes every hash of the audit chain, checks it against the latest signed checkpoint and the consent ledger against it.' })
   auditChainVerification(@Ctx() ctx: RequestContext): Promise<AuditChainVerification> {
     return ctx.services.audit.verifyChain(ctx);
   }

@@ -4,6 +4,8 @@ import type { RequestContext } from '../../context';
 import { canonicalJson } from '../../common/canonical-json';
 import { Connection, decodeCursor, pageSize, toConnection } from '../../common/pagination';
 import { sqlParams } from '../../common/sql';
+import { Checkpoint, databaseCheckpoints, fileCheckpoints, latest, resolveAuditKeys, signatureProblem, signCheckpoint, storeCheckpoint } from './checkpoints';
+import { checkLedger, LedgerBinding, ledgerBinding, ledgerIdRanges, takeLedgerRows, utcMicros } from './ledger-binding';
 
 export const GENESIS_HASH = '0'.repeat(64);
 
@@ -23,6 +25,10 @@ export interface AuditRow {
   request_id: string;
   prev_hash: string;
   hash: string;
+  /** 1: hashed over occurred_at in milliseconds (before migration AuditAnchors); 2: in microseconds, with the ledger. */
+  hash_version?: number;
+  /** The consent-ledger rows the event wrote. */
+  ledger?: LedgerBinding | null;
 }
 
 export interface AuditFilter {
@@ -37,6 +43,11 @@ export interface ChainVerification {
   valid: boolean;
   checkedEvents: number;
   firstBrokenEventId: string | null;
+  checkedLedgerEvents: number;
+  unboundLedgerEventIds: string[];
+  checkpoint: Checkpoint | null;
+  eventsAfterCheckpoint: number;
+  problems: string[];
 }
 
 /** Replaces PII and content text by a marker, and long arrays by a count and digest. */
@@ -58,46 +69,132 @@ export function redact(value: unknown): unknown {
   return value;
 }
 
-/** The hash of one event: it covers the previous event's hash and this event's canonical JSON. */
-export function eventHash(prevHash: string, event: Omit<AuditRow, 'id' | 'hash' | 'prev_hash'>): string {
-  const body = canonicalJson({
-    occurredAt: event.occurred_at,
-    actorSubject: event.actor_subject,
-    actorRoles: event.actor_roles,
-    operation: event.operation,
-    targetIds: event.target_ids,
-    input: event.input,
-    requestId: event.request_id,
-  });
-  return crypto.createHash('sha256').update(prevHash).update('\n').update(body).digest('hex');
+type EventFields = Pick<AuditRow, 'actor_subject' | 'actor_roles' | 'operation' | 'target_ids' | 'input' | 'request_id'>;
+
+/** An event's fields as the API names them (and as its hash covers them), with `occurredAt` in the given form. */
+export function eventFields<T>(e: EventFields, occurredAt: T) {
+  return { occurredAt, actorSubject: e.actor_subject, actorRoles: e.actor_roles, operation: e.operation, targetIds: e.target_ids, input: e.input, requestId: e.request_id };
 }
 
-/** The audit log: an append-only, hash-chained record of every mutation. */
-export class AuditService {
-  /**
-   * Appends one event inside the caller's transaction. A transaction-scoped advisory lock serialises appenders, so
-   * the chain stays linear however many mutations commit at once; it is taken last, just before commit.
-   */
-  async append(manager: EntityManager, ctx: RequestContext, operation: string, input: unknown, targetIds: string[]): Promise<string> {
-    await manager.query(`SELECT pg_advisory_xact_lock(8211311)`);
-    const [last] = await manager.query(`SELECT hash FROM audit_events ORDER BY id DESC LIMIT 1`);
-    const prevHash: string = last?.hash ?? GENESIS_HASH;
-    const event = {
-      occurred_at: new Date(),
-      actor_subject: ctx.viewer?.subject ?? 'anonymous',
-      actor_roles: ctx.viewer?.roles ?? [],
-      operation,
-      target_ids: [...new Set(targetIds)].slice(0, 10000),
-      input: JSON.parse(canonicalJson(redact(input ?? {}))),
-      request_id: ctx.requestId,
-    };
-    const hash = eventHash(prevHash, event);
-    const [row] = await manager.query(
-      `INSERT INTO audit_events (occurred_at, actor_subject, actor_roles, operation, target_ids, input, request_id, prev_hash, hash)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id`,
-      [event.occurred_at, event.actor_subject, event.actor_roles, operation, event.target_ids, JSON.stringify(event.input), event.request_id, prevHash, hash],
+const chainHash = (prevHash: string, body: unknown) => crypto.createHash('sha256').update(prevHash).update('\n').update(canonicalJson(body)).digest('hex');
+
+/** The hash of a version-1 event (written before migration AuditAnchors): occurred_at in milliseconds. */
+export const eventHashV1 = (prevHash: string, e: EventFields & { occurred_at: Date }) => chainHash(prevHash, eventFields(e, e.occurred_at));
+
+/**
+ * The record a version-2 hash covers, as the database returns it (AUDIT_RECORD over a row): the writer computes the
+ * hash from the very values the verifier will read, so it can never write an event its verifier cannot verify.
+ */
+export interface AuditRecord extends EventFields {
+  occurred_at_us: string;
+  ledger: LedgerBinding | null;
+}
+
+/** The columns of AuditRecord over alias `a`: one SQL form shared by the writer and the verifier. */
+const AUDIT_RECORD = (a: string) => `${utcMicros(`${a}.occurred_at`)} AS occurred_at_us, ${a}.actor_subject, ${a}.actor_roles, ${a}.operation,
+  ${a}.target_ids, ${a}.input, ${a}.request_id, ${a}.ledger`;
+
+/** The hash of a version-2 event: the previous hash and the canonical JSON of its record (occurred_at in microseconds). */
+export const eventHash = (prevHash: string, r: AuditRecord) => chainHash(prevHash, { v: 2, ...eventFields(r, r.occurred_at_us), ledger: r.ledger });
+
+/** The hash an event should have, by its hash version. */
+const expectedHash = (prevHash: string, row: AuditRow & AuditRecord & { hash_version: number }) =>
+  row.hash_version === 1 ? eventHashV1(prevHash, row) : eventHash(prevHash, row);
+
+/** NUL and lone surrogates cannot be stored in text or jsonb: they become U+FFFD before anything is hashed. */
+const storable = (s: string) => s.replace(/\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD');
+function storableJson(value: unknown): unknown {
+  if (typeof value === 'string') return storable(value);
+  if (Array.isArray(value)) return value.map(storableJson);
+  if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [storable(k), storableJson(v)]));
+  return value;
+}
+
+/** The lock that serialises appenders (and that a checkpoint takes to read a settled head). */
+const APPEND_LOCK = 8211311;
+
+/**
+ * Appends one event inside the caller's transaction. A transaction-scoped advisory lock serialises appenders, so the
+ * chain stays linear however many mutations commit at once; it is taken last, just before commit. The values go
+ * through the database once (one statement that also reads the previous hash) and are hashed as it returns them.
+ */
+export async function appendEvent(
+  manager: EntityManager,
+  actor: { subject: unknown; roles: string[]; requestId: string },
+  operation: string,
+  input: unknown,
+  targetIds: string[],
+  ledger: LedgerBinding | null,
+): Promise<string> {
+  await manager.query(`SELECT pg_advisory_xact_lock(${APPEND_LOCK})`);
+  const text = (v: unknown) => (typeof v === 'string' ? storable(v) : v);
+  const [record]: (AuditRecord & { prev_hash: string | null })[] = await manager.query(
+    `SELECT ${AUDIT_RECORD('v')}, (SELECT hash FROM audit_events ORDER BY id DESC LIMIT 1) AS prev_hash
+     FROM (SELECT clock_timestamp() AS occurred_at, $1::text AS actor_subject, $2::text[] AS actor_roles, $3::text AS operation,
+                  $4::text[] AS target_ids, $5::jsonb AS input, $6::text AS request_id, $7::jsonb AS ledger) v`,
+    [
+      text(actor.subject), actor.roles.map(text), storable(operation), [...new Set(targetIds)].slice(0, 10000).map(text),
+      canonicalJson(storableJson(redact(input ?? {}))), text(actor.requestId), ledger && JSON.stringify(ledger),
+    ],
+  );
+  const prevHash = record.prev_hash ?? GENESIS_HASH;
+  const hash = eventHash(prevHash, record);
+  const [row] = await manager.query(
+    `INSERT INTO audit_events (occurred_at, actor_subject, actor_roles, operation, target_ids, input, request_id, ledger, prev_hash, hash, hash_version)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 2) RETURNING id`,
+    [record.occurred_at_us, record.actor_subject, record.actor_roles, record.operation, record.target_ids, JSON.stringify(record.input),
+      record.request_id, record.ledger && JSON.stringify(record.ledger), prevHash, hash],
+  );
+  return row.id;
+}
+
+type ChainRow = AuditRow & AuditRecord & { hash_version: number };
+
+/**
+ * Walks the chain in id order from the event after `afterId`, recomputing every hash, and calls `onEvent` with each
+ * event and whether its link and hash hold. Later events are checked against their stored predecessors, so one broken
+ * event does not hide another. Returns the number of events walked.
+ */
+async function walkChain(
+  manager: EntityManager,
+  from: { afterId: string; prevHash: string; upToId?: string },
+  onEvent: (row: ChainRow, intact: boolean, problem?: string) => void,
+): Promise<number> {
+  let { afterId, prevHash } = from;
+  let walked = 0;
+  let seenV2 = false;
+  for (;;) {
+    const rows: ChainRow[] = await manager.query(
+      `SELECT a.id, a.prev_hash, a.hash, a.hash_version, a.occurred_at, ${AUDIT_RECORD('a')} FROM audit_events a
+       WHERE a.id > $1 ${from.upToId ? 'AND a.id <= $2' : ''} ORDER BY a.id LIMIT 5000`,
+      from.upToId ? [afterId, from.upToId] : [afterId],
     );
-    return row.id;
+    if (rows.length === 0) return walked;
+    for (const row of rows) {
+      walked++;
+      const downgraded = seenV2 && row.hash_version === 1;
+      seenV2 ||= row.hash_version === 2;
+      const intact = !downgraded && row.prev_hash === prevHash && expectedHash(prevHash, row) === row.hash;
+      onEvent(row, intact, intact ? undefined : downgraded ? `event ${row.id} claims hash version 1 after version 2 events` : `event ${row.id}'s hash or link does not match`);
+      prevHash = row.hash;
+      afterId = row.id;
+    }
+  }
+}
+
+export interface CheckpointOutcome {
+  created: boolean;
+  checkpoint: Checkpoint | null;
+  file?: string;
+}
+
+/** The audit log: an append-only, hash-chained record of every mutation, anchored by signed checkpoints. */
+export class AuditService {
+  /** Appends the event of a mutation inside its transaction, binding the ledger rows the transaction declared. */
+  async append(manager: EntityManager, ctx: RequestContext, operation: string, input: unknown, targetIds: string[]): Promise<string> {
+    const ledger = await ledgerBinding(manager, ledgerIdRanges(takeLedgerRows(manager)));
+    const actor = { subject: ctx.viewer?.subject ?? 'anonymous', roles: ctx.viewer?.roles ?? [], requestId: ctx.requestId };
+    return appendEvent(manager, actor, operation, input, targetIds, ledger);
   }
 
   /** A page of events, newest first. */
@@ -123,22 +220,120 @@ export class AuditService {
     return toConnection(rows, limit, (r) => [r.id], (r) => r, count);
   }
 
-  /** Walks the whole chain in id order, recomputing every hash; reports the first event that does not match. */
+  /**
+   * Verifies the whole chain: every hash and link; the latest signed checkpoint found in the database or the checkpoint
+   * file (every checkpoint's signature, and every checkpoint of the file present in the database); and the consent
+   * ledger against the rows each event bound. Everything is read from one snapshot (REPEATABLE READ): a mutation
+   * committing between two reads would otherwise show its ledger row without its audit event.
+   */
   async verifyChain(ctx: RequestContext): Promise<ChainVerification> {
-    let prevHash = GENESIS_HASH;
-    let lastId = '0';
-    let checked = 0;
-    for (;;) {
-      const rows: AuditRow[] = await ctx.manager.query(`SELECT * FROM audit_events WHERE id > $1 ORDER BY id LIMIT 5000`, [lastId]);
-      if (rows.length === 0) return { valid: true, checkedEvents: checked, firstBrokenEventId: null };
-      for (const row of rows) {
-        checked++;
-        if (row.prev_hash !== prevHash || eventHash(prevHash, row) !== row.hash) {
-          return { valid: false, checkedEvents: checked, firstBrokenEventId: row.id };
-        }
-        prevHash = row.hash;
-        lastId = row.id;
+    return ctx.dataSource.transaction('REPEATABLE READ', async (manager) => {
+      const outer = ctx.manager;
+      ctx.manager = manager;
+      try {
+        return await this.verifyChainInSnapshot(ctx);
+      } finally {
+        ctx.manager = outer;
+      }
+    });
+  }
+
+  private async verifyChainInSnapshot(ctx: RequestContext): Promise<ChainVerification> {
+    const problems: string[] = [];
+    const keys = resolveAuditKeys(ctx.config);
+    const inDb = await databaseCheckpoints(ctx.manager);
+    const inFile = fileCheckpoints(ctx.config);
+    const valid: Checkpoint[] = [];
+    const where = { db: 'in the database', file: `in ${ctx.config.auditCheckpointDir}` };
+    for (const [list, place] of [[inDb, where.db], [inFile, where.file]] as const) {
+      for (const c of list) {
+        const bad = signatureProblem(keys, c);
+        if (bad) problems.push(`checkpoint of event ${c.lastEventId} signed at ${c.signedAt} ${place} ${bad}`);
+        else valid.push(c);
       }
     }
+    const signatures = new Set(inDb.map((c) => c.signature));
+    for (const c of inFile) {
+      if (!signatures.has(c.signature)) problems.push(`checkpoint of event ${c.lastEventId} (${c.eventCount} events) signed at ${c.signedAt} is missing from the database`);
+    }
+    const anchor = latest(valid);
+    let firstBroken: bigint | null = null;
+    const broken = (id: string, problem: string) => {
+      problems.push(problem);
+      if (firstBroken === null || BigInt(id) < firstBroken) firstBroken = BigInt(id);
+    };
+    const bindings = new Map<string, LedgerBinding>();
+    let count = 0;
+    let anchorSeen = false;
+    const checked = await walkChain(ctx.manager, { afterId: '0', prevHash: GENESIS_HASH }, (row, intact, problem) => {
+      count++;
+      if (!intact) broken(row.id, problem!);
+      if (row.ledger) bindings.set(row.id, row.ledger);
+      if (anchor && row.id === anchor.lastEventId) {
+        anchorSeen = true;
+        if (row.hash !== anchor.lastHash || count !== anchor.eventCount) {
+          broken(row.id, `event ${row.id} differs from the checkpoint signed at ${anchor.signedAt} (hash or position): the chain up to it was rewritten`);
+        }
+      }
+    });
+    if (anchor && !anchorSeen) {
+      broken(anchor.lastEventId, `the checkpoint signed at ${anchor.signedAt} covers ${anchor.eventCount} events up to event ${anchor.lastEventId}, which is gone: events were deleted`);
+    }
+    const ledger = await checkLedger(ctx.manager, bindings);
+    for (const m of ledger.mismatched) broken(m.eventId, `ledger rows of audit event ${m.eventId}: ${m.problem}`);
+    if (ledger.unboundCount) {
+      problems.push(`${ledger.unboundCount} consent ledger row(s) are bound to no audit event (written behind the service's back): ${ledger.unbound.join(', ')}`);
+    }
+    return {
+      valid: problems.length === 0,
+      checkedEvents: checked,
+      firstBrokenEventId: firstBroken === null ? null : String(firstBroken),
+      checkedLedgerEvents: ledger.checkedRows,
+      unboundLedgerEventIds: ledger.unbound,
+      checkpoint: anchor,
+      eventsAfterCheckpoint: anchor && anchorSeen ? Math.max(0, checked - anchor.eventCount) : checked,
+      problems,
+    };
+  }
+
+  /**
+   * Signs a checkpoint of the chain's head, after checking every event since the latest checkpoint (so that a rewritten
+   * chain is never signed). Returns created: false when the head is already checkpointed or the chain is empty.
+   */
+  async checkpoint(ctx: RequestContext): Promise<CheckpointOutcome> {
+    const keys = resolveAuditKeys(ctx.config);
+    // Under the appenders' lock no event is in flight: every id up to the head is committed.
+    const head = await ctx.dataSource.transaction(async (m) => {
+      await m.query(`SELECT pg_advisory_xact_lock(${APPEND_LOCK})`);
+      const [row] = await m.query(`SELECT id::text AS id, hash FROM audit_events ORDER BY id DESC LIMIT 1`);
+      return row as { id: string; hash: string } | undefined;
+    });
+    const candidates = [...(await databaseCheckpoints(ctx.manager, true)), ...fileCheckpoints(ctx.config).slice(-1)];
+    for (const c of candidates) {
+      const bad = signatureProblem(keys, c);
+      if (bad) throw new Error(`refusing to checkpoint: the latest checkpoint of event ${c.lastEventId} ${bad}`);
+    }
+    const anchor = latest(candidates);
+    if (!head) return { created: false, checkpoint: null };
+    if (anchor?.lastEventId === head.id && anchor.lastHash === head.hash) return { created: false, checkpoint: anchor };
+    let from = { afterId: '0', prevHash: GENESIS_HASH, count: 0 };
+    if (anchor) {
+      const [at] = await ctx.manager.query(
+        `SELECT hash, (SELECT count(*)::int FROM audit_events WHERE id <= $1) AS n FROM audit_events WHERE id = $1`,
+        [anchor.lastEventId],
+      );
+      if (!at || at.hash !== anchor.lastHash || at.n !== anchor.eventCount) {
+        throw new Error(`refusing to checkpoint: event ${anchor.lastEventId} no longer matches the checkpoint signed at ${anchor.signedAt}`);
+      }
+      from = { afterId: anchor.lastEventId, prevHash: anchor.lastHash, count: anchor.eventCount };
+    }
+    let lastHash = from.prevHash;
+    const walked = await walkChain(ctx.manager, { ...from, upToId: head.id }, (row, intact, problem) => {
+      if (!intact) throw new Error(`refusing to checkpoint: ${problem}`);
+      lastHash = row.hash;
+    });
+    const checkpoint = signCheckpoint(keys, { lastEventId: head.id, lastHash, eventCount: from.count + walked });
+    const file = await storeCheckpoint(ctx.manager, ctx.config, checkpoint);
+    return { created: true, checkpoint, file };
   }
 }

@@ -8,6 +8,7 @@ import type { MutationOutcome } from '../audit/audited-mutation';
 import { decidingEventSql, NOW } from '../eligibility/eligibility.rules';
 import { isUuid } from '../../common/ids';
 import { lockForTransaction } from '../../common/sql';
+import { bindLedgerRows } from '../audit/ledger-binding';
 import { ConsentEventRow, ConsentState, ObjectionImportRow, ObjectionInput, ObjectionPayload, ObjectionsImportPayload } from './consent.types';
 
 /** Columns of a ledger event, over alias `e`. */
@@ -84,6 +85,7 @@ export class ConsentService {
        RETURNING ${EVENT_COLUMNS}`,
       [user.id, type, input.scope, effectiveAt, input.channel, ctx.viewer!.subject, input.reason ?? null, input.idempotencyKey ?? null, digest],
     );
+    bindLedgerRows(ctx.manager, rows.map((r) => r.id));
     if (!rows[0]) {
       // A concurrent request with the same key committed first.
       const replay = await this.replay(ctx, input.idempotencyKey!, digest);
@@ -139,13 +141,15 @@ export class ConsentService {
   /** Validates and writes one chunk of imported objections with one set-based statement. */
   async importChunk(ctx: RequestContext, rows: ObjectionImportRow[], options: ImportOptions = {}): Promise<number> {
     const userIds = await this.validateChunk(ctx, rows, options);
-    await ctx.manager.query(
+    const inserted: { id: string }[] = await ctx.manager.query(
       `INSERT INTO consent_events (user_id, type, scope, effective_at, channel, actor, reason)
        SELECT user_id, 'OBJECTION', scope, least(coalesce(effective_at, now()), now()), coalesce(channel, 'BULK_IMPORT'), $6, coalesce(reason, $7)
-       FROM unnest($1::uuid[], $2::text[], $3::timestamptz[], $4::text[], $5::text[]) AS t(user_id, scope, effective_at, channel, reason)`,
+       FROM unnest($1::uuid[], $2::text[], $3::timestamptz[], $4::text[], $5::text[]) AS t(user_id, scope, effective_at, channel, reason)
+       RETURNING id`,
       [userIds, rows.map((r) => r.scope), rows.map((r) => r.effectiveAt ?? null), rows.map((r) => r.channel ?? null),
         rows.map((r) => r.reason ?? null), ctx.viewer!.subject, options.reason ?? null],
     );
+    bindLedgerRows(ctx.manager, inserted.map((r) => r.id));
     return rows.length;
   }
 

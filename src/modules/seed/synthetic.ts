@@ -2,6 +2,7 @@ import type { EntityManager } from 'typeorm';
 import { DomainError, ErrorCode } from '../../common/errors';
 import { lockContentIdentity } from '../content/content.service';
 import { OBJECTION_COLUMNS } from '../eligibility/eligibility.rules';
+import { bindLedgerRows } from '../audit/ledger-binding';
 
 /** Sizes and seed of a synthetic data set. */
 export interface SyntheticSpec {
@@ -150,7 +151,7 @@ export async function writeSynthetic(manager: EntityManager, spec: SyntheticSpec
     );
   }
   progress?.('objections', spec.users + spec.items, units);
-  await manager.query(
+  const objectionRows: { id: string }[] = await manager.query(
     `WITH o AS (
        SELECT i, floor(${rnd('obj-user')} * $2::int)::int + 1 AS u,
               (ARRAY['ALL_AI_TRAINING','PUBLIC_CONTENT','AI_INTERACTIONS'])[1 + floor(${rnd('obj-scope')} * 3)::int] AS scope,
@@ -166,9 +167,12 @@ export async function writeSynthetic(manager: EntityManager, spec: SyntheticSpec
        UNION ALL
        SELECT u, 'OBJECTION_WITHDRAWN', scope, least(at + make_interval(days => 1 + floor(${rnd('wd-at')} * 200)::int), now() - interval '1 hour'), channel, i, 1
        FROM o WHERE withdrawn
-     ) x ORDER BY i, n`,
+     ) x ORDER BY i, n
+     RETURNING id`,
     [clean ? 0 : spec.objections, spec.users],
   );
+  // The audit event of the seed binds these rows (audit/ledger-binding.ts).
+  bindLedgerRows(manager, objectionRows.map((r) => r.id));
   if (bulk) {
     progress?.('indexes and foreign keys', units, units);
     for (const statement of restore) await manager.query(statement);
