@@ -20,6 +20,12 @@ export interface Config {
   introspection: boolean;
   /** Largest request body accepted, in bytes. */
   bodyLimit: number;
+  /** Exports that may hold a database connection at once; more are refused with 503 BUSY (EXPORT_CONCURRENCY). */
+  exportConcurrency: number;
+  /** Window over which an export's client must keep up (EXPORT_IDLE_TIMEOUT_SECONDS), in milliseconds. */
+  exportIdleTimeoutMs: number;
+  /** Slowest reading accepted over that window while the export waits for the client (EXPORT_MIN_KB_PER_SECOND). */
+  exportMinBytesPerSecond: number;
 }
 
 export class ConfigError extends Error {}
@@ -59,6 +65,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const bodyLimitText = env.BODY_LIMIT_MB ?? '64';
   const bodyLimitMb = Number(bodyLimitText);
   if (!(bodyLimitMb > 0 && bodyLimitMb <= 1024)) problems.push(`BODY_LIMIT_MB must be a number of megabytes 1-1024, got "${bodyLimitText}"`);
+  const number = (name: string, fallback: number, min: number, max: number, what: string) => {
+    const text = env[name] || String(fallback);
+    const value = Number(text);
+    if (!(value >= min && value <= max)) problems.push(`${name} must be ${what} ${min}-${max}, got "${text}"`);
+    return value;
+  };
+  const exportConcurrency = number('EXPORT_CONCURRENCY', 3, 1, 1000, 'a number of exports');
+  const exportIdleTimeoutSeconds = number('EXPORT_IDLE_TIMEOUT_SECONDS', 30, 1, 3600, 'a number of seconds');
+  const exportMinKbPerSecond = number('EXPORT_MIN_KB_PER_SECOND', 16, 0, 1_000_000, 'a number of kilobytes a second');
   if (problems.length) throw new ConfigError(`Invalid configuration:\n  - ${problems.join('\n  - ')}`);
   return {
     port,
@@ -75,5 +90,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     ide,
     introspection,
     bodyLimit: Math.round(bodyLimitMb * 1024 * 1024),
+    exportConcurrency: Math.floor(exportConcurrency),
+    exportIdleTimeoutMs: Math.round(exportIdleTimeoutSeconds * 1000),
+    exportMinBytesPerSecond: Math.round(exportMinKbPerSecond * 1024),
   };
 }

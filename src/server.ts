@@ -17,7 +17,7 @@ import { DomainError } from './common/errors';
 import { createContext, RequestContext } from './context';
 import { buildSchema } from './schema';
 import { createServices, Services } from './services';
-import { exportDataset } from './modules/datasets/dataset.export';
+import { exportDataset, ExportBudget } from './modules/datasets/dataset.export';
 import { cardData, cardHtml } from './modules/datasets/dataset.card';
 import { hasRole, Role } from './common/auth';
 import { ideRouter } from './ide/ide';
@@ -186,10 +186,11 @@ export async function createApp(config: Config, dataSource: DataSource, log: Log
       return undefined;
     }
   };
+  const exportBudget = new ExportBudget(config.exportConcurrency);
   app.get('/datasets/:id/export.ndjson', async (req, res, next) => {
     try {
       const viewer = await viewerOf(req, res);
-      if (viewer) await exportDataset(createContext({ dataSource, services, config, log: req.log }, viewer, String(req.id)), req, res);
+      if (viewer) await exportDataset(createContext({ dataSource, services, config, log: req.log }, viewer, String(req.id)), req, res, exportBudget);
     } catch (err) {
       if (res.headersSent) res.destroy(err as Error);
       else next(err);

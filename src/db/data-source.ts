@@ -1,4 +1,5 @@
 import { DataSource } from 'typeorm';
+import type { Logger } from 'pino';
 import { types } from 'pg';
 import { Config } from '../config';
 import { migrations } from '../../migrations';
@@ -16,7 +17,7 @@ export interface Database {
 }
 
 /** Connects, runs pending migrations and returns the data source. Both storage modes take this one path. */
-export async function openDatabase(config: Pick<Config, 'databaseUrl' | 'dataDir'> & { replicaUrls?: string[] }, options: { runMigrations?: boolean; poolSize?: number } = {}): Promise<Database> {
+export async function openDatabase(config: Pick<Config, 'databaseUrl' | 'dataDir'> & { replicaUrls?: string[] }, options: { runMigrations?: boolean; poolSize?: number; log?: Logger } = {}): Promise<Database> {
   let embedded: EmbeddedPostgres | undefined;
   let url = config.databaseUrl;
   if (!url) {
@@ -35,6 +36,9 @@ export async function openDatabase(config: Pick<Config, 'databaseUrl' | 'dataDir
     migrationsTransactionMode: 'each',
     synchronize: false,
     uuidExtension: 'pgcrypto',
+    // An idle pooled connection that the server ends (restart, failover, pg_terminate_backend) is dropped by the pool;
+    // the error is logged as one JSON line and never kills the process.
+    poolErrorHandler: (err: Error & { code?: string }) => options.log?.warn({ err: { name: err.name, code: err.code, message: err.message } }, 'database connection lost'),
     extra: {
       max: embedded ? 1 : options.poolSize ?? 10,
       // Every session evaluates dates in UTC; the eligibility rules are defined on UTC calendar dates.

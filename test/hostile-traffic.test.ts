@@ -1,0 +1,183 @@
+import http from 'node:http';
+import type { Pool } from 'pg';
+import { Role } from '../src/common/auth';
+import { runAudited } from '../src/modules/audit/audited-mutation';
+import { writeSynthetic } from '../src/modules/seed/synthetic';
+import { ok, startTestApp, TestApp, uniq } from './helpers';
+
+/**
+ * Hostile traffic against a live server: aborted and slow downloads, while ordinary requests measure what other users
+ * see. Each case must leave the pool whole and the process alive.
+ */
+let t: TestApp;
+let datasetId: string;
+let exportBytes: number;
+const postgres = () => t.db.mode === 'postgres';
+const pool = (app: TestApp = t) => (app.db.dataSource.driver as unknown as { master: Pool }).master;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+beforeAll(async () => {
+  // Small export budget and short slow-client windows, so that the cases run in seconds.
+  t = await startTestApp({ exportConcurrency: 3, exportIdleTimeoutMs: 3000, exportMinBytesPerSecond: 16 * 1024 });
+  const prefix = `${uniq('ht')}-`;
+  await runAudited(t.context(Role.INGEST_SERVICE), 'syntheticSeed', {}, async (tx) => {
+    await writeSynthetic(tx.manager, { users: 2000, items: 30000, objections: 0, seed: 13, prefix, profile: 'clean' });
+    return { payload: undefined, targetIds: [] };
+  });
+  const made = ok(await t.gql(`mutation($i: DatasetRequestInput!) { datasetRequest(input: $i) { dataset { id memberCount } userErrors { code } } }`,
+    { i: { name: uniq('hostile'), filters: { languages: ['zzc'] }, cap: 30000 } }, Role.ML_ENGINEER));
+  datasetId = made.datasetRequest.dataset.id;
+  const full = await fetch(`${t.url}/datasets/${datasetId}/export.ndjson`, { headers: { authorization: `Bearer ${t.tokens.ML_ENGINEER}` } });
+  exportBytes = (await full.arrayBuffer()).byteLength;
+}, 300_000);
+afterAll(async () => t?.close());
+
+interface ExportAnswer {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  body: string;
+  req: http.ClientRequest;
+}
+
+/** Starts an export; `onResponse` gets a 200 response (paused) and the request, to read from or abort. */
+function openExport(app: TestApp, onResponse: (res: http.IncomingMessage, req: http.ClientRequest) => void): Promise<ExportAnswer> {
+  return new Promise((resolve) => {
+    const req = http.get(`${app.url}/datasets/${datasetId}/export.ndjson`, { headers: { authorization: `Bearer ${app.tokens.ML_ENGINEER}` } }, (res) => {
+      res.on('error', () => undefined);
+      if (res.statusCode !== 200) {
+        let body = '';
+        res.setEncoding('utf8').on('data', (c) => (body += c)).on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body, req }));
+        return;
+      }
+      onResponse(res, req);
+      resolve({ status: 200, headers: res.headers, body: '', req });
+    });
+    req.on('error', () => resolve({ status: 0, headers: {}, body: '', req }));
+  });
+}
+
+/** Reads `bytes` of an export, then drops the connection. */
+const abortAfter = (bytes: number) =>
+  new Promise<void>((done) => {
+    void openExport(t, (res, req) => {
+      let seen = 0;
+      const abort = () => {
+        req.destroy();
+        done();
+      };
+      res.on('data', (chunk: Buffer) => {
+        seen += chunk.length;
+        if (seen >= bytes) abort();
+      });
+      res.on('end', done);
+      if (bytes === 0) abort();
+    }).then((a) => a.status !== 200 && done());
+  });
+
+/** Ordinary authenticated requests, one after another on `lanes` lanes, until `stop()`; their latencies in ms. */
+function steadyTraffic(app: TestApp, lanes = 4) {
+  const latencies: number[] = [];
+  const failures: string[] = [];
+  let running = true;
+  const lane = async () => {
+    while (running) {
+      const started = Date.now();
+      try {
+        const res = await fetch(`${app.url}/graphql`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${app.tokens.AUDITOR}` },
+          body: JSON.stringify({ query: `{ users(first: 3) { edges { node { id country } } } policies { key } }` }),
+          signal: AbortSignal.timeout(15_000),
+        });
+        const body = (await res.json()) as { errors?: unknown[] };
+        if (res.status !== 200 || body.errors) failures.push(`${res.status} ${JSON.stringify(body.errors)}`);
+      } catch (err) {
+        failures.push(String(err));
+      }
+      latencies.push(Date.now() - started);
+      await sleep(20);
+    }
+  };
+  const done = Promise.all(Array.from({ length: lanes }, lane));
+  return {
+    async stop() {
+      running = false;
+      await done;
+      const sorted = [...latencies].sort((a, b) => a - b);
+      return { p99: sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * 0.99))], count: sorted.length, failures };
+    },
+  };
+}
+
+/** The pool is whole: nothing checked out, nobody waiting, and no backend of the service still running a COPY. */
+async function expectPoolWhole(app: TestApp = t) {
+  const deadline = Date.now() + 10_000;
+  const p = pool(app);
+  while ((p.waitingCount > 0 || p.idleCount < p.totalCount) && Date.now() < deadline) await sleep(50);
+  expect({ waiting: p.waitingCount, busy: p.totalCount - p.idleCount }).toEqual({ waiting: 0, busy: 0 });
+  if (app.db.mode === 'postgres') {
+    const [copying] = await app.sql(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND query LIKE 'COPY%' AND state <> 'idle'`);
+    expect(copying.n).toBe(0);
+  }
+  // More ordinary requests at once than the pool has connections: all answered, and quickly.
+  const started = Date.now();
+  const answers = await Promise.all(Array.from({ length: 25 }, () => app.gql(`{ users(first: 1) { edges { node { id } } } }`, {}, Role.AUDITOR)));
+  expect(answers.filter((a) => a.status !== 200 || a.errors)).toEqual([]);
+  expect(Date.now() - started).toBeLessThan(10_000);
+}
+
+describe('aborted downloads', () => {
+  it('aborts 50 exports at random points: the pool stays whole and the process alive', async () => {
+    expect(exportBytes).toBeGreaterThan(2_000_000);
+    // In batches the size of the export budget, so that every one streams before it is aborted.
+    for (let started = 0; started < 50; started += t.config.exportConcurrency) {
+      const batch = Math.min(t.config.exportConcurrency, 50 - started);
+      await Promise.all(Array.from({ length: batch }, () => abortAfter(Math.floor(Math.random() * exportBytes * 0.6))));
+    }
+    await expectPoolWhole();
+    if (postgres()) {
+      // What the pool's idle timeout does 10 s later, at once: the server ends every connection of the service.
+      await t.sql(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()`);
+      await sleep(500);
+    }
+    const health = await fetch(`${t.url}/healthz`);
+    expect(health.status).toBe(200);
+    await expectPoolWhole();
+  }, 120_000);
+});
+
+describe('slow readers', () => {
+  it('12 clients reading at 1 KB/s neither starve other requests nor keep their connections', async () => {
+    const app = t;
+    {
+      const traffic = steadyTraffic(app);
+      const readers = await Promise.all(
+        Array.from({ length: 12 }, () =>
+          openExport(app, (res) => {
+            const timer = setInterval(() => res.read(100), 100);
+            res.on('close', () => clearInterval(timer));
+          }),
+        ),
+      );
+      await sleep(8000);
+      const seen = await traffic.stop();
+      expect(seen.failures).toEqual([]);
+      expect(seen.count).toBeGreaterThan(20);
+      expect(seen.p99).toBeLessThan(1000);
+      const refused = readers.filter((o) => o.status !== 200);
+      expect(refused.length).toBe(9);
+      for (const r of refused) {
+        expect(r.status).toBe(503);
+        expect(Number(r.headers['retry-after'])).toBeGreaterThan(0);
+        expect(r.headers['content-type']).toMatch(/^application\/(problem\+)?json/);
+        expect(JSON.parse(r.body)).toMatchObject({ error: { code: 'BUSY' } });
+      }
+      // The slow readers were cut by then (3 s windows): their connections and export slots are back.
+      await expectPoolWhole(app);
+      const fresh = await fetch(`${app.url}/datasets/${datasetId}/export.ndjson`, { headers: { authorization: `Bearer ${app.tokens.ML_ENGINEER}` } });
+      expect(fresh.status).toBe(200);
+      expect((await fresh.arrayBuffer()).byteLength).toBe(exportBytes);
+      for (const r of readers) r.req.destroy();
+    }
+  }, 120_000);
+});
