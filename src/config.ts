@@ -26,6 +26,12 @@ export interface Config {
   exportIdleTimeoutMs: number;
   /** Slowest reading accepted over that window while the export waits for the client (EXPORT_MIN_KB_PER_SECOND). */
   exportMinBytesPerSecond: number;
+  /** statement_timeout of ordinary requests (STATEMENT_TIMEOUT_SECONDS), in milliseconds. */
+  statementTimeoutMs: number;
+  /** statement_timeout of dataset builds and bulk imports (BUILD_STATEMENT_TIMEOUT_SECONDS); 0: none. */
+  buildStatementTimeoutMs: number;
+  /** statement_timeout of an export's COPY (EXPORT_STATEMENT_TIMEOUT_SECONDS). */
+  exportStatementTimeoutMs: number;
 }
 
 export class ConfigError extends Error {}
@@ -74,6 +80,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const exportConcurrency = number('EXPORT_CONCURRENCY', 3, 1, 1000, 'a number of exports');
   const exportIdleTimeoutSeconds = number('EXPORT_IDLE_TIMEOUT_SECONDS', 30, 1, 3600, 'a number of seconds');
   const exportMinKbPerSecond = number('EXPORT_MIN_KB_PER_SECOND', 16, 0, 1_000_000, 'a number of kilobytes a second');
+  const statementTimeoutSeconds = number('STATEMENT_TIMEOUT_SECONDS', 30, 1, 86400, 'a number of seconds');
+  const buildStatementTimeoutSeconds = number('BUILD_STATEMENT_TIMEOUT_SECONDS', 900, 1, 86400, 'a number of seconds');
+  const exportStatementTimeoutSeconds = number('EXPORT_STATEMENT_TIMEOUT_SECONDS', 3600, 1, 86400, 'a number of seconds');
   if (problems.length) throw new ConfigError(`Invalid configuration:\n  - ${problems.join('\n  - ')}`);
   return {
     port,
@@ -93,5 +102,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     exportConcurrency: Math.floor(exportConcurrency),
     exportIdleTimeoutMs: Math.round(exportIdleTimeoutSeconds * 1000),
     exportMinBytesPerSecond: Math.round(exportMinKbPerSecond * 1024),
+    statementTimeoutMs: Math.round(statementTimeoutSeconds * 1000),
+    buildStatementTimeoutMs: Math.round(buildStatementTimeoutSeconds * 1000),
+    exportStatementTimeoutMs: Math.round(exportStatementTimeoutSeconds * 1000),
   };
 }

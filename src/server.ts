@@ -13,7 +13,7 @@ import { GraphQLError, GraphQLFormattedError, Kind, OperationDefinitionNode } fr
 import type { DataSource } from 'typeorm';
 import { Config } from './config';
 import { authenticate, AuthenticationError, resolveAuthSecret, unauthenticated } from './common/auth';
-import { DomainError } from './common/errors';
+import { DomainError, ErrorCode } from './common/errors';
 import { createContext, RequestContext } from './context';
 import { buildSchema } from './schema';
 import { createServices, Services } from './services';
@@ -110,6 +110,10 @@ export function formatError(config: Config) {
       return { ...formatted, extensions: config.production ? { code } : extensions };
     }
     const pgCode = (original as { code?: string } | undefined)?.code;
+    if (pgCode === '57014') {
+      const message = 'The operation took longer than its time limit and was stopped; nothing was changed. Ask for less (smaller pages, fewer ids)';
+      return { message, path: formatted.path, extensions: { code: ErrorCode.TIMEOUT } };
+    }
     if (pgCode === '57P01' || pgCode === '08006' || pgCode === '08003' || (original as Error | undefined)?.message?.includes('Connection terminated')) {
       return { message: 'The database connection was lost; retry the request', path: formatted.path, extensions: { code: 'SERVICE_UNAVAILABLE', retryable: true } };
     }

@@ -1,5 +1,5 @@
 import http from 'node:http';
-import type { Pool } from 'pg';
+import { Client, type Pool } from 'pg';
 import { Role } from '../src/common/auth';
 import { runAudited } from '../src/modules/audit/audited-mutation';
 import { writeSynthetic } from '../src/modules/seed/synthetic';
@@ -19,13 +19,15 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 beforeAll(async () => {
   // Small export budget and short slow-client windows, so that the cases run in seconds.
   t = await startTestApp({ exportConcurrency: 3, exportIdleTimeoutMs: 3000, exportMinBytesPerSecond: 16 * 1024 });
-  const prefix = `${uniq('ht')}-`;
-  await runAudited(t.context(Role.INGEST_SERVICE), 'syntheticSeed', {}, async (tx) => {
+  // One data set per database (the suite reuses it when it runs again on the same PostgreSQL).
+  const prefix = 'hostile-traffic-';
+  const [seeded] = await t.sql(`SELECT count(*)::int AS n FROM users WHERE external_id LIKE $1`, [`${prefix}%`]);
+  if (!seeded.n) await runAudited(t.context(Role.INGEST_SERVICE), 'syntheticSeed', {}, async (tx) => {
     await writeSynthetic(tx.manager, { users: 2000, items: 30000, objections: 0, seed: 13, prefix, profile: 'clean' });
     return { payload: undefined, targetIds: [] };
   });
   const made = ok(await t.gql(`mutation($i: DatasetRequestInput!) { datasetRequest(input: $i) { dataset { id memberCount } userErrors { code } } }`,
-    { i: { name: uniq('hostile'), filters: { languages: ['zzc'] }, cap: 30000 } }, Role.ML_ENGINEER));
+    { i: { name: 'hostile-traffic', filters: { languages: ['zzc'] }, cap: 30000 } }, Role.ML_ENGINEER));
   datasetId = made.datasetRequest.dataset.id;
   const full = await fetch(`${t.url}/datasets/${datasetId}/export.ndjson`, { headers: { authorization: `Bearer ${t.tokens.ML_ENGINEER}` } });
   exportBytes = (await full.arrayBuffer()).byteLength;
@@ -180,4 +182,32 @@ describe('slow readers', () => {
       for (const r of readers) r.req.destroy();
     }
   }, 120_000);
+});
+
+describe('statement timeouts', () => {
+  // Locks held by another session make statements wait; PGlite has one connection, so this runs on PostgreSQL only.
+  const onPostgres = process.env.DATABASE_URL ? it : it.skip;
+  onPostgres('ends an ordinary statement at its timeout with TIMEOUT, and gives builds their longer one', async () => {
+    const app = await startTestApp({ statementTimeoutMs: 1000, buildStatementTimeoutMs: 60_000 });
+    const locker = new Client({ connectionString: app.db.url });
+    await locker.connect();
+    try {
+      await locker.query('BEGIN');
+      await locker.query('LOCK TABLE datasets IN ACCESS EXCLUSIVE MODE');
+      const build = app.gql(`mutation { datasetRequest(input: { name: "${uniq('slow')}", filters: { languages: ["zzq"] } }) { dataset { id } userErrors { code } } }`, {}, Role.ML_ENGINEER);
+      const started = Date.now();
+      const read = await app.gql(`{ datasets(first: 1) { edges { node { id } } } }`, {}, Role.AUDITOR);
+      expect(Date.now() - started).toBeLessThan(5000);
+      expect(read.errors?.[0].extensions?.code).toBe('TIMEOUT');
+      expect(read.errors?.[0].message).toMatch(/time/i);
+      await sleep(2500);
+      await locker.query('COMMIT');
+      // The build waited on the same lock longer than an ordinary statement may, and finished.
+      expect(ok(await build).datasetRequest.userErrors).toEqual([]);
+      await expectPoolWhole(app);
+    } finally {
+      await locker.end();
+      await app.close();
+    }
+  }, 60_000);
 });

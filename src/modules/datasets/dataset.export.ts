@@ -153,10 +153,13 @@ export async function exportDataset(ctx: RequestContext, req: Request, res: Resp
   try {
     const [client, giveConnectionBack] = await exportConnection(ctx.dataSource);
     release = giveConnectionBack;
+    const { exportIdleTimeoutMs, exportMinBytesPerSecond, exportStatementTimeoutMs } = ctx.config;
+    await client.query(`SET statement_timeout = ${Math.round(exportStatementTimeoutMs)}`);
     res.status(200).type('application/x-ndjson');
     res.setHeader('content-disposition', `attachment; filename="${datasetId}.ndjson"`);
-    const { exportIdleTimeoutMs, exportMinBytesPerSecond } = ctx.config;
     await pipeline(exportStream(client, datasetId, withText), slowClientGuard(res, exportIdleTimeoutMs, exportMinBytesPerSecond), res);
+    // Back to the pool's ordinary timeout.
+    await client.query('RESET statement_timeout');
   } catch (err) {
     failure = err as Error;
     // Aborted by the client, cut for reading too slowly, or a database error: the response ends there.
