@@ -21,7 +21,7 @@ import { exportDataset, ExportBudget } from './modules/datasets/dataset.export';
 import { cardData, cardHtml } from './modules/datasets/dataset.card';
 import { hasRole, Role } from './common/auth';
 import { ideRouter } from './ide/ide';
-import { limitsPlugin } from './common/limits';
+import { armorLimits, limitsPlugin, MAX_TOKENS } from './common/limits';
 
 export interface App {
   app: express.Express;
@@ -104,6 +104,11 @@ export function formatError(config: Config) {
     if (original instanceof DomainError) {
       return { message: original.message, locations: formatted.locations, path: formatted.path, extensions: { code: original.code, field: original.details[0]?.field } };
     }
+    // A document limit (armor's rules run in validation, which labels its errors GRAPHQL_VALIDATION_FAILED).
+    if (original instanceof GraphQLError && original.extensions?.limit) {
+      const { limit: _limit, http: _http, ...extensions } = original.extensions;
+      return { message: original.message, extensions };
+    }
     const code = formatted.extensions?.code;
     if (code && code !== 'INTERNAL_SERVER_ERROR') {
       const { stacktrace: _drop, ...extensions } = formatted.extensions ?? {};
@@ -129,6 +134,7 @@ export async function createApp(config: Config, dataSource: DataSource, log: Log
   app.disable('x-powered-by');
   const httpServer = http.createServer(app);
   const schema = buildSchema();
+  const armor = armorLimits(config.production);
   const apollo = new ApolloServer<RequestContext>({
     schema,
     plugins: [
@@ -136,10 +142,13 @@ export async function createApp(config: Config, dataSource: DataSource, log: Log
       ApolloServerPluginLandingPageDisabled(),
       ApolloServerPluginDrainHttpServer({ httpServer }),
       requireAuthentication,
+      ...armor.plugins,
       limitsPlugin(schema),
       ...(config.replicaUrls.length ? [replicaRouting(dataSource)] : []),
       operationLog,
     ],
+    validationRules: armor.validationRules,
+    parseOptions: { maxTokens: MAX_TOKENS },
     formatError: formatError(config),
     includeStacktraceInErrorResponses: false,
     introspection: config.introspection,

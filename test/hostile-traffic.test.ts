@@ -211,3 +211,42 @@ describe('statement timeouts', () => {
     }
   }, 60_000);
 });
+
+describe('document limits fail closed', () => {
+  const post = (body: unknown, token: string | null = t.tokens.AUDITOR) =>
+    fetch(`${t.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+      body: JSON.stringify(body),
+    }).then(async (r) => ({ status: r.status, body: (await r.json()) as { data?: unknown; errors?: { message: string; extensions?: { code?: string } }[] } }));
+  /** Refused with 400 and no data: BAD_USER_INPUT, or GRAPHQL_PARSE_FAILED for a document over the token limit. */
+  const refusedBeforeExecution = (res: Awaited<ReturnType<typeof post>>, code = 'BAD_USER_INPUT') => {
+    expect({ status: res.status, data: res.body.data, error: res.body.errors?.[0] }).toMatchObject({ status: 400, data: undefined, error: { extensions: { code } } });
+  };
+  const fanned = Array.from({ length: 20 }, (_, i) => `a${i}: users(first: 500) { edges { node { id country contentCount } } }`).join(' ');
+
+  it('refuses a costly query padded with 10,001 __typename selections (the analyser gives up: the document is refused)', async () => {
+    refusedBeforeExecution(await post({ query: `{ ${fanned} }` }));
+    refusedBeforeExecution(await post({ query: `{ ${fanned} ${'__typename '.repeat(10_001)}}` }), 'GRAPHQL_PARSE_FAILED');
+    // Padding the analyser cannot price (a variable that does not coerce) refuses the document rather than running it.
+    refusedBeforeExecution(await post({ query: `query($n: Int) { ${fanned.replace(/first: 500/g, 'first: $n')} }`, variables: { n: 'many' } }));
+  });
+
+  it('prices whole-corpus fields: 1,000 aliases of eligibilityReport are refused at once, one runs', async () => {
+    const started = Date.now();
+    refusedBeforeExecution(await post({ query: `{ ${Array.from({ length: 1000 }, (_, i) => `r${i}: eligibilityReport { evaluated }`).join(' ')} }` }));
+    expect(Date.now() - started).toBeLessThan(3000);
+    refusedBeforeExecution(await post({ query: `{ ${Array.from({ length: 40 }, (_, i) => `r${i}: eligibilityReport { evaluated }`).join(' ')} }` }));
+    const one = await post({ query: `{ eligibilityReport { evaluated } }` });
+    expect(one.body.errors).toBeUndefined();
+  }, 30_000);
+
+  it('bounds introspection-only operations like any other', async () => {
+    const started = Date.now();
+    refusedBeforeExecution(await post({ query: `{ ${Array.from({ length: 2500 }, (_, i) => `s${i}: __schema { types { name } }`).join(' ')} }` }), 'GRAPHQL_PARSE_FAILED');
+    refusedBeforeExecution(await post({ query: `{ ${Array.from({ length: 100 }, (_, i) => `s${i}: __schema { types { name } }`).join(' ')} }` }));
+    expect(Date.now() - started).toBeLessThan(3000);
+    const one = await post({ query: `{ __schema { queryType { name } } }` });
+    expect(one.body.errors).toBeUndefined();
+  });
+});
