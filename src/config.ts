@@ -21,6 +21,18 @@ export interface Config {
   introspection: boolean;
   /** Largest request body accepted, in bytes. */
   bodyLimit: number;
+  /** Exports that may hold a database connection at once; more are refused with 503 BUSY (EXPORT_CONCURRENCY). */
+  exportConcurrency: number;
+  /** Window over which an export's client must keep up (EXPORT_IDLE_TIMEOUT_SECONDS), in milliseconds. */
+  exportIdleTimeoutMs: number;
+  /** Slowest reading accepted over that window while the export waits for the client (EXPORT_MIN_KB_PER_SECOND). */
+  exportMinBytesPerSecond: number;
+  /** statement_timeout of ordinary requests (STATEMENT_TIMEOUT_SECONDS), in milliseconds. */
+  statementTimeoutMs: number;
+  /** statement_timeout of dataset builds and bulk imports (BUILD_STATEMENT_TIMEOUT_SECONDS); 0: none. */
+  buildStatementTimeoutMs: number;
+  /** statement_timeout of an export's COPY (EXPORT_STATEMENT_TIMEOUT_SECONDS). */
+  exportStatementTimeoutMs: number;
   /** Longest lifetime (exp - iat) of a bearer token accepted or signed, in seconds (TOKEN_MAX_LIFETIME, default 12h). */
   tokenMaxLifetimeSeconds: number;
   /** Ed25519 private key signing audit checkpoints (AUDIT_SIGNING_KEY, PEM or base64 PKCS#8 DER); required in production. */
@@ -93,6 +105,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const intervalText = env.AUDIT_CHECKPOINT_INTERVAL || '5m';
   const auditCheckpointIntervalSeconds = ['0', 'off'].includes(intervalText) ? 0 : parseDuration(intervalText) ?? -1;
   if (auditCheckpointIntervalSeconds < 0) problems.push(`AUDIT_CHECKPOINT_INTERVAL must be a duration such as 300, 5m or 1h, or off, got "${intervalText}"`);
+  const number = (name: string, fallback: number, min: number, max: number, what: string) => {
+    const text = env[name] || String(fallback);
+    const value = Number(text);
+    if (!(value >= min && value <= max)) problems.push(`${name} must be ${what} ${min}-${max}, got "${text}"`);
+    return value;
+  };
+  const exportConcurrency = number('EXPORT_CONCURRENCY', 3, 1, 1000, 'a number of exports');
+  const exportIdleTimeoutSeconds = number('EXPORT_IDLE_TIMEOUT_SECONDS', 30, 1, 3600, 'a number of seconds');
+  const exportMinKbPerSecond = number('EXPORT_MIN_KB_PER_SECOND', 16, 0, 1_000_000, 'a number of kilobytes a second');
+  const statementTimeoutSeconds = number('STATEMENT_TIMEOUT_SECONDS', 30, 1, 86400, 'a number of seconds');
+  const buildStatementTimeoutSeconds = number('BUILD_STATEMENT_TIMEOUT_SECONDS', 900, 1, 86400, 'a number of seconds');
+  const exportStatementTimeoutSeconds = number('EXPORT_STATEMENT_TIMEOUT_SECONDS', 3600, 1, 86400, 'a number of seconds');
   if (problems.length) throw new ConfigError(`Invalid configuration:\n  - ${problems.join('\n  - ')}`);
   return {
     port,
@@ -114,5 +138,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     auditPreviousPublicKeys,
     auditCheckpointDir: path.resolve(env.AUDIT_CHECKPOINT_DIR ?? path.join(env.DATA_DIR ?? './.data', 'audit')),
     auditCheckpointIntervalSeconds,
+    exportConcurrency: Math.floor(exportConcurrency),
+    exportIdleTimeoutMs: Math.round(exportIdleTimeoutSeconds * 1000),
+    exportMinBytesPerSecond: Math.round(exportMinKbPerSecond * 1024),
+    statementTimeoutMs: Math.round(statementTimeoutSeconds * 1000),
+    buildStatementTimeoutMs: Math.round(buildStatementTimeoutSeconds * 1000),
+    exportStatementTimeoutMs: Math.round(exportStatementTimeoutSeconds * 1000),
   };
 }

@@ -20,7 +20,7 @@ async function main(): Promise<void> {
     throw err;
   }
   const log = pino({ level: config.logLevel });
-  const db = await openDatabase(config);
+  const db = await openDatabase(config, { log, statementTimeoutMs: config.statementTimeoutMs });
   const { httpServer, services, secret, stopCheckpoints } = await createApp(config, db.dataSource, log);
   if (config.seedDemo) {
     const system = createContext({ dataSource: db.dataSource, services, config, log }, { subject: 'system:demo-seed', roles: [] });

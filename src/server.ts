@@ -13,15 +13,15 @@ import { GraphQLError, GraphQLFormattedError, Kind, OperationDefinitionNode } fr
 import type { DataSource } from 'typeorm';
 import { Config } from './config';
 import { authenticate, AuthenticationError, resolveAuthSecret, unauthenticated } from './common/auth';
-import { DomainError } from './common/errors';
+import { DomainError, ErrorCode } from './common/errors';
 import { createContext, RequestContext } from './context';
 import { buildSchema } from './schema';
 import { createServices, Services } from './services';
-import { exportDataset } from './modules/datasets/dataset.export';
+import { exportDataset, ExportBudget } from './modules/datasets/dataset.export';
 import { cardData, cardHtml } from './modules/datasets/dataset.card';
 import { hasRole, Role } from './common/auth';
 import { ideRouter } from './ide/ide';
-import { limitsPlugin } from './common/limits';
+import { armorLimits, limitsPlugin, MAX_TOKENS } from './common/limits';
 import { every } from './modules/audit/checkpoints';
 
 export interface App {
@@ -121,12 +121,21 @@ export function formatError(config: Config) {
     if (original instanceof DomainError) {
       return { message: original.message, locations: formatted.locations, path: formatted.path, extensions: { code: original.code, field: original.details[0]?.field } };
     }
+    // A document limit (armor's rules run in validation, which labels its errors GRAPHQL_VALIDATION_FAILED).
+    if (original instanceof GraphQLError && original.extensions?.limit) {
+      const { limit: _limit, http: _http, ...extensions } = original.extensions;
+      return { message: original.message, extensions };
+    }
     const code = formatted.extensions?.code;
     if (code && code !== 'INTERNAL_SERVER_ERROR') {
       const { stacktrace: _drop, ...extensions } = formatted.extensions ?? {};
       return { ...formatted, extensions: config.production ? { code } : extensions };
     }
     const pgCode = (original as { code?: string } | undefined)?.code;
+    if (pgCode === '57014') {
+      const message = 'The operation took longer than its time limit and was stopped; nothing was changed. Ask for less (smaller pages, fewer ids)';
+      return { message, path: formatted.path, extensions: { code: ErrorCode.TIMEOUT } };
+    }
     if (pgCode === '57P01' || pgCode === '08006' || pgCode === '08003' || (original as Error | undefined)?.message?.includes('Connection terminated')) {
       return { message: 'The database connection was lost; retry the request', path: formatted.path, extensions: { code: 'SERVICE_UNAVAILABLE', retryable: true } };
     }
@@ -143,6 +152,7 @@ export async function createApp(config: Config, dataSource: DataSource, log: Log
   app.disable('x-powered-by');
   const httpServer = http.createServer(app);
   const schema = buildSchema();
+  const armor = armorLimits(config.production);
   const apollo = new ApolloServer<RequestContext>({
     schema,
     plugins: [
@@ -151,10 +161,13 @@ export async function createApp(config: Config, dataSource: DataSource, log: Log
       ApolloServerPluginDrainHttpServer({ httpServer }),
       { async serverWillStart() { return { async serverWillStop() { checkpoints.stop(); } }; } },
       requireAuthentication,
+      ...armor.plugins,
       limitsPlugin(schema),
       ...(config.replicaUrls.length ? [replicaRouting(dataSource)] : []),
       operationLog,
     ],
+    validationRules: armor.validationRules,
+    parseOptions: { maxTokens: MAX_TOKENS },
     formatError: formatError(config),
     includeStacktraceInErrorResponses: false,
     introspection: config.introspection,
@@ -205,10 +218,11 @@ export async function createApp(config: Config, dataSource: DataSource, log: Log
       return undefined;
     }
   };
+  const exportBudget = new ExportBudget(config.exportConcurrency);
   app.get('/datasets/:id/export.ndjson', async (req, res, next) => {
     try {
       const viewer = await viewerOf(req, res);
-      if (viewer) await exportDataset(createContext({ dataSource, services, config, log: req.log }, viewer, String(req.id)), req, res);
+      if (viewer) await exportDataset(createContext({ dataSource, services, config, log: req.log }, viewer, String(req.id)), req, res, exportBudget);
     } catch (err) {
       if (res.headersSent) res.destroy(err as Error);
       else next(err);

@@ -71,7 +71,7 @@ export async function freshDatabaseConfig(): Promise<{ config: Pick<Config, 'dat
 /** Starts the real application (real schema, real database, real HTTP) on a free port. */
 export async function startTestApp(overrides: Partial<Config> = {}, logStream?: NodeJS.WritableStream): Promise<TestApp> {
   const config = testConfig(overrides);
-  const db = await openDatabase(config);
+  const db = await openDatabase(config, { statementTimeoutMs: config.statementTimeoutMs });
   const log = logStream ? pino({ level: 'debug' }, logStream as any) : pino({ level: config.logLevel });
   const app = await createApp(config, db.dataSource, log);
   await new Promise<void>((resolve) => app.httpServer.listen(0, '127.0.0.1', resolve));

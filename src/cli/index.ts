@@ -31,7 +31,8 @@ const int = (name: string) => (value: string) => {
 
 /** Opens the configured database and a context acting as `actor` with `roles`. */
 async function withContext<T>(actor: string, roles: Role[], fn: (ctx: RequestContext, db: Database) => Promise<T>): Promise<T> {
-  const config = loadConfig();
+  // Operator-driven bulk work: no statement timeout, builds and imports included.
+  const config = { ...loadConfig(), buildStatementTimeoutMs: 0 };
   const db = await openDatabase(config);
   try {
     const ctx = createContext({ dataSource: db.dataSource, services: createServices(), config, log: pino({ level: 'silent' }) }, { subject: actor, roles });

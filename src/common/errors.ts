@@ -14,6 +14,10 @@ export enum ErrorCode {
   DATASET_SUPERSEDED = 'DATASET_SUPERSEDED',
   INTERNAL_SERVER_ERROR = 'INTERNAL_SERVER_ERROR',
   SERVICE_UNAVAILABLE = 'SERVICE_UNAVAILABLE',
+  /** Too much of this kind of work is running (exports beyond their connection budget); retry after a while. */
+  BUSY = 'BUSY',
+  /** A statement ran past the timeout of its kind of work (STATEMENT_TIMEOUT_SECONDS and friends); nothing was changed. */
+  TIMEOUT = 'TIMEOUT',
 }
 
 /** One problem with the input, pointing at the offending field (for batches: `users[3].country`). */

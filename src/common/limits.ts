@@ -1,69 +1,82 @@
-import { GraphQLError, GraphQLSchema, Kind, SelectionSetNode, FragmentDefinitionNode, DocumentNode } from 'graphql';
+import { GraphQLError, GraphQLSchema, Kind, ValidationContext } from 'graphql';
 import { getComplexity, ComplexityEstimator } from 'graphql-query-complexity';
 import type { ApolloServerPlugin } from '@apollo/server';
+import { ApolloArmor } from '@escape.tech/graphql-armor';
 import { DEFAULT_PAGE_SIZE } from './pagination';
 
 export const MAX_DEPTH = 12;
 export const MAX_COST = 25000;
+/** Lexical tokens of a document (graphql's parser stops counting there: nothing bigger is even parsed). */
+export const MAX_TOKENS = 10000;
+export const MAX_ALIASES = 30;
+export const MAX_DIRECTIVES = 20;
+/** graphql-armor's generic cost (objects 2, scalars 1, ×1.5 a level, × `first`): a backstop under the domain cost. */
+export const GENERIC_MAX_COST = 500000;
+
+/**
+ * What a field that evaluates the whole corpus (or a whole dataset) costs by itself, whatever it selects: a thousand
+ * aliases of a cheap-looking report must not run a thousand corpus scans.
+ */
+const CORPUS_COST: Record<string, number> = { eligibilityReport: 2500, buildVerification: 1000, taint: 500, subjectFootprint: 100, totalCount: 100 };
 
 /**
  * Cost of a field: 1, plus its children times how many of them a page or a list argument can return. Page sizes
  * (`first`), id lists (`itemIds`, `datasetIds`) and lineage depth all multiply.
  */
-const estimator: ComplexityEstimator = ({ args, childComplexity, field }) => {
+const estimator: ComplexityEstimator = ({ args, childComplexity, field, node }) => {
   let n = 1;
   if (typeof args.first === 'number') n = args.first;
   else if ('first' in (field.args?.reduce((a, x) => ({ ...a, [x.name]: 1 }), {}) ?? {})) n = DEFAULT_PAGE_SIZE;
   if (Array.isArray(args.itemIds)) n = Math.max(n, args.itemIds.length);
   if (field.name === 'lineage') n = Math.max(n, 20 * (typeof args.depth === 'number' ? args.depth : 5));
-  return 1 + n * childComplexity;
+  // The eligible-content count evaluates the rules over the whole corpus.
+  const countsEligibility = field.name === 'eligibleContent' && node.selectionSet?.selections.some((x) => x.kind === Kind.FIELD && x.name.value === 'totalCount');
+  return 1 + (CORPUS_COST[field.name] ?? 0) + (countsEligibility ? CORPUS_COST.eligibilityReport : 0) + n * childComplexity;
 };
 
-function depthOf(set: SelectionSetNode | undefined, fragments: Record<string, FragmentDefinitionNode>, seen: Set<string>): number {
-  if (!set) return 0;
-  let max = 0;
-  for (const s of set.selections) {
-    if (s.kind === Kind.FIELD) {
-      if (s.name.value.startsWith('__')) continue;
-      max = Math.max(max, 1 + depthOf(s.selectionSet, fragments, seen));
-    } else if (s.kind === Kind.INLINE_FRAGMENT) {
-      max = Math.max(max, depthOf(s.selectionSet, fragments, seen));
-    } else if (s.kind === Kind.FRAGMENT_SPREAD && !seen.has(s.name.value) && fragments[s.name.value]) {
-      max = Math.max(max, depthOf(fragments[s.name.value].selectionSet, fragments, new Set([...seen, s.name.value])));
-    }
-  }
-  return max;
+const limitError = (message: string, extensions: Record<string, unknown> = {}) =>
+  new GraphQLError(message, { extensions: { code: 'BAD_USER_INPUT', limit: true, ...extensions, http: { status: 400 } } });
+
+/** armor's refusals, reported as BAD_USER_INPUT with our wording (armor's own say "Syntax Error"). */
+const refuse = (word: (found: string) => string) => ({
+  propagateOnRejection: false,
+  onReject: [(ctx: ValidationContext | null, err: GraphQLError) => ctx?.reportError(limitError(word(/found (\d+)/.exec(err.message)?.[1] ?? 'too many')))],
+});
+
+/**
+ * The generic document limits, from graphql-armor, checked during validation (before execution, introspection
+ * included): aliases, directives, depth and a generic cost. Field suggestions are off in production.
+ */
+export function armorLimits(production: boolean) {
+  const { plugins, validationRules } = new ApolloArmor({
+    maxTokens: { enabled: false }, // graphql's parser counts them (parseOptions.maxTokens): one parse, not two
+    maxAliases: { n: MAX_ALIASES, ...refuse((n) => `Query has ${n} aliases; the limit is ${MAX_ALIASES}`) },
+    maxDirectives: { n: MAX_DIRECTIVES, ...refuse((n) => `Query has ${n} directives; the limit is ${MAX_DIRECTIVES}`) },
+    maxDepth: { n: MAX_DEPTH, flattenFragments: true, ...refuse((n) => `Query is ${n} levels deep; the limit is ${MAX_DEPTH}`) },
+    costLimit: { maxCost: GENERIC_MAX_COST, ...refuse((n) => `Query costs ${n} by the generic measure; the limit is ${GENERIC_MAX_COST}`) },
+    blockFieldSuggestion: { enabled: production },
+  }).protect();
+  return { plugins, validationRules };
 }
 
-/** Depth of the deepest selection of an operation (introspection fields excluded). */
-export function operationDepth(document: DocumentNode, operationName?: string | null): number {
-  const fragments: Record<string, FragmentDefinitionNode> = {};
-  for (const d of document.definitions) if (d.kind === Kind.FRAGMENT_DEFINITION) fragments[d.name.value] = d;
-  const ops = document.definitions.filter((d) => d.kind === Kind.OPERATION_DEFINITION && (!operationName || d.name?.value === operationName));
-  return Math.max(0, ...ops.map((o) => depthOf((o as any).selectionSet, fragments, new Set())));
-}
-
-/** Refuses, before execution, operations deeper than MAX_DEPTH or costlier than MAX_COST (BAD_USER_INPUT). */
+/**
+ * The domain cost (page sizes, id lists, lineage depth, whole-corpus fields), refused before execution above
+ * MAX_COST (BAD_USER_INPUT). Fails closed: a document the analyser cannot price is refused.
+ */
 export function limitsPlugin(schema: GraphQLSchema): ApolloServerPlugin {
   return {
     async requestDidStart() {
       return {
         async didResolveOperation({ request, document }) {
-          const depth = operationDepth(document, request.operationName);
-          if (depth > MAX_DEPTH) {
-            throw new GraphQLError(`Query is ${depth} levels deep; the limit is ${MAX_DEPTH}`, { extensions: { code: 'BAD_USER_INPUT', http: { status: 400 } } });
-          }
           let cost: number;
           try {
             cost = getComplexity({ schema, query: document, operationName: request.operationName ?? undefined, variables: request.variables ?? {}, estimators: [estimator] });
-          } catch {
-            // Variables that do not coerce: execution reports them with BAD_USER_INPUT.
-            return;
+          } catch (err) {
+            const why = err instanceof GraphQLError ? `: ${err.message}` : '';
+            throw limitError(`The operation could not be priced${why}; it was not run`);
           }
           if (cost > MAX_COST) {
-            throw new GraphQLError(`Query costs ${cost}; the limit is ${MAX_COST} (page sizes, id lists and lineage depth multiply)`, {
-              extensions: { code: 'BAD_USER_INPUT', cost, maxCost: MAX_COST, http: { status: 400 } },
-            });
+            throw limitError(`Query costs ${cost}; the limit is ${MAX_COST} (page sizes, id lists, lineage depth and whole-corpus fields count)`, { cost, maxCost: MAX_COST });
           }
         },
       };

@@ -1,4 +1,5 @@
-import { DataSource } from 'typeorm';
+import { DataSource, MigrationExecutor } from 'typeorm';
+import type { Logger } from 'pino';
 import { types } from 'pg';
 import { Config } from '../config';
 import { migrations } from '../../migrations';
@@ -16,7 +17,7 @@ export interface Database {
 }
 
 /** Connects, runs pending migrations and returns the data source. Both storage modes take this one path. */
-export async function openDatabase(config: Pick<Config, 'databaseUrl' | 'dataDir'> & { replicaUrls?: string[] }, options: { runMigrations?: boolean; poolSize?: number } = {}): Promise<Database> {
+export async function openDatabase(config: Pick<Config, 'databaseUrl' | 'dataDir'> & { replicaUrls?: string[] }, options: { runMigrations?: boolean; poolSize?: number; log?: Logger; statementTimeoutMs?: number } = {}): Promise<Database> {
   let embedded: EmbeddedPostgres | undefined;
   let url = config.databaseUrl;
   if (!url) {
@@ -35,16 +36,21 @@ export async function openDatabase(config: Pick<Config, 'databaseUrl' | 'dataDir
     migrationsTransactionMode: 'each',
     synchronize: false,
     uuidExtension: 'pgcrypto',
+    // An idle pooled connection that the server ends (restart, failover, pg_terminate_backend) is dropped by the pool;
+    // the error is logged as one JSON line and never kills the process.
+    poolErrorHandler: (err: Error & { code?: string }) => options.log?.warn({ err: { name: err.name, code: err.code, message: err.message } }, 'database connection lost'),
     extra: {
       max: embedded ? 1 : options.poolSize ?? 10,
       // Every session evaluates dates in UTC; the eligibility rules are defined on UTC calendar dates.
-      options: '-c timezone=UTC',
+      // With a statement timeout (the server's), every statement of every session is bounded; longer kinds of work
+      // (builds, exports, migrations) raise it for themselves.
+      options: `-c timezone=UTC${options.statementTimeoutMs ? ` -c statement_timeout=${Math.round(options.statementTimeoutMs)}` : ''}`,
       connectionTimeoutMillis: 30000,
     },
   });
   try {
     await dataSource.initialize();
-    if (options.runMigrations !== false) await dataSource.runMigrations();
+    if (options.runMigrations !== false) await runMigrationsUnbounded(dataSource);
     // PGlite runs no autovacuum, so its planner statistics are only what ANALYZE last saw. Content is keyed
     // (id, author_id): without statistics a lookup of a few ids is planned as a scan of the table.
     if (embedded) await dataSource.query('ANALYZE');
@@ -63,6 +69,20 @@ export async function openDatabase(config: Pick<Config, 'databaseUrl' | 'dataDir
       await embedded?.stop();
     },
   };
+}
+
+/** Applies pending migrations on one connection without the statement timeout (a migration may rewrite a big table). */
+async function runMigrationsUnbounded(dataSource: DataSource): Promise<void> {
+  const runner = dataSource.createQueryRunner();
+  try {
+    await runner.query('SET statement_timeout = 0');
+    const executor = new MigrationExecutor(dataSource, runner);
+    executor.transaction = 'each';
+    await executor.executePendingMigrations();
+    await runner.query('RESET statement_timeout');
+  } finally {
+    await runner.release();
+  }
 }
 
 // Calendar dates stay 'YYYY-MM-DD' strings: turning them into JS Dates would shift them by the host's time zone.

@@ -14,6 +14,9 @@ export interface MutationOutcome<P> {
   targetIds: string[];
 }
 
+/** Operations that may run long (dataset builds, bulk imports): their statements get the build statement timeout. */
+export const LONG_RUNNING_OPERATIONS = new Set(['datasetRequest', 'datasetDerive', 'datasetRemediate', 'objectionsImport', 'syntheticSeed']);
+
 /**
  * Runs `work` as one transaction that also appends the audit event, so a change and its audit record commit or roll
  * back together. Used by every GraphQL mutation (through @AuditedMutation) and by the CLI's bulk commands.
@@ -29,6 +32,7 @@ export async function runAudited<P>(
     const outer = ctx.manager;
     ctx.manager = manager;
     try {
+      if (LONG_RUNNING_OPERATIONS.has(operation)) await manager.query(`SET LOCAL statement_timeout = ${Math.round(ctx.config.buildStatementTimeoutMs)}`);
       const outcome = await work(ctx);
       await ctx.services.audit.append(manager, ctx, operation, input, outcome.targetIds);
       return outcome.payload;

@@ -1,11 +1,15 @@
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import type { DataSource } from 'typeorm';
+import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
 import type { Request, Response } from 'express';
 import { StringDecoder } from 'node:string_decoder';
 import { to as copyTo } from 'pg-copy-streams';
 import type { RequestContext } from '../../context';
 import { hasRole, Role } from '../../common/auth';
 import { DomainError, ErrorCode } from '../../common/errors';
+
+const EXPORT_RETRY_AFTER_SECONDS = 5;
 
 const STATUS: Partial<Record<ErrorCode, number>> = {
   [ErrorCode.NOT_FOUND]: 404,
@@ -55,7 +59,66 @@ export function unescapeCopyText(): Transform {
 export function exportStream(client: { query: (q: any) => any }, datasetId: string, withText: boolean): Readable {
   if (!/^[0-9a-f-]{36}$/.test(datasetId)) throw new Error('dataset id must be a uuid');
   const rows: Readable = client.query(copyTo(`COPY (${exportSql(withText).replace('$1', `'${datasetId}'`)}) TO STDOUT`));
-  return rows.pipe(unescapeCopyText());
+  // The COPY stream reports the end of its connection even after the export is over (a discarded connection ends while
+  // the COPY is still running): that must never be an unhandled 'error' event.
+  rows.on('error', () => undefined);
+  const lines = unescapeCopyText();
+  // Destroying the lines (the client went away) destroys the COPY stream; a COPY error destroys the lines with it.
+  pipeline(rows, lines).catch(() => undefined);
+  return lines;
+}
+
+/**
+ * How many exports may hold a database connection at once. An export beyond the budget is refused with 503 BUSY
+ * (and Retry-After) rather than queued: queued exports would take the connections every other request needs.
+ */
+export class ExportBudget {
+  private active = 0;
+  constructor(readonly limit: number) {}
+  /** A slot, or undefined when the budget is spent; the returned function gives the slot back (once). */
+  take(): (() => void) | undefined {
+    if (this.active >= this.limit) return undefined;
+    this.active++;
+    let given = false;
+    return () => {
+      if (!given) this.active--;
+      given = true;
+    };
+  }
+}
+
+export class SlowClientError extends Error {}
+
+/**
+ * Passes the lines on and ends the export when the client is the bottleneck and takes less than `minBytesPerSecond`
+ * over a whole window of `windowMs` (a client that stopped reading, or reads a trickle): its connection goes back.
+ */
+function slowClientGuard(res: Response, windowMs: number, minBytesPerSecond: number): Transform {
+  let passed = 0;
+  let atWindowStart = 0;
+  const guard = new Transform({
+    transform(chunk: Buffer | string, _enc, done) {
+      passed += chunk.length;
+      done(null, chunk);
+    },
+  });
+  const timer = setInterval(() => {
+    const moved = passed - atWindowStart;
+    atWindowStart = passed;
+    if (res.writableNeedDrain && moved < (minBytesPerSecond * windowMs) / 1000) {
+      guard.destroy(new SlowClientError(`the client took ${moved} bytes in ${windowMs} ms`));
+    }
+  }, windowMs);
+  timer.unref();
+  guard.on('close', () => clearInterval(timer));
+  return guard;
+}
+
+/** A pooled connection for the export (a replica's when there are replicas) and the function that gives it back. */
+async function exportConnection(dataSource: DataSource): Promise<[any, (err?: Error) => void]> {
+  const driver = dataSource.driver as PostgresDriver;
+  const [client, release] = driver.isReplicated ? await driver.obtainSlaveConnection() : await driver.obtainMasterConnection();
+  return [client, release as (err?: Error) => void];
 }
 
 /**
@@ -63,7 +126,7 @@ export function exportStream(client: { query: (q: any) => any }, datasetId: stri
  * stays constant whatever the size. Tainted or superseded versions are refused: the service never hands out data a
  * person has objected to. Auditors get the same lines without text.
  */
-export async function exportDataset(ctx: RequestContext, req: Request, res: Response): Promise<void> {
+export async function exportDataset(ctx: RequestContext, req: Request, res: Response, budget: ExportBudget): Promise<void> {
   if (!hasRole(ctx.viewer, Role.ML_ENGINEER, Role.AUDITOR)) {
     res.status(403).json({ error: { code: ErrorCode.FORBIDDEN, message: 'export requires ML_ENGINEER or AUDITOR' } });
     return;
@@ -79,13 +142,32 @@ export async function exportDataset(ctx: RequestContext, req: Request, res: Resp
     throw err;
   }
   const withText = hasRole(ctx.viewer, Role.ML_ENGINEER);
-  const runner = ctx.dataSource.createQueryRunner('slave');
+  const giveBack = budget.take();
+  if (!giveBack) {
+    res.status(503).setHeader('retry-after', String(EXPORT_RETRY_AFTER_SECONDS));
+    res.json({ error: { code: ErrorCode.BUSY, message: `${budget.limit} exports are running; retry later` } });
+    return;
+  }
+  let failure: Error | undefined;
+  let release: ((err?: Error) => void) | undefined;
   try {
-    const client = await runner.connect();
+    const [client, giveConnectionBack] = await exportConnection(ctx.dataSource);
+    release = giveConnectionBack;
+    const { exportIdleTimeoutMs, exportMinBytesPerSecond, exportStatementTimeoutMs } = ctx.config;
+    await client.query(`SET statement_timeout = ${Math.round(exportStatementTimeoutMs)}`);
     res.status(200).type('application/x-ndjson');
     res.setHeader('content-disposition', `attachment; filename="${datasetId}.ndjson"`);
-    await pipeline(exportStream(client, datasetId, withText), res);
+    await pipeline(exportStream(client, datasetId, withText), slowClientGuard(res, exportIdleTimeoutMs, exportMinBytesPerSecond), res);
+    // Back to the pool's ordinary timeout.
+    await client.query('RESET statement_timeout');
+  } catch (err) {
+    failure = err as Error;
+    // Aborted by the client, cut for reading too slowly, or a database error: the response ends there.
+    if (res.headersSent) res.destroy();
+    else throw err;
   } finally {
-    await runner.release();
+    // A connection whose COPY did not run to its end cannot serve anyone else: discard it (the pool opens a new one).
+    release?.(failure);
+    giveBack();
   }
 }

@@ -1,0 +1,252 @@
+import http from 'node:http';
+import { Client, type Pool } from 'pg';
+import { Role } from '../src/common/auth';
+import { runAudited } from '../src/modules/audit/audited-mutation';
+import { writeSynthetic } from '../src/modules/seed/synthetic';
+import { ok, startTestApp, TestApp, uniq } from './helpers';
+
+/**
+ * Hostile traffic against a live server: aborted and slow downloads, while ordinary requests measure what other users
+ * see. Each case must leave the pool whole and the process alive.
+ */
+let t: TestApp;
+let datasetId: string;
+let exportBytes: number;
+const postgres = () => t.db.mode === 'postgres';
+const pool = (app: TestApp = t) => (app.db.dataSource.driver as unknown as { master: Pool }).master;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+beforeAll(async () => {
+  // Small export budget and short slow-client windows, so that the cases run in seconds.
+  t = await startTestApp({ exportConcurrency: 3, exportIdleTimeoutMs: 3000, exportMinBytesPerSecond: 16 * 1024 });
+  // One data set per database (the suite reuses it when it runs again on the same PostgreSQL).
+  const prefix = 'hostile-traffic-';
+  const [seeded] = await t.sql(`SELECT count(*)::int AS n FROM users WHERE external_id LIKE $1`, [`${prefix}%`]);
+  if (!seeded.n) await runAudited(t.context(Role.INGEST_SERVICE), 'syntheticSeed', {}, async (tx) => {
+    await writeSynthetic(tx.manager, { users: 2000, items: 30000, objections: 0, seed: 13, prefix, profile: 'clean' });
+    return { payload: undefined, targetIds: [] };
+  });
+  const made = ok(await t.gql(`mutation($i: DatasetRequestInput!) { datasetRequest(input: $i) { dataset { id memberCount } userErrors { code } } }`,
+    { i: { name: 'hostile-traffic', filters: { languages: ['zzc'] }, cap: 30000 } }, Role.ML_ENGINEER));
+  datasetId = made.datasetRequest.dataset.id;
+  const full = await fetch(`${t.url}/datasets/${datasetId}/export.ndjson`, { headers: { authorization: `Bearer ${t.tokens.ML_ENGINEER}` } });
+  exportBytes = (await full.arrayBuffer()).byteLength;
+}, 300_000);
+afterAll(async () => t?.close());
+
+interface ExportAnswer {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  body: string;
+  req: http.ClientRequest;
+}
+
+/** Starts an export; `onResponse` gets a 200 response (paused) and the request, to read from or abort. */
+function openExport(app: TestApp, onResponse: (res: http.IncomingMessage, req: http.ClientRequest) => void): Promise<ExportAnswer> {
+  return new Promise((resolve) => {
+    const req = http.get(`${app.url}/datasets/${datasetId}/export.ndjson`, { headers: { authorization: `Bearer ${app.tokens.ML_ENGINEER}` } }, (res) => {
+      res.on('error', () => undefined);
+      if (res.statusCode !== 200) {
+        let body = '';
+        res.setEncoding('utf8').on('data', (c) => (body += c)).on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body, req }));
+        return;
+      }
+      onResponse(res, req);
+      resolve({ status: 200, headers: res.headers, body: '', req });
+    });
+    req.on('error', () => resolve({ status: 0, headers: {}, body: '', req }));
+  });
+}
+
+/** Reads `bytes` of an export, then drops the connection. */
+const abortAfter = (bytes: number) =>
+  new Promise<void>((done) => {
+    void openExport(t, (res, req) => {
+      let seen = 0;
+      const abort = () => {
+        req.destroy();
+        done();
+      };
+      res.on('data', (chunk: Buffer) => {
+        seen += chunk.length;
+        if (seen >= bytes) abort();
+      });
+      res.on('end', done);
+      if (bytes === 0) abort();
+    }).then((a) => a.status !== 200 && done());
+  });
+
+/** Ordinary authenticated requests, one after another on `lanes` lanes, until `stop()`; their latencies in ms. */
+function steadyTraffic(app: TestApp, lanes = 4) {
+  const latencies: number[] = [];
+  const failures: string[] = [];
+  let running = true;
+  const lane = async () => {
+    while (running) {
+      const started = Date.now();
+      try {
+        const res = await fetch(`${app.url}/graphql`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${app.tokens.AUDITOR}` },
+          body: JSON.stringify({ query: `{ users(first: 3) { edges { node { id country } } } policies { key } }` }),
+          signal: AbortSignal.timeout(15_000),
+        });
+        const body = (await res.json()) as { errors?: unknown[] };
+        if (res.status !== 200 || body.errors) failures.push(`${res.status} ${JSON.stringify(body.errors)}`);
+      } catch (err) {
+        failures.push(String(err));
+      }
+      latencies.push(Date.now() - started);
+      await sleep(20);
+    }
+  };
+  const done = Promise.all(Array.from({ length: lanes }, lane));
+  return {
+    async stop() {
+      running = false;
+      await done;
+      const sorted = [...latencies].sort((a, b) => a - b);
+      return { p99: sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * 0.99))], count: sorted.length, failures };
+    },
+  };
+}
+
+/** The pool is whole: nothing checked out, nobody waiting, and no backend of the service still running a COPY. */
+async function expectPoolWhole(app: TestApp = t) {
+  const deadline = Date.now() + 10_000;
+  const p = pool(app);
+  while ((p.waitingCount > 0 || p.idleCount < p.totalCount) && Date.now() < deadline) await sleep(50);
+  expect({ waiting: p.waitingCount, busy: p.totalCount - p.idleCount }).toEqual({ waiting: 0, busy: 0 });
+  if (app.db.mode === 'postgres') {
+    const [copying] = await app.sql(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND query LIKE 'COPY%' AND state <> 'idle'`);
+    expect(copying.n).toBe(0);
+  }
+  // More ordinary requests at once than the pool has connections: all answered, and quickly.
+  const started = Date.now();
+  const answers = await Promise.all(Array.from({ length: 25 }, () => app.gql(`{ users(first: 1) { edges { node { id } } } }`, {}, Role.AUDITOR)));
+  expect(answers.filter((a) => a.status !== 200 || a.errors)).toEqual([]);
+  expect(Date.now() - started).toBeLessThan(10_000);
+}
+
+describe('aborted downloads', () => {
+  it('aborts 50 exports at random points: the pool stays whole and the process alive', async () => {
+    expect(exportBytes).toBeGreaterThan(2_000_000);
+    // In batches the size of the export budget, so that every one streams before it is aborted.
+    for (let started = 0; started < 50; started += t.config.exportConcurrency) {
+      const batch = Math.min(t.config.exportConcurrency, 50 - started);
+      await Promise.all(Array.from({ length: batch }, () => abortAfter(Math.floor(Math.random() * exportBytes * 0.6))));
+    }
+    await expectPoolWhole();
+    if (postgres()) {
+      // What the pool's idle timeout does 10 s later, at once: the server ends every connection of the service.
+      await t.sql(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()`);
+      await sleep(500);
+    }
+    const health = await fetch(`${t.url}/healthz`);
+    expect(health.status).toBe(200);
+    await expectPoolWhole();
+  }, 120_000);
+});
+
+describe('slow readers', () => {
+  it('12 clients reading at 1 KB/s neither starve other requests nor keep their connections', async () => {
+    const app = t;
+    {
+      const traffic = steadyTraffic(app);
+      const readers = await Promise.all(
+        Array.from({ length: 12 }, () =>
+          openExport(app, (res) => {
+            const timer = setInterval(() => res.read(100), 100);
+            res.on('close', () => clearInterval(timer));
+          }),
+        ),
+      );
+      await sleep(8000);
+      const seen = await traffic.stop();
+      expect(seen.failures).toEqual([]);
+      expect(seen.count).toBeGreaterThan(20);
+      expect(seen.p99).toBeLessThan(1000);
+      const refused = readers.filter((o) => o.status !== 200);
+      expect(refused.length).toBe(9);
+      for (const r of refused) {
+        expect(r.status).toBe(503);
+        expect(Number(r.headers['retry-after'])).toBeGreaterThan(0);
+        expect(r.headers['content-type']).toMatch(/^application\/(problem\+)?json/);
+        expect(JSON.parse(r.body)).toMatchObject({ error: { code: 'BUSY' } });
+      }
+      // The slow readers were cut by then (3 s windows): their connections and export slots are back.
+      await expectPoolWhole(app);
+      const fresh = await fetch(`${app.url}/datasets/${datasetId}/export.ndjson`, { headers: { authorization: `Bearer ${app.tokens.ML_ENGINEER}` } });
+      expect(fresh.status).toBe(200);
+      expect((await fresh.arrayBuffer()).byteLength).toBe(exportBytes);
+      for (const r of readers) r.req.destroy();
+    }
+  }, 120_000);
+});
+
+describe('statement timeouts', () => {
+  // Locks held by another session make statements wait; PGlite has one connection, so this runs on PostgreSQL only.
+  const onPostgres = process.env.DATABASE_URL ? it : it.skip;
+  onPostgres('ends an ordinary statement at its timeout with TIMEOUT, and gives builds their longer one', async () => {
+    const app = await startTestApp({ statementTimeoutMs: 1000, buildStatementTimeoutMs: 60_000 });
+    const locker = new Client({ connectionString: app.db.url });
+    await locker.connect();
+    try {
+      await locker.query('BEGIN');
+      await locker.query('LOCK TABLE datasets IN ACCESS EXCLUSIVE MODE');
+      const build = app.gql(`mutation { datasetRequest(input: { name: "${uniq('slow')}", filters: { languages: ["zzq"] } }) { dataset { id } userErrors { code } } }`, {}, Role.ML_ENGINEER);
+      const started = Date.now();
+      const read = await app.gql(`{ datasets(first: 1) { edges { node { id } } } }`, {}, Role.AUDITOR);
+      expect(Date.now() - started).toBeLessThan(5000);
+      expect(read.errors?.[0].extensions?.code).toBe('TIMEOUT');
+      expect(read.errors?.[0].message).toMatch(/time/i);
+      await sleep(2500);
+      await locker.query('COMMIT');
+      // The build waited on the same lock longer than an ordinary statement may, and finished.
+      expect(ok(await build).datasetRequest.userErrors).toEqual([]);
+      await expectPoolWhole(app);
+    } finally {
+      await locker.end();
+      await app.close();
+    }
+  }, 60_000);
+});
+
+describe('document limits fail closed', () => {
+  const post = (body: unknown, token: string | null = t.tokens.AUDITOR) =>
+    fetch(`${t.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+      body: JSON.stringify(body),
+    }).then(async (r) => ({ status: r.status, body: (await r.json()) as { data?: unknown; errors?: { message: string; extensions?: { code?: string } }[] } }));
+  /** Refused with 400 and no data: BAD_USER_INPUT, or GRAPHQL_PARSE_FAILED for a document over the token limit. */
+  const refusedBeforeExecution = (res: Awaited<ReturnType<typeof post>>, code = 'BAD_USER_INPUT') => {
+    expect({ status: res.status, data: res.body.data, error: res.body.errors?.[0] }).toMatchObject({ status: 400, data: undefined, error: { extensions: { code } } });
+  };
+  const fanned = Array.from({ length: 20 }, (_, i) => `a${i}: users(first: 500) { edges { node { id country contentCount } } }`).join(' ');
+
+  it('refuses a costly query padded with 10,001 __typename selections (the analyser gives up: the document is refused)', async () => {
+    refusedBeforeExecution(await post({ query: `{ ${fanned} }` }));
+    refusedBeforeExecution(await post({ query: `{ ${fanned} ${'__typename '.repeat(10_001)}}` }), 'GRAPHQL_PARSE_FAILED');
+    // Padding the analyser cannot price (a variable that does not coerce) refuses the document rather than running it.
+    refusedBeforeExecution(await post({ query: `query($n: Int) { ${fanned.replace(/first: 500/g, 'first: $n')} }`, variables: { n: 'many' } }));
+  });
+
+  it('prices whole-corpus fields: 1,000 aliases of eligibilityReport are refused at once, one runs', async () => {
+    const started = Date.now();
+    refusedBeforeExecution(await post({ query: `{ ${Array.from({ length: 1000 }, (_, i) => `r${i}: eligibilityReport { evaluated }`).join(' ')} }` }));
+    expect(Date.now() - started).toBeLessThan(3000);
+    refusedBeforeExecution(await post({ query: `{ ${Array.from({ length: 40 }, (_, i) => `r${i}: eligibilityReport { evaluated }`).join(' ')} }` }));
+    const one = await post({ query: `{ eligibilityReport { evaluated } }` });
+    expect(one.body.errors).toBeUndefined();
+  }, 30_000);
+
+  it('bounds introspection-only operations like any other', async () => {
+    const started = Date.now();
+    refusedBeforeExecution(await post({ query: `{ ${Array.from({ length: 2500 }, (_, i) => `s${i}: __schema { types { name } }`).join(' ')} }` }), 'GRAPHQL_PARSE_FAILED');
+    refusedBeforeExecution(await post({ query: `{ ${Array.from({ length: 100 }, (_, i) => `s${i}: __schema { types { name } }`).join(' ')} }` }));
+    expect(Date.now() - started).toBeLessThan(3000);
+    const one = await post({ query: `{ __schema { queryType { name } } }` });
+    expect(one.body.errors).toBeUndefined();
+  });
+});
