@@ -206,7 +206,7 @@ describe('ML engineers isolated on every path, with multi-role tokens', () => {
       notFound: true,
     },
     'Query.datasets': {
-      query: `query($n: String!) { byName: datasets(first: 5, filter: { name: $n }) { totalCount edges { node { ${DATASET} } } }
+      query: `query($n: String!) { byName: datasets(first: 2, filter: { name: $n }) { totalCount edges { node { ${DATASET} } } }
         all: datasets(first: 20) { totalCount edges { node { id name requestedBy } } } }`,
       vars: () => ({ n: f.a.ds.name }),
     },
@@ -216,7 +216,7 @@ describe('ML engineers isolated on every path, with multi-role tokens', () => {
       notFound: true,
     },
     'Query.trainingRuns': {
-      query: `query($m: String!) { byName: trainingRuns(first: 5, modelName: $m) { totalCount edges { node { ${RUN} } } }
+      query: `query($m: String!) { byName: trainingRuns(first: 2, modelName: $m) { totalCount edges { node { ${RUN} } } }
         all: trainingRuns(first: 20) { totalCount edges { node { id modelName recordedBy datasets { id name } } } } }`,
       vars: () => ({ m: f.a.run.modelName }),
     },
@@ -276,8 +276,11 @@ describe('ML engineers isolated on every path, with multi-role tokens', () => {
     await w.item(other, { language: bLang, text: 'b text' });
     const A = await token('engineer-a', [Role.ML_ENGINEER]);
     const B = await token('engineer-b', [Role.ML_ENGINEER]);
-    const build = async (as: string, name: string, language: string) =>
-      ok(await t.gql(`mutation($i: DatasetRequestInput!) { datasetRequest(input: $i) { dataset { id name } } }`, { i: { name, filters: { languages: [language] } } }, as)).datasetRequest.dataset;
+    const build = async (as: string, name: string, language: string) => {
+      const made = ok(await t.gql(`mutation($i: DatasetRequestInput!) { datasetRequest(input: $i) { dataset { id name } userErrors { code message } } }`, { i: { name, filters: { languages: [language] } } }, as)).datasetRequest;
+      if (!made.dataset) throw new Error(`datasetRequest ${name}: ${JSON.stringify(made.userErrors)}`);
+      return made.dataset;
+    };
     const record = async (as: string, modelName: string, datasetIds: string[]) =>
       ok(await t.gql(`mutation($i: TrainingRunRecordInput!) { trainingRunRecord(input: $i) { trainingRun { id modelName } } }`, { i: { modelName, modelVersion: '1', datasetIds } }, as))
         .trainingRunRecord.trainingRun;
@@ -331,7 +334,7 @@ describe('ML engineers isolated on every path, with multi-role tokens', () => {
       if (probe.mutation) continue;
       const res = await t.gql(probe.query, probe.vars(), tool);
       if (res.errors?.length) problems.push(`${key}: ${JSON.stringify(res.errors)}`);
-      if (leaks(res.data).length === 0) problems.push(`${key}: shows nothing of engineer A's`);
+      if (leaks(res.data ?? null).length === 0) problems.push(`${key}: shows nothing of engineer A's`);
     }
     expect(problems).toEqual([]);
   });
