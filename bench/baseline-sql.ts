@@ -5,20 +5,24 @@
  */
 export const EU = `('AT','BE','BG','HR','CY','CZ','DK','EE','FI','FR','DE','GR','HU','IE','IT','LV','LT','LU','MT','NL','PL','PT','RO','SK','SI','ES','SE')`;
 
+/**
+ * The fastest correct statement we could write by hand for eu-ai-training now, over the same schema: the policy's values
+ * spelled out, each person's objections and each item's visibility read from the current-state columns the database
+ * keeps (migration CurrentState), no correlated subquery. Written independently of eligibility.rules.
+ */
 export const ELIGIBLE_WHERE = `c.kind IN ('POST','COMMENT','PHOTO_CAPTION','REEL_CAPTION','REVIEW','AI_PROMPT')
-    AND NOT ('SPECIAL_CATEGORY' = ANY(c.labels))
-    AND (c.deleted_at IS NULL OR c.deleted_at > now())
+    AND NOT (c.labels && '{SPECIAL_CATEGORY}'::text[])
+    AND c.deleted_at IS NULL
+    AND (c.kind = 'AI_PROMPT' OR c.visibility_now = 'PUBLIC')
     AND u.country IN ${EU}
     AND u.birth_date IS NOT NULL AND u.erased_at IS NULL AND u.deleted_at IS NULL
+    AND NOT u.objects_all_ai_training
+    AND NOT CASE WHEN c.kind = 'AI_PROMPT' THEN u.objects_ai_interactions ELSE u.objects_public_content END
     AND c.created_at >= (CASE WHEN to_char(u.birth_date, 'MM-DD') = '02-29' THEN make_date(extract(year FROM u.birth_date)::int + 18, 2, 28) + 1
-                              ELSE (u.birth_date + interval '18 years')::date END)::timestamp AT TIME ZONE 'UTC'
-    AND coalesce((SELECT e.type FROM consent_events e WHERE e.user_id = c.author_id AND e.scope = 'ALL_AI_TRAINING' AND e.effective_at <= now()
-                  ORDER BY e.effective_at DESC, e.recorded_at DESC, e.id DESC LIMIT 1), '') <> 'OBJECTION'
-    AND coalesce((SELECT e.type FROM consent_events e WHERE e.user_id = c.author_id
-                  AND e.scope = CASE WHEN c.kind = 'AI_PROMPT' THEN 'AI_INTERACTIONS' ELSE 'PUBLIC_CONTENT' END AND e.effective_at <= now()
-                  ORDER BY e.effective_at DESC, e.recorded_at DESC, e.id DESC LIMIT 1), '') <> 'OBJECTION'
-    AND (c.kind = 'AI_PROMPT' OR (SELECT v.visibility FROM visibility_changes v WHERE v.item_id = c.id AND v.changed_at <= now()
-                                  ORDER BY v.changed_at DESC, v.id DESC LIMIT 1) = 'PUBLIC')`;
+                              ELSE (u.birth_date + interval '18 years')::date END)::timestamp AT TIME ZONE 'UTC'`;
+
+/** The hardware's floor for an evaluation of every item: a bare scan of the same rows, joined to their authors. */
+export const FLOOR_COUNT = `SELECT count(*)::int AS n FROM content_items c JOIN users u ON u.id = c.author_id`;
 
 export const ELIGIBLE_COUNT = `SELECT count(*)::int AS n FROM content_items c JOIN users u ON u.id = c.author_id WHERE ${ELIGIBLE_WHERE}`;
 

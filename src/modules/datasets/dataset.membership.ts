@@ -1,7 +1,7 @@
 import { DeriveOperation, DatasetSpec } from './dataset.types';
 import { contentFilterSql } from '../content/content.service';
 import type { ContentFilter } from '../content/content.types';
-import { eligibleSql, evaluationFromSql, itemsAsKnownSql, reasonsSql, RuleTimes } from '../eligibility/eligibility.rules';
+import { eligibleSql, EvaluationSql, evaluationFromSql, itemsAsKnownSql, reasonsSql, RuleTimes } from '../eligibility/eligibility.rules';
 
 /**
  * How a dataset's membership is computed, as SQL. The build and the build verification both render it, at the
@@ -15,6 +15,8 @@ export interface MembershipInput {
   /** T and the knowledge: a build evaluates now with what its statement sees; verification, with the build's snapshot. */
   times: RuleTimes;
   p: (value: unknown) => string;
+  /** The policy's values, bound as parameters (see EvaluationSql.policy); otherwise read by id. */
+  policy?: EvaluationSql['policy'];
 }
 
 /** Deterministic sampling hash of an item id and a seed, in [0, 2^32). */
@@ -62,7 +64,7 @@ export function eligibleCandidatesSql(m: MembershipInput): string {
 export function buildStatementSql(m: MembershipInput, target: string, datasetId: string): string {
   return `WITH r AS MATERIALIZED (
       SELECT c.id, c.author_id, c.content_hash, ${reasonsSql(m.times)} AS reasons
-      FROM ${evaluationFromSql({ items: candidatesSql(m), policyId: m.policyId, times: m.times })}
+      FROM ${evaluationFromSql({ items: candidatesSql(m), policyId: m.policyId, times: m.times, policy: m.policy })}
     ), ins AS (
       INSERT INTO ${target} (dataset_id, item_id, author_id, content_hash)
       SELECT ${datasetId}, id, author_id, content_hash FROM ${membersFromEligibleSql(m, `(SELECT * FROM r WHERE cardinality(reasons) = 0)`)} s

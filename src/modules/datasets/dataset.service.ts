@@ -172,7 +172,8 @@ export class DatasetService {
     const id = crypto.randomUUID();
     const part = await createMemberPartition(m, id);
     const { params, p } = sqlParams(d.policyId, id);
-    const [stats] = await m.query(buildStatementSql({ spec: d.spec, policyId: '$1::uuid', times: NOW, p }, part, '$2::uuid'), params);
+    const policy = (await ctx.loaders.policyById.load(d.policyId))!;
+    const [stats] = await m.query(buildStatementSql({ spec: d.spec, policyId: '$1::uuid', times: NOW, p, policy: { values: policy, bind: p } }, part, '$2::uuid'), params);
     await attachMemberPartition(m, part, id);
     const [{ digest }] = await m.query(manifestDigestSql(part));
     const [row] = await m.query(

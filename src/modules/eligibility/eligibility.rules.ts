@@ -180,11 +180,28 @@ export function eligibleSql(t: RuleTimes): string {
   return RULES.map((r) => `NOT ${r.applies(t)}`).join('\n  AND ');
 }
 
+/** The values of a policy version that the rules read (a Policy satisfies it). */
+export interface PolicyValues {
+  minimumAge: number;
+  regions: string[];
+  platforms: string[];
+  kinds: string[];
+  windowStart: Date | null;
+  windowEnd: Date | null;
+  excludedLabels: string[];
+}
+
 export interface EvaluationSql {
   /** Items to evaluate: a relation with the columns of content_items, aliased `c` by the caller's FROM. */
   items: string;
   /** SQL expression of the policy id. */
   policyId: string;
+  /**
+   * The policy's values, bound as parameters through `bind` instead of read from the policies table: the planner then
+   * plans with them (how many people its regions cover, which kinds), which turns a whole-corpus evaluation into
+   * one parallel hash join of people and items.
+   */
+  policy?: { values: PolicyValues; bind: (value: unknown) => string };
   times: RuleTimes;
   /** The policy id is a column of the items (several policies in one evaluation). */
   policyPerRow?: boolean;
@@ -197,5 +214,12 @@ export interface EvaluationSql {
 export function evaluationFromSql(e: EvaluationSql): string {
   return `${e.items} c
     JOIN ${usersAsKnownSql(e.times.knowledge)} u ON u.id = c.author_id
-    ${e.policyPerRow ? 'JOIN policies p ON p.id = ' + e.policyId : `CROSS JOIN (SELECT * FROM policies WHERE id = ${e.policyId}) p`}`;
+    ${e.policyPerRow ? 'JOIN policies p ON p.id = ' + e.policyId : `CROSS JOIN ${e.policy ? policyValuesSql(e.policyId, e.policy) : `(SELECT * FROM policies WHERE id = ${e.policyId})`} p`}`;
+}
+
+/** A one-row relation with the policy columns the rules read, from bound values. */
+function policyValuesSql(policyId: string, { values: v, bind }: NonNullable<EvaluationSql['policy']>): string {
+  return `(SELECT ${policyId} AS id, ${bind(v.minimumAge)}::int AS minimum_age, ${bind(v.regions)}::text[] AS regions,
+    ${bind(v.platforms)}::text[] AS platforms, ${bind(v.kinds)}::text[] AS kinds, ${bind(v.windowStart)}::timestamptz AS window_start,
+    ${bind(v.windowEnd)}::timestamptz AS window_end, ${bind(v.excludedLabels)}::text[] AS excluded_labels)`;
 }

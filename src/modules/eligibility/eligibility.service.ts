@@ -8,7 +8,7 @@ import { ContentFilter, ContentRow } from '../content/content.types';
 import { isUuid } from '../../common/ids';
 import { sqlParams } from '../../common/sql';
 import { Policy } from '../policies/policy.types';
-import { eligibleSql, evaluationFromSql, NOW, reasonsSql, RuleTimes } from './eligibility.rules';
+import { eligibleSql, EvaluationSql, evaluationFromSql, NOW, reasonsSql, RuleTimes } from './eligibility.rules';
 import { EligibilityReport, EligibilityVerdict } from './eligibility.types';
 
 export const MAX_ELIGIBILITY_IDS = 1000;
@@ -26,8 +26,8 @@ const bulkTimes = (asOf: Date | null | undefined): RuleTimes => (asOf == null ? 
 const bulkParams = (policy: Policy, asOf: Date | null | undefined): unknown[] => (asOf == null ? [policy.id] : [policy.id, asOf]);
 
 /** Items that are eligible under `policyId` at the given times, as a relation with content_items' columns. */
-export function eligibleItemsSql(items: string, policyId: string, times: RuleTimes): string {
-  return `(SELECT c.* FROM ${evaluationFromSql({ items, policyId, times })} WHERE ${eligibleSql(times)})`;
+export function eligibleItemsSql(items: string, policyId: string, times: RuleTimes, policy?: EvaluationSql['policy']): string {
+  return `(SELECT c.* FROM ${evaluationFromSql({ items, policyId, times, policy })} WHERE ${eligibleSql(times)})`;
 }
 
 /** Eligibility: verdicts with reasons, eligible-content pages and reports, all rendered from eligibility.rules. */
@@ -81,6 +81,10 @@ export class EligibilityService {
     const limit = pageSize(first);
     const cursor = decodeCursor(after, 1);
     const { params, p } = sqlParams(...bulkParams(policy, asOfInput));
+    // The policy's values are bound once, first, and shared by the page and the count.
+    const bound = new Map<unknown, string>();
+    const values = { values: policy, bind: (v: unknown) => bound.get(v) ?? (bound.set(v, p(v)), bound.get(v)!) };
+    eligibleItemsSql('content_items', '$1::uuid', NOW, values);
     const where = contentFilterSql(filter, p);
     const countParams = [...params];
     const countWhere = [...where];
@@ -88,7 +92,7 @@ export class EligibilityService {
     const relation = (conds: string[]) => {
       const base = `(SELECT * FROM content_items c${conds.length ? ` WHERE ${conds.join(' AND ')}` : ''})`;
       const narrowed = hasRole(ctx.viewer, Role.ML_ENGINEER) && asOfInput != null;
-      return eligibleItemsSql(narrowed ? eligibleItemsSql(base, '$1::uuid', NOW) : base, '$1::uuid', bulkTimes(asOfInput));
+      return eligibleItemsSql(narrowed ? eligibleItemsSql(base, '$1::uuid', NOW, values) : base, '$1::uuid', bulkTimes(asOfInput), values);
     };
     const rows: ContentRow[] = await ctx.manager.query(
       `SELECT ${CONTENT_COLUMNS} FROM ${relation(where)} c ORDER BY c.id LIMIT ${limit + 1}`,
@@ -120,7 +124,7 @@ export class EligibilityService {
     const times = bulkTimes(asOfInput);
     const items = `(SELECT * FROM content_items c${where.length ? ` WHERE ${where.join(' AND ')}` : ''})`;
     const [row] = await ctx.manager.query(
-      `WITH r AS MATERIALIZED (SELECT ${reasonsSql(times)} AS reasons FROM ${evaluationFromSql({ items, policyId: '$1::uuid', times })})
+      `WITH r AS MATERIALIZED (SELECT ${reasonsSql(times)} AS reasons FROM ${evaluationFromSql({ items, policyId: '$1::uuid', times, policy: { values: policy, bind: p } })})
        SELECT (SELECT count(*)::int FROM r) AS evaluated,
               (SELECT count(*)::int FROM r WHERE cardinality(reasons) = 0) AS eligible,
               (SELECT coalesce(json_agg(json_build_object('reason', reason, 'count', n) ORDER BY n DESC, reason), '[]'::json)
@@ -144,9 +148,10 @@ export class EligibilityService {
   async countEligible(ctx: RequestContext, policyKey: string, asOfInput?: Date | null): Promise<number> {
     const asOf = this.asOf(ctx, asOfInput);
     const policy = await ctx.services.policies.get(ctx, policyKey);
+    const { params, p } = sqlParams(...bulkParams(policy, asOfInput));
     const [row] = await ctx.manager.query(
-      `SELECT count(*)::int AS n FROM ${eligibleItemsSql('content_items', '$1::uuid', bulkTimes(asOfInput))} c`,
-      bulkParams(policy, asOfInput),
+      `SELECT count(*)::int AS n FROM ${eligibleItemsSql('content_items', '$1::uuid', bulkTimes(asOfInput), { values: policy, bind: p })} c`,
+      params,
     );
     return row.n;
   }
