@@ -7,4 +7,6 @@ module.exports = {
   setupFiles: ['reflect-metadata'],
   testTimeout: 120000,
   maxWorkers: 1,
+  // A test that leaves a socket or timer behind must not hang CI after the run has reported (its results stand).
+  forceExit: true,
 };
