@@ -14,7 +14,9 @@ let fresh: Awaited<ReturnType<typeof freshDatabaseConfig>>;
 let env: NodeJS.ProcessEnv;
 beforeAll(async () => {
   fresh = await freshDatabaseConfig();
-  env = { ...process.env, DATA_DIR: fresh.config.dataDir, DATABASE_URL: fresh.config.databaseUrl ?? '', LOG_LEVEL: 'silent' };
+  // The tests read the secret the CLI generates in DATA_DIR: an AUTH_SECRET (or NODE_ENV) from the caller's shell must
+  // not change that.
+  env = { ...process.env, DATA_DIR: fresh.config.dataDir, DATABASE_URL: fresh.config.databaseUrl ?? '', LOG_LEVEL: 'silent', AUTH_SECRET: '', NODE_ENV: 'development' };
 });
 afterAll(async () => fresh?.drop());
 

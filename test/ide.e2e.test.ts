@@ -6,21 +6,40 @@ import { factory, ingest, startTestApp, TestApp } from './helpers';
 const OUT = path.resolve(__dirname, '..', 'test-output');
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
+/**
+ * The browser tests need Chromium. Without it they are skipped locally, with the reason printed; in CI (CI=true) they
+ * run and fail, so that CI always covers them.
+ */
+const chromiumFound = fs.existsSync(CHROMIUM);
+const inCi = !!process.env.CI && !['false', '0'].includes(process.env.CI.toLowerCase());
+const withBrowser = chromiumFound || inCi ? describe : describe.skip;
+if (!chromiumFound) {
+  process.stderr.write(
+    inCi
+      ? `ide.e2e: no Chromium at ${CHROMIUM} (set CHROMIUM_PATH): the browser tests FAIL in CI\n`
+      : `ide.e2e: skipping the browser tests: no Chromium at ${CHROMIUM} (install chromium or set CHROMIUM_PATH; in CI they fail)\n`,
+  );
+}
+
 let t: TestApp;
 let browser: Browser;
 beforeAll(async () => {
   t = await startTestApp();
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
 });
 afterAll(async () => {
   await browser?.close();
   await t?.close();
 });
 
-describe('GraphQL IDE in a real browser', () => {
+withBrowser('GraphQL IDE in a real browser', () => {
+  beforeAll(async () => {
+    if (!chromiumFound) throw new Error(`the browser tests need Chromium: none at ${CHROMIUM} (set CHROMIUM_PATH)`);
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    });
+  });
+
   it('loads from our own server only, takes a bearer token in its headers editor and runs objectionRecord', async () => {
     const u = factory.user();
     const ids = await ingest(t, [u]);
@@ -56,7 +75,9 @@ describe('GraphQL IDE in a real browser', () => {
     expect(foreign).toEqual([]);
     expect(requested.some((url) => url.endsWith('/ide/graphiql.js'))).toBe(true);
   });
+});
 
+describe('GraphQL IDE configuration (no browser)', () => {
   it('is off, with introspection, when the configuration says so (production defaults)', async () => {
     const html = await fetch(`${t.url}/graphql`, { headers: { accept: 'text/html' } });
     expect(html.headers.get('content-type')).toMatch(/text\/html/);

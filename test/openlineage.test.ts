@@ -6,7 +6,7 @@ import { Role } from '../src/common/auth';
 import { ok, startTestApp, TestApp, uniq } from './helpers';
 import { World } from './world';
 
-const SPEC_DIR = path.resolve(__dirname, '..', '..', 'shared', 'openlineage');
+const SPEC_DIR = path.resolve(__dirname, '..', 'vendor', 'openlineage');
 
 /** Every official schema registered, so that facets resolve the core by its $id. */
 function validator() {
