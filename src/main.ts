@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import pino from 'pino';
 import { ConfigError, loadConfig } from './config';
 import { openDatabase } from './db/data-source';
+import { EmbeddedBusyError } from './db/embedded-lock';
 import { createApp } from './server';
 import { createContext } from './context';
 import { ALL_ROLES, signToken } from './common/auth';
@@ -20,7 +21,14 @@ async function main(): Promise<void> {
     throw err;
   }
   const log = pino({ level: config.logLevel });
-  const db = await openDatabase(config, { log, statementTimeoutMs: config.statementTimeoutMs });
+  let db;
+  try {
+    db = await openDatabase(config, { log, statementTimeoutMs: config.statementTimeoutMs, role: 'server' });
+  } catch (err) {
+    if (!(err instanceof EmbeddedBusyError)) throw err;
+    console.error(`failed to start: ${err.message}`);
+    process.exit(3);
+  }
   const { httpServer, services, secret, stopCheckpoints } = await createApp(config, db.dataSource, log);
   if (config.seedDemo) {
     const system = createContext({ dataSource: db.dataSource, services, config, log }, { subject: 'system:demo-seed', roles: [] });
@@ -30,6 +38,7 @@ async function main(): Promise<void> {
   const address = httpServer.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   const base = `http://localhost:${port}`;
+  db.announce({ port });
   log.info({ port, storage: db.mode }, 'listening');
   if (!config.production) {
     const lines = [

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import crypto from 'node:crypto';
+import { spawn, ChildProcess } from 'node:child_process';
 import pino from 'pino';
 import { spawnSync } from 'node:child_process';
 import { Client } from 'pg';
@@ -191,3 +192,30 @@ export async function ingest(t: TestApp, users: Record<string, unknown>[], items
   }
   return ids;
 }
+
+/** The compiled entry points, for tests that run the service and the CLI as separate processes. */
+export const MAIN_JS = path.resolve(__dirname, '..', 'dist', 'src', 'main.js');
+export const CLI_JS = path.resolve(__dirname, '..', 'dist', 'src', 'cli', 'index.js');
+
+/** Starts `node dist/src/main.js` with `env` (LOG_LEVEL info or lower, PORT 0) and resolves once it listens. */
+export function startServerProcess(env: NodeJS.ProcessEnv): Promise<{ child: ChildProcess; url: string; port: string }> {
+  const child = spawn(process.execPath, [MAIN_JS], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  return new Promise((resolve, reject) => {
+    let out = '';
+    const onData = (d: Buffer) => {
+      out += d.toString();
+      const m = /"port":(\d+)/.exec(out);
+      if (m) resolve({ child, url: `http://127.0.0.1:${m[1]}`, port: m[1] });
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
+    child.once('exit', (code) => reject(new Error(`server exited ${code}: ${out.slice(-1500)}`)));
+  });
+}
+
+/** Sends `signal` to a child process and resolves when it has exited. */
+export const stopProcess = (child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM') =>
+  new Promise((r) => {
+    child.once('exit', r);
+    child.kill(signal);
+  });

@@ -1,11 +1,7 @@
-import path from 'node:path';
-import { spawn, spawnSync, ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { Client } from 'pg';
 import { openDatabase } from '../src/db/data-source';
-import { freshDatabaseConfig } from './helpers';
-
-const MAIN = path.resolve(__dirname, '..', 'dist', 'src', 'main.js');
-const CLI = path.resolve(__dirname, '..', 'dist', 'src', 'cli', 'index.js');
+import { CLI_JS as CLI, freshDatabaseConfig, startServerProcess, stopProcess } from './helpers';
 
 let fresh: Awaited<ReturnType<typeof freshDatabaseConfig>>;
 let env: NodeJS.ProcessEnv;
@@ -15,24 +11,11 @@ beforeAll(async () => {
 });
 afterAll(async () => fresh?.drop());
 
-function start(): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, [MAIN], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  return new Promise((resolve, reject) => {
-    let out = '';
-    const onData = (d: Buffer) => {
-      out += d.toString();
-      const m = /"port":(\d+)/.exec(out);
-      if (m) resolve({ child, url: `http://127.0.0.1:${m[1]}` });
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
-    child.once('exit', (code) => reject(new Error(`server exited ${code}: ${out.slice(-1500)}`)));
-  });
-}
+const start = () => startServerProcess(env);
 const token = (role: string) => spawnSync(process.execPath, [CLI, 'token', '--role', role, '--subject', 'restart-test'], { env, encoding: 'utf8' }).stdout.trim();
 const gql = async (url: string, role: string, query: string) =>
   (await fetch(`${url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token(role)}` }, body: JSON.stringify({ query }) })).json() as Promise<any>;
-const stop = (child: ChildProcess, signal: NodeJS.Signals) => new Promise((r) => { child.once('exit', r); child.kill(signal); });
+const stop = stopProcess;
 
 describe('restarts and a process killed mid-build', () => {
   it('keeps everything committed, and shows no half-built dataset after the process is killed during a build', async () => {

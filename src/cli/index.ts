@@ -11,6 +11,7 @@ import pino from 'pino';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { loadConfig } from '../config';
 import { openDatabase, Database } from '../db/data-source';
+import { EmbeddedBusyError } from '../db/embedded-lock';
 import { citusLayoutViolations, citusPlanPath, citusViolations, parseCitusPlan } from '../db/citus';
 import { ALL_ROLES, resolveAuthSecret, Role, signToken, TokenSigningError } from '../common/auth';
 import { createContext, RequestContext } from '../context';
@@ -20,8 +21,17 @@ import { writeSynthetic } from '../modules/seed/synthetic';
 import { importObjectionsCsv } from './objections-import';
 import { createProgress } from './progress';
 
-/** Exit codes: 0 done, 1 the work was refused or failed (bad rows, broken chain), 2 usage or configuration error. */
-export const EXIT = { OK: 0, FAILED: 1, USAGE: 2 } as const;
+/**
+ * Exit codes: 0 done, 1 the work was refused or failed (bad rows, broken chain), 2 usage or configuration error, 3 the
+ * embedded database is open in another process (the server): nothing was done.
+ */
+export const EXIT = { OK: 0, FAILED: 1, USAGE: 2, BUSY: 3 } as const;
+
+/** The command being run, named to another process that finds the embedded database held (see embedded-lock.ts). */
+let commandName = 'aidg';
+
+/** Opens the configured database for this command. */
+const open = (options: { runMigrations?: boolean } = {}) => openDatabase(loadConfig(), { ...options, role: commandName });
 
 const int = (name: string) => (value: string) => {
   const n = Number(value);
@@ -33,7 +43,7 @@ const int = (name: string) => (value: string) => {
 async function withContext<T>(actor: string, roles: Role[], fn: (ctx: RequestContext, db: Database) => Promise<T>): Promise<T> {
   // Operator-driven bulk work: no statement timeout, builds and imports included.
   const config = { ...loadConfig(), buildStatementTimeoutMs: 0 };
-  const db = await openDatabase(config);
+  const db = await openDatabase(config, { role: commandName });
   try {
     const ctx = createContext({ dataSource: db.dataSource, services: createServices(), config, log: pino({ level: 'silent' }) }, { subject: actor, roles });
     return await fn(ctx, db);
@@ -46,9 +56,14 @@ const defaultActor = () => `cli:${os.userInfo().username}`;
 
 export function buildProgram(setExit: (code: number) => void): Command {
   const program = new Command('aidg')
-    .description('Operator tools for the AI training-data governance service. Uses DATABASE_URL, or the embedded database in DATA_DIR (stop the server first: the embedded database has one writer).')
+    .description('Operator tools for the AI training-data governance service. Uses DATABASE_URL, or the embedded database in DATA_DIR (one process at a time: while the server runs on it, commands that open it exit 3).')
     .showHelpAfterError()
-    .exitOverride();
+    .exitOverride()
+    .hook('preAction', (_program, action) => {
+      const names: string[] = [];
+      for (let c: Command | null = action; c; c = c.parent) names.unshift(c.name());
+      commandName = names.join(' ');
+    });
 
   program
     .command('token')
@@ -172,7 +187,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .command('migrate')
     .description('Apply pending migrations and exit (the server also applies them when it starts).')
     .action(async () => {
-      const database = await openDatabase(loadConfig(), { runMigrations: false });
+      const database = await open({ runMigrations: false });
       try {
         const applied = await database.dataSource.runMigrations();
         process.stdout.write(`db migrate: ${applied.length ? `applied ${applied.map((m) => m.name).join(', ')}` : 'up to date'}\n`);
@@ -187,7 +202,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
     )
     .option('--rules-only', 'check the schema against the rules only, not the layout (before the tables are distributed)')
     .action(async (opts: { rulesOnly?: boolean }) => {
-      const database = await openDatabase(loadConfig(), { runMigrations: false });
+      const database = await open({ runMigrations: false });
       try {
         const plan = parseCitusPlan(fs.readFileSync(citusPlanPath(), 'utf8'));
         const layout = opts.rulesOnly ? null : await citusLayoutViolations(database.dataSource.manager, plan);
@@ -249,6 +264,10 @@ export async function main(argv: string[]): Promise<number> {
     }
     // Commander has already printed its own usage errors and help.
     if (err instanceof CommanderError) return err.exitCode === 0 ? EXIT.OK : EXIT.USAGE;
+    if (err instanceof EmbeddedBusyError) {
+      process.stderr.write(`error: ${err.message}\n`);
+      return EXIT.BUSY;
+    }
     if (err instanceof DomainError) {
       process.stderr.write(`error: ${err.message} [${err.code}]\n`);
       return EXIT.FAILED;

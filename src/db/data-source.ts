@@ -13,15 +13,23 @@ export interface Database {
   /** Number of read replicas in use. */
   replicas: number;
   url: string;
+  /** Embedded only: tells other processes that try to open DATA_DIR who holds it (the server's port). */
+  announce(info: { port?: number }): void;
   close(): Promise<void>;
 }
 
-/** Connects, runs pending migrations and returns the data source. Both storage modes take this one path. */
-export async function openDatabase(config: Pick<Config, 'databaseUrl' | 'dataDir'> & { replicaUrls?: string[] }, options: { runMigrations?: boolean; poolSize?: number; log?: Logger; statementTimeoutMs?: number } = {}): Promise<Database> {
+/**
+ * Connects, runs pending migrations and returns the data source. Both storage modes take this one path. On the embedded
+ * database `role` names this process to another one that tries to open the same DATA_DIR (see embedded-lock.ts).
+ */
+export async function openDatabase(
+  config: Pick<Config, 'databaseUrl' | 'dataDir'> & { replicaUrls?: string[] },
+  options: { runMigrations?: boolean; poolSize?: number; log?: Logger; statementTimeoutMs?: number; role?: string } = {},
+): Promise<Database> {
   let embedded: EmbeddedPostgres | undefined;
   let url = config.databaseUrl;
   if (!url) {
-    embedded = await startEmbeddedPostgres(config.dataDir);
+    embedded = await startEmbeddedPostgres(config.dataDir, options.role);
     url = embedded.url;
   }
   const replicas = embedded ? [] : config.replicaUrls ?? [];
@@ -64,6 +72,7 @@ export async function openDatabase(config: Pick<Config, 'databaseUrl' | 'dataDir
     mode: embedded ? 'embedded' : 'postgres',
     replicas: replicas.length,
     url,
+    announce: (info) => embedded?.announce(info),
     async close() {
       if (dataSource.isInitialized) await dataSource.destroy();
       await embedded?.stop();
