@@ -156,13 +156,17 @@ describe('knowledge ordered by commit: fact writers race dataset builds on two i
       }
       interleavings += facts * made.length;
       const results = await Promise.all([...made, ...jobs]);
+      // The embedded database has one connection for both instances: a request that waited too long for it is refused
+      // as retryable (and did nothing). On a server nothing may be refused.
+      const refused = (res: any) => !onServer && res?.errors?.every((e: any) => e.extensions?.code === 'SERVICE_UNAVAILABLE' && e.extensions?.retryable);
       for (const res of results.slice(0, made.length) as any[]) {
+        if (refused(res)) continue;
         const d = ok(res).datasetRequest;
         expect(d.userErrors).toEqual([]);
         builds.push({ id: d.dataset.id, round });
       }
       for (const res of results.slice(made.length) as any[]) {
-        if (res?.errors) throw new Error(`round ${round} (seed ${seed}): ${JSON.stringify(res.errors)}`);
+        if (res?.errors && !refused(res)) throw new Error(`round ${round} (seed ${seed}): ${JSON.stringify(res.errors)}`);
       }
       // Check this round's builds now (later rounds add facts that only grow the taint, checked again at the end).
       for (const d of builds.filter((x) => x.round === round)) await checkBuild(r.next() < 0.5 ? a : b, d.id, `seed ${seed}, round ${round}`);
