@@ -3,7 +3,7 @@ import path from 'node:path';
 import Ajv2020 from 'ajv/dist/2020';
 import addFormats from 'ajv-formats';
 import { Role } from '../src/common/auth';
-import { ok, startTestApp, TestApp, uniq } from './helpers';
+import { freshDatabaseConfig, ok, startTestApp, TestApp, uniq } from './helpers';
 import { World } from './world';
 
 const SPEC_DIR = path.resolve(__dirname, '..', 'vendor', 'openlineage');
@@ -42,11 +42,17 @@ function validator() {
   };
 }
 
+// A database of its own: the counts below must not see items of earlier runs on the same DATABASE_URL.
+let fresh: Awaited<ReturnType<typeof freshDatabaseConfig>>;
 let t: TestApp;
 beforeAll(async () => {
-  t = await startTestApp();
+  fresh = await freshDatabaseConfig();
+  t = await startTestApp({ databaseUrl: fresh.config.databaseUrl, dataDir: fresh.config.dataDir });
 });
-afterAll(async () => t?.close());
+afterAll(async () => {
+  await t?.close();
+  await fresh?.drop();
+});
 
 describe('OpenLineage export', () => {
   it('emits RunEvents for builds, derivations, remediations and training runs that validate against the official schemas', async () => {
