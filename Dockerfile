@@ -6,6 +6,7 @@ RUN npm ci --loglevel=warn
 COPY tsconfig.json schema.graphql ./
 COPY src ./src
 COPY migrations ./migrations
+COPY scripts ./scripts
 RUN npm run build && npm prune --omit=dev
 
 FROM node:20-bookworm-slim

@@ -23,7 +23,7 @@ async function main(): Promise<void> {
   const log = pino({ level: config.logLevel });
   let db;
   try {
-    db = await openDatabase(config, { log, statementTimeoutMs: config.statementTimeoutMs, role: 'server' });
+    db = await openDatabase(config, { log, statementTimeoutMs: config.statementTimeoutMs, role: 'server', progress: (step) => log.info(step) });
   } catch (err) {
     if (!(err instanceof EmbeddedBusyError)) throw err;
     console.error(`failed to start: ${err.message}`);
@@ -32,9 +32,22 @@ async function main(): Promise<void> {
   const { httpServer, services, secret, stopCheckpoints } = await createApp(config, db.dataSource, log);
   if (config.seedDemo) {
     const system = createContext({ dataSource: db.dataSource, services, config, log }, { subject: 'system:demo-seed', roles: [] });
+    log.info('loading the demo data set if the database has no users (SEED_DEMO=false: never)');
     if (await seedDemoIfEmpty(system)) log.info('loaded the demo data set');
   }
-  await new Promise<void>((resolve) => httpServer.listen(config.port, config.host, resolve));
+  try {
+    await new Promise<void>((resolve, reject) => httpServer.once('error', reject).listen(config.port, config.host, resolve));
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== 'EADDRINUSE' && code !== 'EACCES') throw err;
+    console.error(
+      code === 'EADDRINUSE'
+        ? `failed to start: port ${config.port} on ${config.host} is in use (another copy of the service?): stop what listens there, or choose another port, e.g. PORT=${config.port + 1} npm start`
+        : `failed to start: no permission to listen on port ${config.port}: choose a port above 1023, e.g. PORT=4000 npm start`,
+    );
+    await db.close();
+    process.exit(2);
+  }
   const address = httpServer.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   const base = `http://localhost:${port}`;

@@ -5,21 +5,29 @@ import fs from 'node:fs';
 import crypto from 'node:crypto';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { exportStream } from '../modules/datasets/dataset.export';
-import { DomainError } from '../common/errors';
-import pino from 'pino';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { loadConfig } from '../config';
-import { openDatabase, Database } from '../db/data-source';
+import type { Database } from '../db/data-source';
 import { EmbeddedBusyError } from '../db/embedded-lock';
-import { citusLayoutViolations, citusPlanPath, citusViolations, parseCitusPlan } from '../db/citus';
-import { ALL_ROLES, resolveAuthSecret, Role, signToken, TokenSigningError } from '../common/auth';
-import { createContext, RequestContext } from '../context';
-import { createServices } from '../services';
-import { runAudited } from '../modules/audit/audited-mutation';
-import { writeSynthetic } from '../modules/seed/synthetic';
-import { importObjectionsCsv } from './objections-import';
+import { ALL_ROLES, resolveAuthSecret, Role, signToken, TokenSigningError } from '../common/tokens';
+import type { RequestContext } from '../context';
 import { createProgress } from './progress';
+
+/**
+ * The ORM, the services and GraphQL take seconds to load: only commands that open the database load them, so that
+ * `token` and `--help` answer at once.
+ */
+const load = async () => ({
+  pino: (await import('pino')).default,
+  ...(await import('../db/data-source')),
+  ...(await import('../db/citus')),
+  ...(await import('../context')),
+  ...(await import('../services')),
+  ...(await import('../modules/audit/audited-mutation')),
+  ...(await import('../modules/datasets/dataset.export')),
+  ...(await import('../modules/seed/synthetic')),
+  ...(await import('./objections-import')),
+});
 
 /**
  * Exit codes: 0 done, 1 the work was refused or failed (bad rows, broken chain), 2 usage or configuration error, 3 the
@@ -31,7 +39,7 @@ export const EXIT = { OK: 0, FAILED: 1, USAGE: 2, BUSY: 3 } as const;
 let commandName = 'aidg';
 
 /** Opens the configured database for this command. */
-const open = (options: { runMigrations?: boolean } = {}) => openDatabase(loadConfig(), { ...options, role: commandName });
+const open = async (options: { runMigrations?: boolean } = {}) => (await load()).openDatabase(loadConfig(), { ...options, role: commandName });
 
 const int = (name: string) => (value: string) => {
   const n = Number(value);
@@ -43,6 +51,7 @@ const int = (name: string) => (value: string) => {
 async function withContext<T>(actor: string, roles: Role[], fn: (ctx: RequestContext, db: Database) => Promise<T>): Promise<T> {
   // Operator-driven bulk work: no statement timeout, builds and imports included.
   const config = { ...loadConfig(), buildStatementTimeoutMs: 0 };
+  const { createContext, createServices, pino, openDatabase } = await load();
   const db = await openDatabase(config, { role: commandName });
   try {
     const ctx = createContext({ dataSource: db.dataSource, services: createServices(), config, log: pino({ level: 'silent' }) }, { subject: actor, roles });
@@ -101,6 +110,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .action(async (opts: { users: number; items: number; objections: number; seed: number; prefix?: string; profile: string; actor: string }) => {
       if (!['mixed', 'clean'].includes(opts.profile)) throw new InvalidArgumentError('--profile must be mixed or clean');
       const started = Date.now();
+      const { runAudited, writeSynthetic } = await load();
       await withContext(opts.actor, [Role.INGEST_SERVICE], async (ctx) => {
         const progress = createProgress('seed', opts.users + opts.items + opts.objections, 'rows');
         await runAudited(ctx, 'syntheticSeed', opts, async (tx) => {
@@ -120,6 +130,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .option('--reason <text>', 'reason for rows that give none (backdated rows need one)')
     .option('--actor <subject>', 'privacy officer recorded as the actor', defaultActor())
     .action(async (file: string, opts: { reason?: string; actor: string }) => {
+      const { importObjectionsCsv } = await load();
       const summary = await withContext(opts.actor, [Role.PRIVACY_OFFICER], (ctx) => importObjectionsCsv(ctx, file, { reason: opts.reason }));
       if (summary.errors.length) {
         for (const e of summary.errors) process.stderr.write(`error: ${e.field ? `${e.field}: ` : ''}${e.message} [${e.code}]\n`);
@@ -140,6 +151,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .action(async (id: string, opts: { out: string; actor: string }) => {
       // An operator with the database's credentials, not an ML engineer: AUDITOR sees every dataset (ML isolation would
       // confine a token carrying ML_ENGINEER to the actor's own).
+      const { exportStream } = await load();
       const result = await withContext(opts.actor, [Role.AUDITOR], async (ctx) => {
         const ds = await ctx.services.datasets.exportable(ctx, id);
         const runner = ctx.dataSource.createQueryRunner();
@@ -202,6 +214,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
     )
     .option('--rules-only', 'check the schema against the rules only, not the layout (before the tables are distributed)')
     .action(async (opts: { rulesOnly?: boolean }) => {
+      const { citusLayoutViolations, citusPlanPath, citusViolations, parseCitusPlan } = await load();
       const database = await open({ runMigrations: false });
       try {
         const plan = parseCitusPlan(fs.readFileSync(citusPlanPath(), 'utf8'));
@@ -268,6 +281,7 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`error: ${err.message}\n`);
       return EXIT.BUSY;
     }
+    const { DomainError } = await import('../common/errors');
     if (err instanceof DomainError) {
       process.stderr.write(`error: ${err.message} [${err.code}]\n`);
       return EXIT.FAILED;

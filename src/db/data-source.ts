@@ -24,10 +24,12 @@ export interface Database {
  */
 export async function openDatabase(
   config: Pick<Config, 'databaseUrl' | 'dataDir'> & { replicaUrls?: string[] },
-  options: { runMigrations?: boolean; poolSize?: number; log?: Logger; statementTimeoutMs?: number; role?: string } = {},
+  options: { runMigrations?: boolean; poolSize?: number; log?: Logger; statementTimeoutMs?: number; role?: string; progress?: (step: string) => void } = {},
 ): Promise<Database> {
   let embedded: EmbeddedPostgres | undefined;
   let url = config.databaseUrl;
+  const progress = options.progress ?? (() => undefined);
+  progress(url ? 'connecting to PostgreSQL' : `opening the embedded database in ${config.dataDir}`);
   if (!url) {
     embedded = await startEmbeddedPostgres(config.dataDir, options.role);
     url = embedded.url;
@@ -58,7 +60,11 @@ export async function openDatabase(
   });
   try {
     await dataSource.initialize();
-    if (options.runMigrations !== false) await runMigrationsUnbounded(dataSource);
+    if (options.runMigrations !== false) {
+      progress('applying pending migrations');
+      const applied = await runMigrationsUnbounded(dataSource);
+      progress(applied.length ? `applied ${applied.length} migration(s): ${applied.map((m) => m.name).join(', ')}` : 'schema up to date');
+    }
     // PGlite runs no autovacuum, so its planner statistics are only what ANALYZE last saw. Content is keyed
     // (id, author_id): without statistics a lookup of a few ids is planned as a scan of the table.
     if (embedded) await dataSource.query('ANALYZE');
@@ -81,14 +87,15 @@ export async function openDatabase(
 }
 
 /** Applies pending migrations on one connection without the statement timeout (a migration may rewrite a big table). */
-async function runMigrationsUnbounded(dataSource: DataSource): Promise<void> {
+async function runMigrationsUnbounded(dataSource: DataSource): Promise<{ name: string }[]> {
   const runner = dataSource.createQueryRunner();
   try {
     await runner.query('SET statement_timeout = 0');
     const executor = new MigrationExecutor(dataSource, runner);
     executor.transaction = 'each';
-    await executor.executePendingMigrations();
+    const applied = await executor.executePendingMigrations();
     await runner.query('RESET statement_timeout');
+    return applied;
   } finally {
     await runner.release();
   }
