@@ -30,8 +30,8 @@ describe('npm scripts', () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+\n$/);
     expect(r.stderr).not.toMatch(/compiling/);
-    // Generous: a recompilation takes 15 s and more; npm and node alone well under a second.
-    expect(r.ms).toBeLessThan(3000);
+    // Generous, for a busy CI machine: a recompilation takes 15 s and more; npm and node alone take about a second.
+    expect(r.ms).toBeLessThan(10000);
   });
 
   it('a busy port gives one sentence with the fix, after saying what the server did', async () => {
