@@ -107,6 +107,43 @@ describe('cli', () => {
     expect(verified.stdout).toMatch(/^audit verify: valid, 2 events checked$/m);
   });
 
+  it('recognises rows imported before, refuses a missing file with exit 2, and shows the progress of audit verify', async () => {
+    // Users cli-u31..cli-u40 come from the seed of the test above.
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'aidg-csv-'));
+    const header = 'external_user_id,scope,effective_at,channel,reason';
+    const dated = ['cli-u31,ALL_AI_TRAINING,2025-03-01T00:00:00Z,OBJECTION_FORM,letter 31', 'cli-u32,PUBLIC_CONTENT,2025-03-01T00:00:00Z,,letter 32'];
+    const undated = 'cli-u33,AI_INTERACTIONS,,OBJECTION_FORM,letter 33';
+    const first = path.join(dir, 'first.csv');
+    fs.writeFileSync(first, [header, ...dated, undated].join('\n') + '\n');
+    const letters = async () => (await sql(`SELECT count(*)::int AS n FROM consent_events WHERE reason LIKE 'letter %'`))[0].n;
+
+    const once = run(['objections', 'import', first]);
+    expect(once.stdout).toMatch(/^objections import: imported 3 objections from .*first\.csv, 0 already in force$/m);
+    expect(once.code).toBe(0);
+    const twice = run(['objections', 'import', first]);
+    expect(twice.stdout).toMatch(/^objections import: imported 0 objections from .*first\.csv, 3 already in force$/m);
+    expect(twice.code).toBe(0);
+    if (fresh.config.databaseUrl) expect(await letters()).toBe(3);
+
+    // A dated row is the same objection in any file; an undated one means "now", so in another file it is a new one.
+    const second = path.join(dir, 'second.csv');
+    fs.writeFileSync(second, [header, dated[1], undated, 'cli-u34,ALL_AI_TRAINING,2025-04-01T00:00:00Z,OBJECTION_FORM,letter 34'].join('\n') + '\n');
+    const overlap = run(['objections', 'import', second]);
+    expect(overlap.stdout).toMatch(/^objections import: imported 2 objections from .*second\.csv, 1 already in force$/m);
+    if (fresh.config.databaseUrl) expect(await letters()).toBe(5);
+
+    const missing = run(['objections', 'import', path.join(dir, 'nope.csv')]);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/^error: cannot read .*nope\.csv: no such file$/m);
+    expect(missing.stderr).not.toMatch(/ENOENT/);
+    expect(missing.stdout).toBe('');
+
+    const verified = run(['audit', 'verify']);
+    expect(verified.stderr).toMatch(/^audit verify: (\d+)\/\1 events \(100%\)/m);
+    expect(verified.stdout).toMatch(/^audit verify: valid, \d+ events checked$/m);
+    expect(verified.code).toBe(0);
+  });
+
   it('exports a dataset to a file whose digest matches the manifest', async () => {
     // Build a dataset through the service on the same database (the CLI process has exited, so even the embedded
     // database is free), then export it with the CLI.

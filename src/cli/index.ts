@@ -61,6 +61,19 @@ async function withContext<T>(actor: string, roles: Role[], fn: (ctx: RequestCon
   }
 }
 
+/** A file the command can read, or a usage error (exit 2) that says why. */
+function readableFile(file: string): void {
+  try {
+    if (!fs.statSync(file).isFile()) throw new InvalidArgumentError(`cannot read ${file}: not a file`);
+    fs.accessSync(file, fs.constants.R_OK);
+  } catch (err) {
+    if (err instanceof InvalidArgumentError) throw err;
+    const code = (err as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (err as Error).message;
+    throw new InvalidArgumentError(`cannot read ${file}: ${why}`);
+  }
+}
+
 const defaultActor = () => `cli:${os.userInfo().username}`;
 
 export function buildProgram(setExit: (code: number) => void): Command {
@@ -130,6 +143,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .option('--reason <text>', 'reason for rows that give none (backdated rows need one)')
     .option('--actor <subject>', 'privacy officer recorded as the actor', defaultActor())
     .action(async (file: string, opts: { reason?: string; actor: string }) => {
+      readableFile(file);
       const { importObjectionsCsv } = await load();
       const summary = await withContext(opts.actor, [Role.PRIVACY_OFFICER], (ctx) => importObjectionsCsv(ctx, file, { reason: opts.reason }));
       if (summary.errors.length) {
@@ -137,7 +151,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
         process.stdout.write(`objections import: refused, ${summary.errors.length} error(s) in ${summary.rows} rows read; nothing was written\n`);
         setExit(EXIT.FAILED);
       } else {
-        process.stdout.write(`objections import: imported ${summary.imported} objections from ${file}\n`);
+        process.stdout.write(`objections import: imported ${summary.imported} objections from ${file}, ${summary.alreadyInForce} already in force\n`);
       }
     });
 
@@ -234,7 +248,27 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .command('verify')
     .description('Recompute the hash chain of the audit log, check it against the latest signed checkpoint and the consent ledger against it; exit 1 when anything does not match.')
     .action(async () => {
-      const result = await withContext(defaultActor(), [Role.AUDITOR], (ctx) => ctx.services.audit.verifyChain(ctx));
+      const result = await withContext(defaultActor(), [Role.AUDITOR], async (ctx) => {
+        const [{ n }] = await ctx.manager.query(`SELECT count(*)::int AS n FROM audit_events`);
+        const progress = createProgress('audit verify', n, 'events');
+        // verifyChain reads the log in batches through the manager: count the events it reads as they come.
+        const manager = ctx.manager;
+        let read = 0;
+        const counting = Object.create(manager, {
+          query: {
+            value: async (...args: Parameters<typeof manager.query>) => {
+              const rows = await manager.query(...args);
+              if (Array.isArray(rows) && rows.length) progress.update((read += rows.length));
+              return rows;
+            },
+          },
+        });
+        try {
+          return await ctx.services.audit.verifyChain(Object.create(ctx, { manager: { value: counting } }));
+        } finally {
+          progress.stop();
+        }
+      });
       if (result.valid) process.stdout.write(`audit verify: valid, ${result.checkedEvents} events checked\n`);
       else {
         const at = result.firstBrokenEventId ? ` at event ${result.firstBrokenEventId}` : '';

@@ -22,6 +22,8 @@ export interface ImportOptions {
   reason?: string;
   /** How errors name a row of this chunk (default `rows[i]`). */
   rowLabel?: (i: number) => string;
+  /** Per-row idempotency keys: a row whose key the ledger holds already is not written again (not counted). */
+  idempotencyKeys?: (string | null)[];
 }
 /** Clock tolerance: an effective-at this close to now counts as now (not backdated, not future). */
 const SKEW_MS = 1000;
@@ -138,19 +140,21 @@ export class ConsentService {
     return externalIds.map((e) => idByExternal.get(e)!);
   }
 
-  /** Validates and writes one chunk of imported objections with one set-based statement. */
+  /** Validates and writes one chunk of imported objections with one set-based statement; returns the rows written. */
   async importChunk(ctx: RequestContext, rows: ObjectionImportRow[], options: ImportOptions = {}): Promise<number> {
     const userIds = await this.validateChunk(ctx, rows, options);
+    // Rows whose idempotency key is in the ledger already (a re-imported file) are skipped, not written twice.
     const inserted: { id: string }[] = await ctx.manager.query(
-      `INSERT INTO consent_events (user_id, type, scope, effective_at, channel, actor, reason)
-       SELECT user_id, 'OBJECTION', scope, least(coalesce(effective_at, now()), now()), coalesce(channel, 'BULK_IMPORT'), $6, coalesce(reason, $7)
-       FROM unnest($1::uuid[], $2::text[], $3::timestamptz[], $4::text[], $5::text[]) AS t(user_id, scope, effective_at, channel, reason)
+      `INSERT INTO consent_events (user_id, type, scope, effective_at, channel, actor, reason, idempotency_key)
+       SELECT user_id, 'OBJECTION', scope, least(coalesce(effective_at, now()), now()), coalesce(channel, 'BULK_IMPORT'), $6, coalesce(reason, $7), key
+       FROM unnest($1::uuid[], $2::text[], $3::timestamptz[], $4::text[], $5::text[], $8::text[]) AS t(user_id, scope, effective_at, channel, reason, key)
+       ON CONFLICT (idempotency_key) DO NOTHING
        RETURNING id`,
       [userIds, rows.map((r) => r.scope), rows.map((r) => r.effectiveAt ?? null), rows.map((r) => r.channel ?? null),
-        rows.map((r) => r.reason ?? null), ctx.viewer!.subject, options.reason ?? null],
+        rows.map((r) => r.reason ?? null), ctx.viewer!.subject, options.reason ?? null, options.idempotencyKeys ?? rows.map(() => null)],
     );
     bindLedgerRows(ctx.manager, inserted.map((r) => r.id));
-    return rows.length;
+    return inserted.length;
   }
 
   /** objectionsImport: every row or none. */
