@@ -36,7 +36,8 @@ async function sql(text: string): Promise<any[]> {
 
 describe('cli', () => {
   it('has --help on every command', () => {
-    for (const cmd of [[], ['token'], ['seed'], ['objections'], ['objections', 'import'], ['dataset'], ['dataset', 'export'], ['audit'], ['audit', 'verify'], ['audit', 'checkpoint'], ['db'], ['db', 'migrate'], ['db', 'citus-check']]) {
+    for (const cmd of [[], ['token'], ['seed'], ['objections'], ['objections', 'import'], ['dataset'], ['dataset', 'export'], ['dataset', 'list'], ['dataset', 'request'],
+      ['dataset', 'remediate'], ['audit'], ['audit', 'verify'], ['audit', 'checkpoint'], ['db'], ['db', 'migrate'], ['db', 'citus-check']]) {
       const r = run([...cmd, '--help']);
       expect({ cmd, code: r.code }).toEqual({ cmd, code: 0 });
       expect(r.stdout).toMatch(/Usage: aidg/);
@@ -166,6 +167,35 @@ describe('cli', () => {
     const missing = run(['dataset', 'export', '00000000-0000-0000-0000-000000000000', '--out', out]);
     expect(missing.code).toBe(1);
     expect(missing.stderr).toMatch(/NOT_FOUND/);
+  });
+
+  it('requests, lists and remediates datasets through the same services', () => {
+    const requested = run(['dataset', 'request', '--name', 'cli-req', '--purpose', 'cli test', '--actor', 'alice']);
+    expect(requested.code).toBe(0);
+    const m = /^dataset request: (\S+) cli-req v1, (\d+) members of \d+ candidates, digest [0-9a-f]{64}$/m.exec(requested.stdout);
+    expect(m).not.toBeNull();
+    const [, id, members] = m!;
+    expect(Number(members)).toBeGreaterThan(0);
+    // Objections now from every seeded person taint the version (after the export test, which needs members).
+    const csv = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'aidg-csv-')), 'all.csv');
+    fs.writeFileSync(csv, ['external_user_id,scope,effective_at,channel,reason', ...Array.from({ length: 40 }, (_, i) => `cli-u${i + 1},ALL_AI_TRAINING,,OBJECTION_FORM,all out`)].join('\n') + '\n');
+    expect(run(['objections', 'import', csv]).code).toBe(0);
+
+    const other = run(['dataset', 'remediate', id, '--actor', 'bob']);
+    expect(other.code).toBe(1);
+    expect(other.stderr).toMatch(/NOT_FOUND/);
+    const remediated = run(['dataset', 'remediate', id, '--actor', 'alice']);
+    expect(remediated.stdout).toMatch(new RegExp(`^dataset remediate: \\S+ cli-req v2, 0 members of \\d+ candidates, digest [0-9a-f]{64}; ${id} is superseded$`, 'm'));
+    expect(remediated.code).toBe(0);
+    const again = run(['dataset', 'remediate', id, '--actor', 'alice']);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toMatch(/already superseded \[CONFLICT\]/);
+
+    const list = run(['dataset', 'list', '--name', 'cli-req']);
+    expect(list.code).toBe(0);
+    expect(list.stdout).toMatch(new RegExp(`^${id}\\s+cli-req\\s+v1\\s+SUPERSEDED\\s+${members}\\s+alice`, 'm'));
+    expect(list.stdout).toMatch(/^\S+\s+cli-req\s+v2\s+ACTIVE\s+0\s+alice/m);
+    expect(run(['dataset', 'request', '--name', 'bad name!']).code).toBe(1);
   });
 
   it('applies migrations and checks the schema, dataset partitions included, against the Citus layout', () => {

@@ -208,6 +208,56 @@ export function buildProgram(setExit: (code: number) => void): Command {
       if (!matches) setExit(EXIT.FAILED);
     });
 
+  const describe = (d: { id: string; name: string; version: number; memberCount: number; candidateCount: number; manifestDigest: string }) =>
+    `${d.id} ${d.name} v${d.version}, ${d.memberCount} members of ${d.candidateCount} candidates, digest ${d.manifestDigest}`;
+
+  dataset
+    .command('list')
+    .description('List dataset versions, newest first (every engineer\'s: an operator tool, run as AUDITOR).')
+    .option('--name <name>', 'only this name')
+    .option('--status <status>', 'ACTIVE or SUPERSEDED')
+    .option('--first <n>', 'at most this many', int('--first'), 50)
+    .option('--after <cursor>', 'continue after this cursor (printed when there are more)')
+    .action(async (opts: { name?: string; status?: string; first: number; after?: string }) => {
+      if (opts.status && !['ACTIVE', 'SUPERSEDED'].includes(opts.status.toUpperCase())) throw new InvalidArgumentError('--status must be ACTIVE or SUPERSEDED');
+      const filter = { name: opts.name, status: opts.status?.toUpperCase() as never };
+      const page = await withContext(defaultActor(), [Role.AUDITOR], (ctx) => ctx.services.datasets.list(ctx, filter, opts.first, opts.after));
+      for (const { node: d } of page.edges) {
+        process.stdout.write(`${[d.id, d.name, `v${d.version}`, d.status, d.memberCount, d.requestedBy, d.createdAt.toISOString()].join('\t')}\n`);
+      }
+      const more = page.pageInfo.hasNextPage ? `; more with --after ${page.pageInfo.endCursor}` : '';
+      process.stderr.write(`dataset list: ${page.edges.length} version(s)${more}\n`);
+    });
+
+  dataset
+    .command('request')
+    .description('Build a dataset version from the content eligible now under the latest ENFORCE version of the policy (as datasetRequest; the actor is the requesting ML engineer).')
+    .requiredOption('--name <name>', 'dataset name; an existing name gets the next version')
+    .option('--policy <key>', 'policy key', 'eu-ai-training')
+    .option('--purpose <text>', 'what it is for')
+    .option('--sample-rate <rate>', 'keep a deterministic sample: fraction 0 < rate <= 1', parseFloat)
+    .option('--sample-seed <n>', 'seed of the sample', int('--sample-seed'), 0)
+    .option('--cap <n>', 'at most this many members', int('--cap'))
+    .option('--actor <subject>', 'ML engineer recorded as the requester (only they see and remediate it)', defaultActor())
+    .action(async (opts: { name: string; policy: string; purpose?: string; sampleRate?: number; sampleSeed: number; cap?: number; actor: string }) => {
+      const input = { name: opts.name, policyKey: opts.policy, purpose: opts.purpose, cap: opts.cap, sample: opts.sampleRate == null ? undefined : { rate: opts.sampleRate, seed: opts.sampleSeed } };
+      const { runAudited } = await load();
+      const payload = await withContext(opts.actor, [Role.ML_ENGINEER], (ctx) => runAudited(ctx, 'datasetRequest', input, (tx) => tx.services.datasets.request(tx, input)));
+      process.stdout.write(`dataset request: ${describe(payload.dataset!)}\n`);
+    });
+
+  dataset
+    .command('remediate')
+    .description('Build the next version of a tainted dataset without the members ineligible now; the old one becomes SUPERSEDED (as datasetRemediate).')
+    .argument('<id>', 'dataset version id')
+    .option('--actor <subject>', 'the ML engineer who requested the dataset (ML engineers see only their own)', defaultActor())
+    .action(async (id: string, opts: { actor: string }) => {
+      const { runAudited } = await load();
+      const input = { datasetId: id };
+      const payload = await withContext(opts.actor, [Role.ML_ENGINEER], (ctx) => runAudited(ctx, 'datasetRemediate', input, (tx) => tx.services.datasets.remediate(tx, input)));
+      process.stdout.write(`dataset remediate: ${describe(payload.dataset!)}; ${id} is superseded\n`);
+    });
+
   const db = program.command('db').description('Database schema.');
   db
     .command('migrate')
@@ -318,6 +368,7 @@ export async function main(argv: string[]): Promise<number> {
     const { DomainError } = await import('../common/errors');
     if (err instanceof DomainError) {
       process.stderr.write(`error: ${err.message} [${err.code}]\n`);
+      for (const d of err.details.length > 1 ? err.details : []) process.stderr.write(`  ${d.field ? `${d.field}: ` : ''}${d.message} [${d.code}]\n`);
       return EXIT.FAILED;
     }
     process.stderr.write(`error: ${err instanceof Error ? err.message : String(err)}\n`);
