@@ -226,19 +226,19 @@ export class AuditService {
    * ledger against the rows each event bound. Everything is read from one snapshot (REPEATABLE READ): a mutation
    * committing between two reads would otherwise show its ledger row without its audit event.
    */
-  async verifyChain(ctx: RequestContext): Promise<ChainVerification> {
+  async verifyChain(ctx: RequestContext, onEvent?: (checked: number) => void): Promise<ChainVerification> {
     return ctx.dataSource.transaction('REPEATABLE READ', async (manager) => {
       const outer = ctx.manager;
       ctx.manager = manager;
       try {
-        return await this.verifyChainInSnapshot(ctx);
+        return await this.verifyChainInSnapshot(ctx, onEvent);
       } finally {
         ctx.manager = outer;
       }
     });
   }
 
-  private async verifyChainInSnapshot(ctx: RequestContext): Promise<ChainVerification> {
+  private async verifyChainInSnapshot(ctx: RequestContext, onEvent?: (checked: number) => void): Promise<ChainVerification> {
     const problems: string[] = [];
     const keys = resolveAuditKeys(ctx.config);
     const inDb = await databaseCheckpoints(ctx.manager);
@@ -267,6 +267,7 @@ export class AuditService {
     let anchorSeen = false;
     const checked = await walkChain(ctx.manager, { afterId: '0', prevHash: GENESIS_HASH }, (row, intact, problem) => {
       count++;
+      onEvent?.(count);
       if (!intact) broken(row.id, problem!);
       if (row.ledger) bindings.set(row.id, row.ledger);
       if (anchor && row.id === anchor.lastEventId) {
