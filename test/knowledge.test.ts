@@ -82,7 +82,7 @@ async function checkBuild(t: TestApp, datasetId: string, context: string): Promi
   }
 }
 
-notOnCitus('transaction ids and snapshots are per node (README "Knowledge ordered by commit": weakened on Citus)').describe(
+notOnCitus('transaction ids and snapshots are per node (README "Knowledge ordered by commit": not exact on Citus)').describe(
   'knowledge ordered by commit: fact writers race dataset builds on two instances', () => {
   it('every fact is in the membership or in the taint, every build verifies, no ineligible text reaches an ML engineer', async () => {
     const seed = Number(process.env.KNOWLEDGE_SEED ?? Date.now() % 1_000_000);
