@@ -4,8 +4,11 @@ import { spawnSync } from 'node:child_process';
 import { Client } from 'pg';
 import { Role } from '../src/common/auth';
 import { citusLayoutViolations, citusPlanPath, citusViolations, parseCitusPlan } from '../src/db/citus';
-import { freshDatabaseConfig, ingest, ok, startTestApp, TestApp, uniq } from './helpers';
+import { freshDatabaseConfig, ingest, notOnCitus, ok, onCitus, startTestApp, TestApp, uniq } from './helpers';
 import { openDatabase } from '../src/db/data-source';
+import { buildStatementSql, eligibleCandidatesSql, MembershipInput, membersFromEligibleSql } from '../src/modules/datasets/dataset.membership';
+import { NOW } from '../src/modules/eligibility/eligibility.rules';
+import { sqlParams } from '../src/common/sql';
 
 /**
  * The schema against Citus's rules, with the layout of deploy/citus/distribute.sql (the SQL the compose profile runs).
@@ -91,8 +94,13 @@ describe('Citus readiness', () => {
     }
   });
 
-  it('on a Citus coordinator, compares the tables\' actual layout (pg_dist_partition) with the plan', async () => {
-    expect(await citusLayoutViolations(t.db.dataSource.manager, plan)).toBeNull(); // no Citus metadata here
+  it('reads the actual layout only on a Citus coordinator, and there finds the plan', async () => {
+    // On a cluster laid out by deploy/citus/setup.sh, dataset partitions included; elsewhere there is no Citus metadata.
+    expect(await citusLayoutViolations(t.db.dataSource.manager, plan)).toEqual(onCitus ? [] : null);
+  });
+
+  notOnCitus('Citus keeps pg_dist_partition in pg_catalog, which a stand-in earlier on the search path cannot shadow').it(
+    'on a Citus coordinator, compares the tables\' actual layout (pg_dist_partition) with the plan', async () => {
     // Citus's catalog as the plan would leave it, in a schema searched first. One connection throughout (the embedded
     // database has only one).
     const s = `citus_fake_${Date.now()}`;
@@ -139,7 +147,7 @@ describe('Citus readiness', () => {
  * (test/support/citus-stub.sql): it converts each table once as planned, leaves the foreign keys as they were, and a
  * second run converts nothing. Needs a PostgreSQL server and psql.
  */
-const onPostgres = process.env.DATABASE_URL ? describe : describe.skip;
+const onPostgres = process.env.DATABASE_URL ? notOnCitus('the cluster itself was laid out by this script (deploy/citus/setup.sh)').describe : describe.skip;
 onPostgres('deploy/citus/distribute.sql', () => {
   it('converts every table once as planned, keeps the foreign keys, and changes nothing when run again', async () => {
     const fresh = await freshDatabaseConfig();
@@ -181,5 +189,59 @@ onPostgres('deploy/citus/distribute.sql', () => {
       await client.end();
       await fresh.drop();
     }
+  });
+});
+
+/**
+ * On a real cluster (DATABASE_KIND=citus): where a dataset build's members are computed and written. A distributed
+ * INSERT … SELECT is pushed down when Citus plans it as one task per shard that reads and writes on the worker, with no
+ * "pull to coordinator" and no distributed subplan (an intermediate result gathered on the coordinator).
+ */
+const citusOnly = onCitus ? describe : describe.skip;
+citusOnly('dataset builds on a Citus cluster', () => {
+  let t: TestApp;
+  let policyId: string;
+  const datasetId = '00000000-0000-4000-8000-0000000000c1';
+  beforeAll(async () => {
+    t = await startTestApp();
+    policyId = (await t.sql(`SELECT id FROM policies ORDER BY created_at LIMIT 1`))[0].id;
+  });
+  afterAll(async () => t?.close());
+
+  /** EXPLAIN of `statement` (rendered for a request with no filters) into a distributed partition of dataset_members. */
+  async function explainInto(statement: (m: MembershipInput, part: string) => string): Promise<string> {
+    const runner = t.db.dataSource.createQueryRunner();
+    await runner.startTransaction();
+    try {
+      const part = `dataset_members_explain_${Date.now()}`;
+      await runner.query(`CREATE TABLE ${part} PARTITION OF dataset_members FOR VALUES IN ('${datasetId}')`);
+      const [kind] = await runner.query(`SELECT citus_table_type FROM citus_tables WHERE table_name = $1::regclass`, [part]);
+      expect(kind.citus_table_type).toBe('distributed'); // a partition of a distributed table is distributed with it
+      const { params, p } = sqlParams(policyId);
+      const sql = statement({ spec: {}, policyId: '$1::uuid', times: NOW, p }, part);
+      return (await runner.query(`EXPLAIN ${sql}`, params)).map((r: any) => r['QUERY PLAN']).join('\n');
+    } finally {
+      await runner.rollbackTransaction();
+      await runner.release();
+    }
+  }
+
+  const pushedDown = (plan: string) => {
+    expect(plan).not.toMatch(/pull to coordinator|Distributed Subplan|repartition/);
+    expect(plan).toMatch(/^Custom Scan \(Citus Adaptive\)/);
+    expect(plan).toMatch(/Task Count: 32/); // one task per shard of content_items
+    expect(plan).toMatch(/Insert on dataset_members_explain_\d+_\d+/); // the worker inserts into its shard
+  };
+
+  it('the members of a build, as one INSERT … SELECT into a distributed partition, are written by the workers', async () => {
+    pushedDown(await explainInto((m, part) =>
+      `INSERT INTO ${part} (dataset_id, item_id, author_id, content_hash)
+       SELECT '${datasetId}'::uuid, id, author_id, content_hash FROM ${membersFromEligibleSql(m, eligibleCandidatesSql(m))} s`));
+  });
+
+  it.skip('the build statement itself is pushed down [skipped on Citus: buildStatementSql materialises every candidate with its '
+    + 'reasons in a CTE and inserts from it in the same statement; Citus gathers the CTE on the coordinator (Distributed Subplan) '
+    + 'and inserts with "pull to coordinator" — to be folded into the rewrite of the build]', async () => {
+    pushedDown(await explainInto((m, part) => buildStatementSql(m, part, `'${datasetId}'::uuid`)));
   });
 });

@@ -1,5 +1,5 @@
 import { Role } from '../src/common/auth';
-import { factory, ingest, ok, startTestApp, TestApp, uniq, USERS_INGEST, CONTENT_INGEST } from './helpers';
+import { factory, ingest, ok, startTestApp, TestApp, uniq, USERS_INGEST, CONTENT_INGEST, notOnCitus, TRIGGER_XIDS } from './helpers';
 
 /**
  * The promise under concurrency (DESIGN.md §3 "Knowledge time", §4 "Audit of a build"): for every build and every fact,
@@ -82,7 +82,8 @@ async function checkBuild(t: TestApp, datasetId: string, context: string): Promi
   }
 }
 
-describe('knowledge ordered by commit: fact writers race dataset builds on two instances', () => {
+notOnCitus('transaction ids and snapshots are per node (README "Knowledge ordered by commit": not exact on Citus)').describe(
+  'knowledge ordered by commit: fact writers race dataset builds on two instances', () => {
   it('every fact is in the membership or in the taint, every build verifies, no ineligible text reaches an ML engineer', async () => {
     const seed = Number(process.env.KNOWLEDGE_SEED ?? Date.now() % 1_000_000);
     const rounds = Number(process.env.KNOWLEDGE_ROUNDS ?? (onServer ? 120 : 30));
@@ -186,7 +187,7 @@ describe('knowledge ordered by commit: fact writers race dataset builds on two i
 });
 
 describe('late facts: known after a build, effective before it', () => {
-  it('are tainted, and the build still verifies (deletion dated back, labels, birth date and country corrected)', async () => {
+  notOnCitus(TRIGGER_XIDS).it('are tainted, and the build still verifies (deletion dated back, labels, birth date and country corrected)', async () => {
     const people = await makeWorld(a, 5, 2);
     const filters = { languages: [people[0].items[0].language] };
     const made = ok(await a.gql(REQUEST, { i: { name: uniq('late'), filters } }, Role.ML_ENGINEER)).datasetRequest;

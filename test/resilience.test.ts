@@ -52,7 +52,7 @@ onPostgres('faults (PostgreSQL server only: PGlite has no backends to terminate)
         victim = row?.pid;
       }
       expect(victim).toBeDefined();
-      await holder.query('SELECT pg_terminate_backend($1)', [victim]);
+      await holder.query('SELECT pg_terminate_backend($1::int)', [victim]); // ::int: Citus adds a bigint (global pid) overload
       const res = await pending;
       expect(res.status).toBeLessThan(600);
       expect(res.errors?.[0].extensions).toMatchObject({ code: 'SERVICE_UNAVAILABLE', retryable: true });

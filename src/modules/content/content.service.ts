@@ -124,6 +124,9 @@ export class ContentService {
     checkUnique(problems, 'items', rows, (r) => r.externalId, 'externalId');
     problems.throwIfAny();
 
+    // The identity lock comes first: on Citus a row lock on the (reference) users table locks its whole shard, and two
+    // ingests holding their authors FOR SHARE while waiting for each other's identity lock would deadlock.
+    await lockContentIdentity(ctx.manager);
     // The authors are locked against erasure (which locks them exclusively) until this ingest commits: an erasure
     // either committed before, and is refused here, or waits and then removes the text written here.
     const authors: { id: string; external_id: string; erased_at: Date | null }[] = await ctx.manager.query(
@@ -131,7 +134,6 @@ export class ContentService {
       [[...new Set(rows.map((r) => r.authorExternalId))]],
     );
     const authorByExternal = new Map(authors.map((a) => [a.external_id, a]));
-    await lockContentIdentity(ctx.manager);
     const existing: { external_id: string; author_id: string; platform: string; kind: string }[] = await ctx.manager.query(
       `SELECT external_id, author_id, platform, kind FROM content_items WHERE external_id = ANY($1::text[])`,
       [rows.map((r) => r.externalId)],
@@ -160,11 +162,13 @@ export class ContentService {
          FROM content_items c JOIN input i ON i.external_id = c.external_id AND i.author_id = c.author_id
          WHERE c.labels IS DISTINCT FROM i.labels
        ), written AS (
-         INSERT INTO content_items (external_id, author_id, platform, kind, text, language, content_hash, created_at, labels)
-         SELECT external_id, author_id, platform, kind, text, language, encode(sha256(convert_to(text, 'UTF8')), 'hex'), created_at, labels
+         -- updated_at is now() for new and updated rows alike; it comes through EXCLUDED because Citus takes only
+         -- IMMUTABLE functions in DO UPDATE SET on a distributed table.
+         INSERT INTO content_items (external_id, author_id, platform, kind, text, language, content_hash, created_at, labels, updated_at)
+         SELECT external_id, author_id, platform, kind, text, language, encode(sha256(convert_to(text, 'UTF8')), 'hex'), created_at, labels, now()
          FROM input
          ON CONFLICT (external_id, author_id) DO UPDATE SET text = EXCLUDED.text, language = EXCLUDED.language, content_hash = EXCLUDED.content_hash,
-           labels = EXCLUDED.labels, updated_at = now()
+           labels = EXCLUDED.labels, updated_at = EXCLUDED.updated_at
          RETURNING id, external_id, author_id, (xmax = 0) AS created
        ), first_visibility AS (
          INSERT INTO visibility_changes (item_id, author_id, visibility, changed_at)
@@ -231,8 +235,13 @@ export class ContentService {
     const ids = rows.map((r) => items.get(r.externalId)!.id);
     // The trigger on content_items stamps when the deletion became known (and keeps its instant no later than that).
     await ctx.manager.query(
-      `UPDATE content_items c SET deleted_at = coalesce(t.deleted_at, now()), deletion_recorded_at = now(), updated_at = now()
-       FROM unnest($1::uuid[], $2::uuid[], $3::timestamptz[]) AS t(item_id, author_id, deleted_at)
+      // The deletion instants are computed in a CTE: Citus takes no STABLE function inside COALESCE in the SET of an
+      // UPDATE on a distributed table (and evaluates the CTE, now() included, on the coordinator).
+      `WITH t AS MATERIALIZED (
+         SELECT item_id, author_id, coalesce(deleted_at, now()) AS deleted_at
+         FROM unnest($1::uuid[], $2::uuid[], $3::timestamptz[]) AS t(item_id, author_id, deleted_at))
+       UPDATE content_items c SET deleted_at = t.deleted_at, deletion_recorded_at = now(), updated_at = now()
+       FROM t
        WHERE c.id = t.item_id AND c.author_id = t.author_id AND c.deleted_at IS NULL`,
       [ids, rows.map((r) => items.get(r.externalId)!.author_id), rows.map((r) => r.deletedAt ?? null)],
     );

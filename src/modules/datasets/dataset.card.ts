@@ -15,11 +15,17 @@ export interface CardData {
 export async function cardData(ctx: RequestContext, dataset: DatasetRow): Promise<CardData> {
   const policy = (await ctx.loaders.policyById.load(dataset.policyId))!;
   const rows: { dim: string; key: string; count: number }[] = await ctx.manager.query(
-    `SELECT CASE WHEN GROUPING(c.platform) = 0 THEN 'platform' WHEN GROUPING(c.kind) = 0 THEN 'kind' WHEN GROUPING(c.language) = 0 THEN 'language' ELSE 'country' END AS dim,
-            coalesce(c.platform, c.kind, c.language, u.country) AS key, count(*)::int AS count
-     FROM dataset_members m JOIN content_items c ON c.id = m.item_id AND c.author_id = m.author_id JOIN users u ON u.id = m.author_id
-     WHERE m.dataset_id = $1
-     GROUP BY GROUPING SETS ((c.platform), (c.kind), (c.language), (u.country))
+    // Counts by all four first (on Citus, a distributed aggregate the workers compute by shard), then the four
+    // breakdowns from those few rows: Citus runs no GROUPING SETS over distributed tables.
+    `WITH c AS MATERIALIZED (
+       SELECT c.platform, c.kind, c.language, u.country, count(*) AS n
+       FROM dataset_members m JOIN content_items c ON c.id = m.item_id AND c.author_id = m.author_id JOIN users u ON u.id = m.author_id
+       WHERE m.dataset_id = $1
+       GROUP BY c.platform, c.kind, c.language, u.country)
+     SELECT CASE WHEN GROUPING(c.platform) = 0 THEN 'platform' WHEN GROUPING(c.kind) = 0 THEN 'kind' WHEN GROUPING(c.language) = 0 THEN 'language' ELSE 'country' END AS dim,
+            coalesce(c.platform, c.kind, c.language, c.country) AS key, sum(c.n)::int AS count
+     FROM c
+     GROUP BY GROUPING SETS ((c.platform), (c.kind), (c.language), (c.country))
      ORDER BY dim, count DESC, key`,
     [dataset.id],
   );

@@ -176,15 +176,16 @@ export class DatasetService {
     const [stats] = await m.query(buildStatementSql({ spec: d.spec, policyId: '$1::uuid', times: NOW, p, policy: { values: policy, bind: p } }, part, '$2::uuid'), params);
     await attachMemberPartition(m, part, id);
     const [{ digest }] = await m.query(manifestDigestSql(part));
-    const [row] = await m.query(
+    // No RETURNING: Citus 13.2 deparses this INSERT … SELECT on one reference table with `RETURNING datasets.id` while
+    // aliasing the scanned copy, which the worker refuses (missing FROM-clause entry); the id is known anyway.
+    await m.query(
       `INSERT INTO datasets (id, name, version, policy_id, snapshot_at, knowledge_snapshot, requested_by, purpose, origin, spec, member_count, candidate_count,
          exclusions, manifest_digest)
-       SELECT $1, $2, coalesce(max(version), 0) + 1, $3, $12, $13::pg_snapshot, $4, $5, $6, $7, $8, $9, $10, $11 FROM datasets WHERE name = $2
-       RETURNING id`,
+       SELECT $1, $2, coalesce(max(version), 0) + 1, $3, $12, $13::pg_snapshot, $4, $5, $6, $7, $8, $9, $10, $11 FROM datasets WHERE name = $2`,
       [id, d.name, d.policyId, ctx.viewer!.subject, d.purpose, d.origin, JSON.stringify(d.spec), stats.members, stats.candidates, JSON.stringify(stats.exclusions), digest,
         stats.snapshot_at, stats.snapshot],
     );
-    return (await this.byIds(ctx, [row.id]))[0]!;
+    return (await this.byIds(ctx, [id]))[0]!;
   }
 
   /** A keyset page of members ordered by item id. */
@@ -211,8 +212,9 @@ export class DatasetService {
     const unknown = (xid: string, at: string) => unknownTo('ds.s', 'ds.at', xid, at);
     const rows: { dataset_id: string; n: number; reasons: { reason: string; count: number }[] }[] = await ctx.manager.query(
       `WITH ds AS (SELECT id, policy_id, snapshot_at AS at, knowledge_snapshot AS s FROM datasets WHERE id = ANY($1::uuid[])),
-       touched AS (
-         SELECT ds.id AS dataset_id, m.item_id, m.author_id FROM ds
+       -- People touched, apart (MATERIALIZED): Citus cannot join a UNION of reference tables to a distributed one.
+       people AS MATERIALIZED (
+         SELECT ds.id AS dataset_id, a.user_id FROM ds
            CROSS JOIN LATERAL (
              SELECT e.user_id FROM consent_events e WHERE ${unknown('e.recorded_xid', 'e.recorded_at')}
              UNION SELECT h.user_id FROM user_attribute_history h WHERE ${unknown('h.superseded_xid', 'h.superseded_at')}
@@ -220,7 +222,10 @@ export class DatasetService {
              UNION SELECT u.id FROM users u WHERE u.deleted_at IS NOT NULL AND ${unknown('u.deletion_xid', 'u.deletion_recorded_at')}
              -- versions built before snapshots were kept: any change to the person since
              UNION SELECT u.id FROM users u WHERE ds.s IS NULL AND u.updated_at > ds.at) a
-           JOIN dataset_members m ON m.dataset_id = ds.id AND m.author_id = a.user_id
+       ),
+       touched AS (
+         SELECT a.dataset_id, m.item_id, m.author_id FROM people a
+           JOIN dataset_members m ON m.dataset_id = a.dataset_id AND m.author_id = a.user_id
          UNION
          SELECT ds.id, m.item_id, m.author_id FROM ds
            CROSS JOIN LATERAL (

@@ -1,6 +1,6 @@
 import type { RequestContext } from '../../context';
 import { runAudited } from '../audit/audited-mutation';
-import { writeSynthetic } from './synthetic';
+import { bulkSession, writeSynthetic } from './synthetic';
 import { lockForTransaction } from '../../common/sql';
 
 export const DEMO_SPEC = { users: 300, items: 3000, objections: 40, seed: 1, prefix: 'demo-' };
@@ -8,6 +8,7 @@ export const DEMO_SPEC = { users: 300, items: 3000, objections: 40, seed: 1, pre
 /** Loads the small deterministic demo data set when the database holds no users yet. Returns whether it did. */
 export async function seedDemoIfEmpty(ctx: RequestContext): Promise<boolean> {
   return runAudited(ctx, 'demoSeed', DEMO_SPEC, async (tx) => {
+    await bulkSession(tx.manager); // first: on Citus, before any statement chooses how it runs
     // Serialise concurrent first starts (two replicas on one empty database).
     await lockForTransaction(tx.manager, 'demo-seed');
     const [{ n }] = await tx.manager.query(`SELECT count(*)::int AS n FROM users`);

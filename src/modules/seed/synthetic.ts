@@ -20,6 +20,18 @@ export interface SyntheticSpec {
   profile?: 'mixed' | 'clean';
 }
 
+/**
+ * Settings for a bulk-seed transaction, before its first statement. On Citus, a transaction that has read a distributed
+ * table over parallel connections may not then write a reference table (users, the ledger): one connection per worker
+ * keeps reads and writes on connections that see each other; and no local execution on the coordinator, whose copy of
+ * the reference tables would otherwise be written locally and be out of reach of the parallel ANALYZE at the end.
+ * PostgreSQL keeps the settings as placeholders and ignores them.
+ */
+export async function bulkSession(manager: EntityManager): Promise<void> {
+  await manager.query(`SET LOCAL citus.multi_shard_modify_mode TO 'sequential'`);
+  await manager.query(`SET LOCAL citus.enable_local_execution TO off`);
+}
+
 /** Tables a seed loads in bulk. */
 const BULK_TABLES = ['users', 'content_items', 'visibility_changes', 'consent_events'];
 
@@ -73,6 +85,7 @@ export async function writeSynthetic(manager: EntityManager, spec: SyntheticSpec
   const pick = (arr: string, salt: string, i = 'i') => `(${arr})[1 + floor(${rnd(salt, i)} * cardinality(${arr}))::int]`;
   const clean = spec.profile === 'clean';
   const bulk = spec.items >= BULK_ITEMS;
+  await bulkSession(manager);
   // Item i's visibility at creation, whether it changed once later, and to what (the later change is the latest).
   const firstVisibility = `CASE WHEN ${clean ? 'true' : `${rnd('vis')} < 0.75`} THEN 'PUBLIC' WHEN ${rnd('vis')} < 0.9 THEN 'FRIENDS' ELSE 'ONLY_ME' END`;
   const changed = clean ? 'false' : `${rnd('changed')} < 0.10`;

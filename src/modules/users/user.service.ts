@@ -75,6 +75,9 @@ export class UserService {
       sorted.map((r) => r.birthDate ?? null), sorted.map((r) => r.country), sorted.map((r) => r.deletedAt ?? null)];
     const given = `unnest($1::text[], $2::text[], $3::text[], $4::date[], $5::text[], $6::timestamptz[])
       AS t(external_id, handle, email, birth_date, country, deleted_at)`;
+    // The people who exist already are locked before anyone is inserted. On Citus a row lock on the (reference) users
+    // table locks its whole shard: two ingests that had both inserted before locking would wait for each other.
+    await ctx.manager.query(`SELECT 1 FROM users WHERE external_id = ANY($1::text[]) ORDER BY external_id FOR UPDATE`, [values[0]]);
     const created: { id: string; external_id: string }[] = await ctx.manager.query(
       `INSERT INTO users (external_id, handle, email, birth_date, country, deleted_at) SELECT * FROM ${given}
        ON CONFLICT (external_id) DO NOTHING RETURNING id, external_id`,
