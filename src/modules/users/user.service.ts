@@ -96,19 +96,20 @@ export class UserService {
     }
     problems.throwIfAny();
     if (existing.length) {
+      const existingIds = existing.map((e) => e.id);
       // A correction keeps the version it replaces, with when it was recorded, so that it never rewrites what an
       // earlier build knew. The trigger on users stamps the new version's knowledge.
       await ctx.manager.query(
         `INSERT INTO user_attribute_history (user_id, birth_date, country, recorded_at, recorded_xid)
          SELECT u.id, u.birth_date, u.country, u.attributes_recorded_at, u.attributes_xid FROM users u JOIN ${given} ON t.external_id = u.external_id
-         WHERE NOT (u.external_id = ANY($7::text[])) AND (u.birth_date IS DISTINCT FROM t.birth_date OR u.country IS DISTINCT FROM t.country)`,
-        [...values, [...createdIds]],
+         WHERE u.id = ANY($7::uuid[]) AND (u.birth_date IS DISTINCT FROM t.birth_date OR u.country IS DISTINCT FROM t.country)`,
+        [...values, existingIds],
       );
       await ctx.manager.query(
         `UPDATE users u SET handle = t.handle, email = t.email, birth_date = t.birth_date, country = t.country,
            deleted_at = coalesce(u.deleted_at, t.deleted_at), updated_at = now()
-         FROM ${given} WHERE t.external_id = u.external_id AND NOT (u.external_id = ANY($7::text[])) AND u.erased_at IS NULL`,
-        [...values, [...createdIds]],
+         FROM ${given} WHERE t.external_id = u.external_id AND u.id = ANY($7::uuid[]) AND u.erased_at IS NULL`,
+        [...values, existingIds],
       );
     }
     const written = [...created, ...existing];
