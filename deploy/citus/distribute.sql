@@ -34,7 +34,9 @@ SET citus.shard_count = 32;
 -- before it could be distributed.
 CREATE TEMP TABLE governance_fks AS
   SELECT conrelid::regclass::text AS tbl, conname AS name, pg_get_constraintdef(oid) AS def
-  FROM pg_constraint WHERE contype = 'f' AND connamespace = 'public'::regnamespace AND conparentid = 0;
+  FROM pg_constraint WHERE contype = 'f' AND connamespace = 'public'::regnamespace AND conparentid = 0
+    -- not the keys of shards (the coordinator holds a copy of each reference table, as a shard named table_shardid)
+    AND NOT EXISTS (SELECT FROM pg_dist_shard s WHERE s.logicalrelid::regclass::text || '_' || s.shardid = conrelid::regclass::text);
 SELECT format('ALTER TABLE %s DROP CONSTRAINT %I', tbl, name) FROM governance_fks \gexec
 
 -- What a table is now: distributed (hash), reference, local (on the coordinator, in Citus's metadata) or NULL (plain).
