@@ -60,6 +60,8 @@ SELECT create_distributed_table('content_items', 'author_id') WHERE pg_temp.citu
 SELECT create_distributed_table('visibility_changes', 'author_id', colocate_with => 'content_items') WHERE pg_temp.citus_kind('visibility_changes') IS DISTINCT FROM 'distributed';
 SELECT create_distributed_table('content_label_history', 'author_id', colocate_with => 'content_items') WHERE pg_temp.citus_kind('content_label_history') IS DISTINCT FROM 'distributed';
 SELECT create_distributed_table('dataset_members', 'author_id', colocate_with => 'content_items') WHERE pg_temp.citus_kind('dataset_members') IS DISTINCT FROM 'distributed';
+-- A build's evaluated candidates, for the length of its transaction (migration BuildCandidates).
+SELECT create_distributed_table('dataset_build_candidates', 'author_id', colocate_with => 'content_items') WHERE pg_temp.citus_kind('dataset_build_candidates') IS DISTINCT FROM 'distributed';
 
 -- On the coordinator only.
 SELECT citus_add_local_table_to_metadata('audit_events') WHERE pg_temp.citus_kind('audit_events') IS NULL;
