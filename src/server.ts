@@ -9,10 +9,11 @@ import { expressMiddleware } from '@as-integrations/express5';
 import { ApolloServerPluginCacheControlDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
-import { GraphQLError, GraphQLFormattedError, Kind, OperationDefinitionNode } from 'graphql';
+import { GraphQLError, GraphQLFormattedError, Kind } from 'graphql';
 import type { DataSource } from 'typeorm';
 import { Config } from './config';
 import { authenticate, AuthenticationError, resolveAuthSecret, unauthenticated } from './common/auth';
+import { authenticateFirst, errorHandler, graphqlBody, hasAlias, introspectionOnly, notFound, sendProblem, viewerOf as authenticatedViewer } from './common/http';
 import { DomainError, ErrorCode } from './common/errors';
 import { createContext, RequestContext } from './context';
 import { buildSchema } from './schema';
@@ -21,7 +22,7 @@ import { exportDataset, ExportBudget } from './modules/datasets/dataset.export';
 import { cardData, cardHtml } from './modules/datasets/dataset.card';
 import { hasRole, Role } from './common/auth';
 import { ideRouter } from './ide/ide';
-import { armorLimits, limitsPlugin, MAX_TOKENS } from './common/limits';
+import { armorLimits, introspectionAliasRule, limitsPlugin, MAX_TOKENS } from './common/limits';
 import { every } from './modules/audit/checkpoints';
 
 export interface App {
@@ -49,17 +50,15 @@ function periodicCheckpoints(config: Config, dataSource: DataSource, services: S
   });
 }
 
-/** True when every root field of the operation is introspection (allowed without a token, so the IDE can load docs). */
-function introspectionOnly(op: OperationDefinitionNode): boolean {
-  return op.selectionSet.selections.every((s) => s.kind === Kind.FIELD && s.name.value.startsWith('__'));
-}
-
-/** Fail closed: an operation without a valid token is refused as a whole, before any resolver runs. */
+/**
+ * Fail closed: an operation without a valid token is refused as a whole, before any resolver runs. Without a token,
+ * only introspection without aliases runs (what the IDE sends to load its docs: one copy of the schema at most).
+ */
 const requireAuthentication: ApolloServerPlugin<RequestContext> = {
   async requestDidStart() {
     return {
-      async didResolveOperation({ contextValue, operation }) {
-        if (!contextValue.viewer && !(operation && introspectionOnly(operation))) throw unauthenticated();
+      async didResolveOperation({ contextValue, operation, document }) {
+        if (!contextValue.viewer && !(operation && introspectionOnly(operation) && !hasAlias(document))) throw unauthenticated();
       },
     };
   },
@@ -116,6 +115,17 @@ function replicaRouting(dataSource: DataSource): ApolloServerPlugin<RequestConte
 
 /** Maps domain errors to their codes and masks everything unexpected (no stack, SQL or internal message leaks). */
 export function formatError(config: Config) {
+  const format = maskErrors(config);
+  if (!config.production) return format;
+  // In production no message suggests names of the schema: validation (Apollo's hideSchemaDetailsFromClientErrors),
+  // but also variable coercion ("Field "x" is not defined by type …", enum values), which it does not cover.
+  return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
+    const result = format(formatted, error);
+    return { ...result, message: result.message.replace(/\s*Did you mean [^?]*\?/g, '') };
+  };
+}
+
+function maskErrors(config: Config) {
   return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
     const original = error instanceof GraphQLError ? error.originalError : error;
     if (original instanceof DomainError) {
@@ -152,7 +162,7 @@ export async function createApp(config: Config, dataSource: DataSource, log: Log
   app.disable('x-powered-by');
   const httpServer = http.createServer(app);
   const schema = buildSchema();
-  const armor = armorLimits(config.production);
+  const armor = armorLimits();
   const apollo = new ApolloServer<RequestContext>({
     schema,
     plugins: [
@@ -166,10 +176,12 @@ export async function createApp(config: Config, dataSource: DataSource, log: Log
       ...(config.replicaUrls.length ? [replicaRouting(dataSource)] : []),
       operationLog,
     ],
-    validationRules: armor.validationRules,
+    validationRules: [...armor.validationRules, introspectionAliasRule],
     parseOptions: { maxTokens: MAX_TOKENS },
     formatError: formatError(config),
     includeStacktraceInErrorResponses: false,
+    // No "Did you mean …" in validation errors in production (formatError covers variable coercion).
+    hideSchemaDetailsFromClientErrors: config.production,
     introspection: config.introspection,
     csrfPrevention: true,
   });
@@ -193,6 +205,16 @@ export async function createApp(config: Config, dataSource: DataSource, log: Log
       autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/readyz' },
     }),
   );
+  app.get('/', (_req, res) => {
+    res.json({
+      service: 'ai-data-governance',
+      graphql: '/graphql',
+      ide: config.ide ? '/graphql (open it in a browser)' : null,
+      health: '/healthz',
+      ready: '/readyz',
+      docs: 'README.md in the repository',
+    });
+  });
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
@@ -210,11 +232,11 @@ export async function createApp(config: Config, dataSource: DataSource, log: Log
   const viewerOf = async (req: express.Request, res: express.Response) => {
     try {
       const viewer = await authenticate(secret, req.headers.authorization, config.tokenMaxLifetimeSeconds);
-      if (!viewer) res.status(401).json({ error: { code: 'UNAUTHENTICATED', message: 'Authentication required: send "Authorization: Bearer <token>"' } });
+      if (!viewer) sendProblem(res, 401, 'UNAUTHENTICATED', 'Authentication required: send "Authorization: Bearer <token>"');
       return viewer;
     } catch (err) {
       if (!(err instanceof AuthenticationError)) throw err;
-      res.status(401).json({ error: { code: 'UNAUTHENTICATED', message: err.message } });
+      sendProblem(res, 401, 'UNAUTHENTICATED', err.message);
       return undefined;
     }
   };
@@ -251,21 +273,16 @@ export async function createApp(config: Config, dataSource: DataSource, log: Log
       next(err);
     }
   });
+  // The token is checked before the body is read; the body limit depends on it (see src/common/http.ts).
   app.use(
     '/graphql',
-    express.json({ limit: config.bodyLimit }),
+    authenticateFirst(secret, config),
+    graphqlBody(config),
     expressMiddleware(apollo, {
-      context: async ({ req }) => {
-        const requestId = String(req.id);
-        try {
-          const viewer = await authenticate(secret, req.headers.authorization, config.tokenMaxLifetimeSeconds);
-          return createContext({ dataSource, services, config, log: req.log }, viewer, requestId);
-        } catch (err) {
-          if (err instanceof AuthenticationError) throw unauthenticated(err.message);
-          throw err;
-        }
-      },
+      context: async ({ req, res }) => createContext({ dataSource, services, config, log: req.log }, authenticatedViewer(res), String(req.id)),
     }),
   );
+  app.use(notFound());
+  app.use(errorHandler());
   return { app, httpServer, apollo, services, secret, log, stopCheckpoints: checkpoints.stop };
 }
