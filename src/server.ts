@@ -14,6 +14,8 @@ import type { DataSource } from 'typeorm';
 import { Config } from './config';
 import { authenticate, AuthenticationError, resolveAuthSecret, unauthenticated } from './common/auth';
 import { authenticateFirst, errorHandler, graphqlBody, hasAlias, introspectionOnly, notFound, sendProblem, viewerOf as authenticatedViewer } from './common/http';
+import { Metrics } from './common/metrics';
+import { readiness } from './db/readiness';
 import { DomainError, ErrorCode } from './common/errors';
 import { createContext, RequestContext } from './context';
 import { buildSchema } from './schema';
@@ -32,6 +34,8 @@ export interface App {
   services: Services;
   secret: Uint8Array;
   log: Logger;
+  /** The Prometheus registry behind GET /metrics. */
+  metrics: Metrics;
   /** Stops the periodic audit checkpoints (also done by apollo.stop()). */
   stopCheckpoints(): void;
 }
@@ -160,6 +164,10 @@ export async function createApp(config: Config, dataSource: DataSource, log: Log
   const checkpoints = periodicCheckpoints(config, dataSource, services, log);
   const app = express();
   app.disable('x-powered-by');
+  const metrics = new Metrics(() => {
+    const pool = (dataSource.driver as unknown as { master?: { totalCount: number; idleCount: number; waitingCount: number } }).master;
+    return pool && typeof pool.totalCount === 'number' ? { total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount } : undefined;
+  });
   const httpServer = http.createServer(app);
   const schema = buildSchema();
   const armor = armorLimits();
@@ -175,6 +183,7 @@ export async function createApp(config: Config, dataSource: DataSource, log: Log
       limitsPlugin(schema),
       ...(config.replicaUrls.length ? [replicaRouting(dataSource)] : []),
       operationLog,
+      metrics.graphqlPlugin(),
     ],
     validationRules: [...armor.validationRules, introspectionAliasRule],
     parseOptions: { maxTokens: MAX_TOKENS },
@@ -202,9 +211,10 @@ export async function createApp(config: Config, dataSource: DataSource, log: Log
         req: (req: { id: string; method: string; url: string }) => ({ id: req.id, method: req.method, path: String(req.url).split('?')[0] }),
         res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
       },
-      autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/readyz' },
+      autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/readyz' || req.url === '/metrics' },
     }),
   );
+  app.use(metrics.http());
   app.get('/', (_req, res) => {
     res.json({
       service: 'ai-data-governance',
@@ -212,22 +222,23 @@ export async function createApp(config: Config, dataSource: DataSource, log: Log
       ide: config.ide ? '/graphql (open it in a browser)' : null,
       health: '/healthz',
       ready: '/readyz',
+      metrics: '/metrics',
       docs: 'README.md in the repository',
     });
   });
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
-  app.get('/readyz', async (_req, res) => {
+  // Names what fails: { status, failing: ['database' | 'migrations' | 'replica[i]'], checks: { name: { status, message } } }.
+  app.get('/readyz', async (_req, res, next) => {
     try {
-      await dataSource.query('SELECT 1');
-      const pending = await dataSource.showMigrations();
-      if (pending) res.status(503).json({ status: 'migrations pending' });
-      else res.json({ status: 'ready' });
-    } catch {
-      res.status(503).json({ status: 'database unreachable' });
+      const ready = await readiness(dataSource);
+      res.status(ready.status === 'ready' ? 200 : 503).json(ready);
+    } catch (err) {
+      next(err);
     }
   });
+  app.get('/metrics', metrics.endpoint(config.metricsToken, config.production));
   // Routes beside /graphql take the same bearer token.
   const viewerOf = async (req: express.Request, res: express.Response) => {
     try {
@@ -284,5 +295,5 @@ export async function createApp(config: Config, dataSource: DataSource, log: Log
   );
   app.use(notFound());
   app.use(errorHandler());
-  return { app, httpServer, apollo, services, secret, log, stopCheckpoints: checkpoints.stop };
+  return { app, httpServer, apollo, services, secret, log, metrics, stopCheckpoints: checkpoints.stop };
 }
