@@ -1,9 +1,10 @@
+import { spawn, spawnSync } from 'node:child_process';
 import { Writable } from 'node:stream';
 import fc from 'fast-check';
 import { getIntrospectionQuery } from 'graphql';
 import { loadConfig } from '../src/config';
 import { Role } from '../src/common/auth';
-import { startTestApp, TestApp } from './helpers';
+import { CLI_JS, freshDatabaseConfig, startServerProcess, startTestApp, stopProcess, TestApp } from './helpers';
 
 let t: TestApp;
 beforeAll(async () => {
@@ -122,6 +123,9 @@ describe('the HTTP edge', () => {
     expect(res.text).not.toMatch(/<html|<pre|\bat \w+ \(|node_modules|stacktrace/i);
   };
 
+  /** A server's event-loop delay p99 since the last scrape (prom-client resets its monitorEventLoopDelay histogram then). */
+  const eventLoopP99 = async (url: string) => Number(/^nodejs_eventloop_lag_p99_seconds ([\d.e+-]+)$/m.exec(await (await fetch(`${url}/metrics`)).text())?.[1]);
+
   it('answers an unauthenticated 10 MB body of nested arrays with 401 without parsing it', async () => {
     const nested = '['.repeat(5_000_000) + ']'.repeat(5_000_000);
     const anonymous = await raw('/graphql', nested);
@@ -132,7 +136,7 @@ describe('the HTTP edge', () => {
     const forged = await raw('/graphql', nested, { authorization: `Bearer ${edge.tokens.AUDITOR.slice(0, -4)}AAAA` });
     graphqlError(forged, 401, 'UNAUTHENTICATED');
     expect(forged.ms).toBeLessThan(1000);
-    // The server is fine and answers at once.
+    // The server is fine and answers at once (the event loop's delay is measured on a server process, below).
     const health = await fetch(`${edge.url}/healthz`);
     expect(health.status).toBe(200);
   });
@@ -206,6 +210,90 @@ describe('the HTTP edge', () => {
     const root = await get('/');
     expect(root.status).toBe(200);
     expect(JSON.parse(root.text)).toMatchObject({ graphql: '/graphql', health: '/healthz', ready: '/readyz' });
+  });
+
+  it('a server process in development: unauthenticated floods leave /healthz fast and the event loop free; the log is JSON lines without stack or body', async () => {
+    const fresh = await freshDatabaseConfig();
+    const env = { ...process.env, DATA_DIR: fresh.config.dataDir, DATABASE_URL: fresh.config.databaseUrl ?? '', SEED_DEMO: 'false', LOG_LEVEL: 'info', PORT: '0', HOST: '127.0.0.1', NODE_ENV: 'development' };
+    const server = await startServerProcess(env);
+    let stdout = '';
+    let stderr = '';
+    server.child.stdout!.on('data', (d) => (stdout += d));
+    server.child.stderr!.on('data', (d) => (stderr += d));
+    try {
+      const token = spawnSync(process.execPath, [CLI_JS, 'token', '--role', 'AUDITOR', '--subject', 'edge-test'], { env, encoding: 'utf8' }).stdout.trim();
+      const email = 'process.leak@example.org';
+      const send = (body: string | Buffer, headers: Record<string, string> = {}) =>
+        fetch(`${server.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body }).then(async (r) => ({ status: r.status, type: r.headers.get('content-type'), text: await r.text() }));
+      const answers = [
+        await send(`{"query": "{ viewer { subject } }", "variables": {"email": "${email}"`),
+        await send(`{"query": "{ viewer { subject } }", "variables": {"email": "${email}"`, { authorization: `Bearer ${token}` }),
+        await send(JSON.stringify({ query: '{ viewer { subject } }', variables: { email, pad: 'x'.repeat(2_000_000) } }), { authorization: `Bearer ${token}` }),
+      ];
+      for (const a of answers) {
+        expect(a.status).toBeGreaterThanOrEqual(400);
+        expect(a.status).toBeLessThan(500);
+        expect(a.type).toMatch(/^application\/json/);
+        expect(a.text).not.toMatch(/<html|\bat \w+ \(|node_modules/);
+        expect(a.text).not.toContain(email);
+      }
+      // Without a token a body of up to 32 KB is read (it may be the IDE's introspection): malformed, it is a 400.
+      expect(answers.map((a) => a.status)).toEqual([400, 400, 413]);
+
+      // Floods without a token, while /healthz is asked every 20 ms; then the server's own event-loop delay p99 (from
+      // perf_hooks.monitorEventLoopDelay, on /metrics). Parsing the nested arrays alone held the loop 2 s before.
+      await eventLoopP99(server.url);
+      // The attacker is a process of its own (the probes here must measure the server, not a busy client).
+      const attacker = `
+        const nested = Buffer.from('['.repeat(5_000_000) + ']'.repeat(5_000_000));
+        const typenames = Buffer.from(JSON.stringify({ query: '{ ' + Array.from({ length: 400_000 }, (_, i) => 'a' + i + ': __typename').join(' ') + ' }' }));
+        const send = (body, headers = {}) => fetch(process.argv[1] + '/graphql', { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body }).then((r) => r.status);
+        (async () => {
+          const statuses = [];
+          for (let i = 0; i < 5; i++) statuses.push(await send(nested), await send(typenames), await send(nested, { authorization: 'Bearer forged.token.here' }));
+          console.log(JSON.stringify(statuses));
+        })();`;
+      let probing = true;
+      const health: number[] = [];
+      const probe = (async () => {
+        while (probing) {
+          const started = Date.now();
+          expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
+          health.push(Date.now() - started);
+          await new Promise((r) => setTimeout(r, 20));
+        }
+      })();
+      const flood = await new Promise<string>((resolve) => {
+        const child = spawn(process.execPath, ['-e', attacker, server.url], { stdio: ['ignore', 'pipe', 'inherit'] });
+        let out = '';
+        child.stdout.on('data', (d) => (out += d));
+        child.on('exit', () => resolve(out));
+      });
+      probing = false;
+      expect(JSON.parse(flood)).toEqual(Array(15).fill(401));
+      await probe;
+      // A body too big to drain (or of unknown length) is cut: the connection closes after the 401.
+      const huge = await fetch(`${server.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: Buffer.alloc(20 * 1024 * 1024, 0x5b) }).then((r) => r.status, (e) => String(e.cause?.code ?? e));
+      expect([401, 'EPIPE', 'ECONNRESET', 'UND_ERR_SOCKET']).toContain(huge);
+      expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
+      const p99 = await eventLoopP99(server.url);
+      health.sort((a, b) => a - b);
+      const healthP99 = health[Math.min(health.length - 1, Math.floor(health.length * 0.99))];
+      process.stdout.write(`edge flood: ${health.length} /healthz probes, p99 ${healthP99} ms; server event-loop delay p99 ${(p99 * 1000).toFixed(1)} ms\n`);
+      expect(p99).toBeLessThan(0.1);
+      expect(healthP99).toBeLessThan(200);
+      await new Promise((r) => setTimeout(r, 200));
+      const lines = stdout.split('\n').filter(Boolean);
+      expect(lines.length).toBeGreaterThan(2);
+      for (const line of lines) expect(() => JSON.parse(line)).not.toThrow();
+      for (const out of [stdout, stderr]) {
+        expect(out).not.toContain(email);
+        expect(out).not.toMatch(/SyntaxError|PayloadTooLargeError|\bat \w+ \(|node_modules/);
+      }
+    } finally {
+      await stopProcess(server.child);
+      await fresh.drop();
+    }
   });
 
   it('gives no "Did you mean" suggestions in production', async () => {

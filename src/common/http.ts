@@ -13,8 +13,17 @@ import { authenticate, AuthenticationError, type Viewer } from './auth';
 
 /** Largest body accepted without a token: enough for the IDE's introspection query (2 KB), too small to cost anything. */
 export const ANONYMOUS_BODY_LIMIT = 32 * 1024;
-/** Largest JSON body of the routes beside /graphql that take one. */
-export const SMALL_BODY_LIMIT = 16 * 1024;
+/**
+ * A refused body up to this size is read and discarded (without parsing: cheap), so that the client, which is usually
+ * still sending, reliably gets its answer; a bigger or unannounced one ends the connection after the answer.
+ */
+export const DRAIN_LIMIT = 16 * 1024 * 1024;
+
+/** Closes the connection after the answer when the unread rest of the body is too big to drain. */
+function closeIfBig(req: express.Request, res: express.Response): void {
+  const length = Number(req.headers['content-length'] ?? 0);
+  if (length > DRAIN_LIMIT || req.headers['transfer-encoding'] !== undefined) res.set('connection', 'close');
+}
 
 export const AUTHENTICATION_REQUIRED = 'Authentication required: send "Authorization: Bearer <token>"';
 
@@ -37,16 +46,20 @@ export const viewerOf = (res: express.Response): Viewer | undefined => res.local
  */
 export function authenticateFirst(secret: Uint8Array, config: Pick<Config, 'tokenMaxLifetimeSeconds'>): express.RequestHandler {
   return async (req, res, next) => {
+    const refuse = (message: string) => {
+      closeIfBig(req, res);
+      sendGraphQLError(res, 401, 'UNAUTHENTICATED', message);
+    };
     let viewer: Viewer | undefined;
     try {
       viewer = await authenticate(secret, req.headers.authorization, config.tokenMaxLifetimeSeconds);
     } catch (err) {
       if (!(err instanceof AuthenticationError)) return next(err);
-      return sendGraphQLError(res, 401, 'UNAUTHENTICATED', err.message);
+      return refuse(err.message);
     }
     res.locals.viewer = viewer;
     if (!viewer && Number(req.headers['content-length'] ?? 0) > ANONYMOUS_BODY_LIMIT) {
-      return sendGraphQLError(res, 401, 'UNAUTHENTICATED', `${AUTHENTICATION_REQUIRED} (without a token only introspection, in at most ${ANONYMOUS_BODY_LIMIT / 1024} KB, is answered)`);
+      return refuse( `${AUTHENTICATION_REQUIRED} (without a token only introspection, in at most ${ANONYMOUS_BODY_LIMIT / 1024} KB, is answered)`);
     }
     next();
   };
@@ -117,6 +130,7 @@ export function errorHandler(): express.ErrorRequestHandler {
       res.destroy();
       return;
     }
+    if (refusal.status === 413) closeIfBig(req, res);
     const graphql = req.originalUrl.split('?')[0].replace(/\/+$/, '') === '/graphql';
     // A caller without a token learns that it needs one, not how big a body may be.
     if (graphql && refusal.status === 413 && !viewerOf(res)) return sendGraphQLError(res, 401, 'UNAUTHENTICATED', AUTHENTICATION_REQUIRED);
