@@ -20,8 +20,10 @@
 --
 -- Triggers: the ledger, policies, reviews and lineage keep their append-only triggers, which only raise an error and
 -- read nothing, so they are safe on every placement. The knowledge triggers on users and content_items (migration
--- KnowledgeBySnapshot) only stamp the row being written (its xid and recorded time) and read no other table, so they
--- too are safe on every placement and shard. Citus converts tables with triggers only with
+-- KnowledgeBySnapshot) only stamp the row being written (with fact_xid(): the coordinator's xid, migration FactXids)
+-- and read no other table, so they too are safe on every placement and shard. The current-state triggers on the ledger
+-- and the visibility history (migrations CurrentState, CurrentStateOnShards) update the shard beside the one they fired
+-- on (the co-located content shard, this node's placement of users), never a distributed table. Citus converts tables with triggers only with
 -- citus.enable_unsafe_triggers on; it is set for this session and for the database (DML on them needs it too).
 
 \set ON_ERROR_STOP on
