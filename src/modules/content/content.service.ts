@@ -53,7 +53,7 @@ export class ContentService {
   /** A keyset page of items ordered by id. */
   async list(ctx: RequestContext, filter: ContentFilter | undefined, first?: number, after?: string): Promise<Connection<ContentRow>> {
     const limit = pageSize(first);
-    const cursor = decodeCursor(after, 1);
+    const cursor = decodeCursor(after, ['uuid']);
     const { params, p } = sqlParams();
     const where = contentFilterSql(filter, p);
     const countWhere = where.length ? `WHERE ${where.join(' AND ')}` : '';

@@ -66,7 +66,8 @@ export class DatasetService {
 
   async list(ctx: RequestContext, filter: DatasetsFilter = {}, first?: number, after?: string): Promise<Connection<DatasetRow>> {
     const limit = pageSize(first);
-    const cursor = decodeCursor(after, 1);
+    // Newest first: the key is (created_at, id), the instant as text with microseconds so that it survives JSON.
+    const cursor = decodeCursor(after, ['timestamp', 'uuid']);
     const { params, p } = sqlParams();
     const where: string[] = [];
     if (filter.name) where.push(`d.name = ${p(filter.name)}`);
@@ -191,7 +192,7 @@ export class DatasetService {
   /** A keyset page of members ordered by item id. */
   async members(ctx: RequestContext, dataset: DatasetRow, first?: number, after?: string): Promise<Connection<DatasetMember>> {
     const limit = pageSize(first);
-    const cursor = decodeCursor(after, 1);
+    const cursor = decodeCursor(after, ['uuid']);
     const rows: DatasetMember[] = await ctx.manager.query(
       `SELECT item_id AS "itemId", content_hash AS "contentHash" FROM dataset_members WHERE dataset_id = $1 ${cursor ? 'AND item_id > $2::uuid' : ''} ORDER BY item_id LIMIT ${limit + 1}`,
       cursor ? [dataset.id, cursor[0]] : [dataset.id],

@@ -47,7 +47,7 @@ export class LineageService {
 
   async listRuns(ctx: RequestContext, modelName: string | undefined, first?: number, after?: string): Promise<Connection<TrainingRunRow>> {
     const limit = pageSize(first);
-    const cursor = decodeCursor(after, 1);
+    const cursor = decodeCursor(after, ['uuid']);
     const { params, p } = sqlParams();
     const where: string[] = [ctx.services.access.ownerSql(ctx, 'r.recorded_by', p)];
     if (modelName) where.push(`r.model_name = ${p(modelName)}`);

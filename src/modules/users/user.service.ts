@@ -31,7 +31,7 @@ export class UserService {
   /** A keyset page of users ordered by id. */
   async list(ctx: RequestContext, filter: UserFilter = {}, first?: number, after?: string): Promise<Connection<UserRow>> {
     const limit = pageSize(first);
-    const cursor = decodeCursor(after, 1);
+    const cursor = decodeCursor(after, ['uuid']);
     const { params, p } = sqlParams();
     const where: string[] = [];
     if (filter.country) where.push(`u.country = ${p(filter.country)}`);
