@@ -1,6 +1,5 @@
-import crypto from 'node:crypto';
 import type { RequestContext } from '../../context';
-import { canonicalJson } from '../../common/canonical-json';
+import { requestDigest } from '../../common/canonical-json';
 import { DomainError, ErrorCode, Problems } from '../../common/errors';
 import { ConsentChannel, ConsentEventType, ConsentScope } from '../../common/enums';
 import { checkString, isValidInstant } from '../../common/validate';
@@ -63,7 +62,7 @@ export class ConsentService {
     const user = await ctx.loaders.user.load(input.userId);
     if (!user) throw new DomainError(ErrorCode.NOT_FOUND, `No user ${input.userId}`, 'userId');
 
-    const digest = crypto.createHash('sha256').update(canonicalJson({ type, ...input, userId: input.userId.toLowerCase() })).digest('hex');
+    const digest = requestDigest({ type, ...input, userId: input.userId.toLowerCase() });
     if (input.idempotencyKey) {
       const replay = await this.replay(ctx, input.idempotencyKey, digest);
       if (replay) return replay;
