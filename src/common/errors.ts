@@ -60,6 +60,9 @@ export class Problems {
   }
 }
 
+/** A client's value as a message repeats it: cut after `max` characters, so that an error never echoes a huge input. */
+export const shown = (value: string, max = 100): string => (value.length > max ? `${value.slice(0, max)}… (${value.length} characters)` : value);
+
 /** Maps a domain error to a top-level GraphQL error (used by queries and by the formatError boundary). */
 export function toGraphQLError(err: DomainError): GraphQLError {
   return new GraphQLError(err.message, {

@@ -2,7 +2,7 @@ import crypto from 'node:crypto';
 import type { RequestContext } from '../../context';
 import { DomainError, ErrorCode, Problems } from '../../common/errors';
 import { Connection, decodeCursor, lazyTotal, pageSize, toConnection } from '../../common/pagination';
-import { checkString } from '../../common/validate';
+import { checkLanguages, checkString, MAX_FREE_TEXT } from '../../common/validate';
 import type { MutationOutcome } from '../audit/audited-mutation';
 import { evaluationFromSql, known, NOW, reasonsSql, unknownTo } from '../eligibility/eligibility.rules';
 import { inKeyOrder, isUuid } from '../../common/ids';
@@ -89,7 +89,8 @@ export class DatasetService {
   async request(ctx: RequestContext, input: DatasetRequestInput): Promise<MutationOutcome<DatasetPayload>> {
     const problems = new Problems();
     if (!NAME.test(input.name)) problems.add('name', 'name must be letters, digits, dot, dash or underscore (1-100 characters)');
-    checkString(problems, 'purpose', input.purpose, { max: 2000 });
+    checkString(problems, 'purpose', input.purpose, { max: MAX_FREE_TEXT });
+    checkLanguages(problems, 'filters.languages', input.filters?.languages);
     checkSample(problems, 'sample', input.sample);
     if (input.cap != null && !(input.cap >= 1)) problems.add('cap', 'cap must be at least 1');
     if (input.filters?.createdFrom && input.filters.createdTo && input.filters.createdFrom >= input.filters.createdTo) problems.add('filters.createdTo', 'createdTo must be after createdFrom');
@@ -109,6 +110,8 @@ export class DatasetService {
     if ([DeriveOperation.FILTER, DeriveOperation.SAMPLE].includes(input.operation) && parents.length !== 1) problems.add('parentIds', `${input.operation} takes exactly one parent`);
     if (input.operation === DeriveOperation.FILTER && !specFilters(input.filters)) problems.add('filters', 'FILTER needs filters');
     if (input.operation === DeriveOperation.SAMPLE && !input.sample) problems.add('sample', 'SAMPLE needs a sample');
+    checkString(problems, 'purpose', input.purpose, { max: MAX_FREE_TEXT });
+    checkLanguages(problems, 'filters.languages', input.filters?.languages);
     checkSample(problems, 'sample', input.sample);
     problems.throwIfAny();
     const rows = await this.byIds(ctx, parents);

@@ -1,7 +1,7 @@
 import type { RequestContext } from '../../context';
 import { DomainError, ErrorCode, Problems } from '../../common/errors';
 import { Connection, decodeCursor, lazyTotal, pageSize, toConnection } from '../../common/pagination';
-import { checkString } from '../../common/validate';
+import { checkString, MAX_FREE_TEXT } from '../../common/validate';
 import type { MutationOutcome } from '../audit/audited-mutation';
 import { inKeyOrder, isUuid } from '../../common/ids';
 import { sqlParams } from '../../common/sql';
@@ -66,7 +66,7 @@ export class LineageService {
     const problems = new Problems();
     checkString(problems, 'modelName', input.modelName, { required: true, max: 200 });
     checkString(problems, 'modelVersion', input.modelVersion, { required: true, max: 100 });
-    checkString(problems, 'description', input.description, { max: 2000 });
+    checkString(problems, 'description', input.description, { max: MAX_FREE_TEXT });
     const ids = [...new Set(input.datasetIds.map((d) => d.toLowerCase()))];
     if (ids.length === 0) problems.add('datasetIds', 'at least one dataset is needed');
     problems.throwIfAny();
@@ -92,7 +92,7 @@ export class LineageService {
   /** trainingRunReview: RETRAIN_REQUIRED or RISK_ACCEPTED, recorded with the taint it covers. */
   async reviewRun(ctx: RequestContext, input: TrainingRunReviewInput): Promise<MutationOutcome<TrainingRunPayload>> {
     const problems = new Problems();
-    checkString(problems, 'reason', input.reason, { required: true, max: 2000 });
+    checkString(problems, 'reason', input.reason, { required: true, max: MAX_FREE_TEXT });
     problems.throwIfAny();
     const run = await this.run(ctx, input.runId);
     const [tainted] = await this.taintedMembers(ctx, [run.id]);
