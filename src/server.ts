@@ -13,7 +13,7 @@ import { GraphQLError, GraphQLFormattedError, Kind, OperationDefinitionNode } fr
 import type { DataSource } from 'typeorm';
 import { Config } from './config';
 import { authenticate, AuthenticationError, resolveAuthSecret, unauthenticated } from './common/auth';
-import { DomainError, ErrorCode } from './common/errors';
+import { DomainError, ErrorCode, isConnectionLost } from './common/errors';
 import { createContext, RequestContext } from './context';
 import { buildSchema } from './schema';
 import { createServices, Services } from './services';
@@ -136,7 +136,7 @@ export function formatError(config: Config) {
       const message = 'The operation took longer than its time limit and was stopped; nothing was changed. Ask for less (smaller pages, fewer ids)';
       return { message, path: formatted.path, extensions: { code: ErrorCode.TIMEOUT } };
     }
-    if (pgCode === '57P01' || pgCode === '08006' || pgCode === '08003' || (original as Error | undefined)?.message?.includes('Connection terminated')) {
+    if (isConnectionLost(original)) {
       return { message: 'The database connection was lost; retry the request', path: formatted.path, extensions: { code: 'SERVICE_UNAVAILABLE', retryable: true } };
     }
     return { message: 'Internal server error', path: formatted.path, extensions: { code: 'INTERNAL_SERVER_ERROR' } };
