@@ -203,5 +203,8 @@ describe('malformed values are BAD_USER_INPUT, never an internal error', () => {
       expect([query, res.status < 500, ['BAD_USER_INPUT', 'NOT_FOUND'].includes(codeOf(res))]).toEqual([query, true, true]);
       expect(JSON.stringify(res).length).toBeLessThan(1000);
     }
+    const exported = await fetch(`${t.url}/datasets/${'k'.repeat(5000)}/export.ndjson`, { headers: { authorization: `Bearer ${t.tokens.ML_ENGINEER}` } });
+    expect(exported.status).toBe(404);
+    expect((await exported.text()).length).toBeLessThan(1000);
   });
 });

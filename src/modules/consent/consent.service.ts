@@ -60,7 +60,7 @@ export class ConsentService {
     checkString(problems, 'idempotencyKey', input.idempotencyKey, { max: 200 });
     problems.throwIfAny();
     const user = await ctx.loaders.user.load(input.userId);
-    if (!user) throw new DomainError(ErrorCode.NOT_FOUND, `No user ${input.userId}`, 'userId');
+    if (!user) throw new DomainError(ErrorCode.NOT_FOUND, `No user ${shown(input.userId)}`, 'userId');
 
     const digest = requestDigest({ type, ...input, userId: input.userId.toLowerCase() });
     if (input.idempotencyKey) {
@@ -175,7 +175,7 @@ export class ConsentService {
   async state(ctx: RequestContext, userId: string, asOfInput?: Date | null): Promise<ConsentState> {
     const asOf = ctx.services.eligibility.asOf(ctx, asOfInput);
     const user = isUuid(userId) ? await ctx.loaders.user.load(userId) : undefined;
-    if (!user) throw new DomainError(ErrorCode.NOT_FOUND, `No user ${userId}`, 'userId');
+    if (!user) throw new DomainError(ErrorCode.NOT_FOUND, `No user ${shown(userId)}`, 'userId');
     const decided: ConsentEventRow[] = await ctx.manager.query(
       `SELECT d.* FROM unnest($3::text[]) AS s(scope)
        CROSS JOIN LATERAL (${decidingEventSql({ asOf: `coalesce($2::timestamptz, ${NOW.asOf})` }, '$1::uuid', 's.scope', EVENT_COLUMNS)}) d`,

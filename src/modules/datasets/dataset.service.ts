@@ -1,6 +1,6 @@
 import crypto from 'node:crypto';
 import type { RequestContext } from '../../context';
-import { DomainError, ErrorCode, Problems } from '../../common/errors';
+import { DomainError, ErrorCode, Problems, shown } from '../../common/errors';
 import { Connection, decodeCursor, lazyTotal, pageSize, toConnection } from '../../common/pagination';
 import { checkLanguages, checkString, MAX_FREE_TEXT } from '../../common/validate';
 import type { MutationOutcome } from '../audit/audited-mutation';
@@ -60,7 +60,7 @@ export class DatasetService {
 
   async get(ctx: RequestContext, id: string): Promise<DatasetRow> {
     const d = await this.visibleById(ctx, id);
-    if (!d) throw new DomainError(ErrorCode.NOT_FOUND, `No dataset ${id}`, 'datasetId');
+    if (!d) throw new DomainError(ErrorCode.NOT_FOUND, `No dataset ${shown(id)}`, 'datasetId');
     return d;
   }
 

@@ -1,5 +1,5 @@
 import type { RequestContext } from '../../context';
-import { DomainError, ErrorCode, Problems } from '../../common/errors';
+import { DomainError, ErrorCode, Problems, shown } from '../../common/errors';
 import { Connection, decodeCursor, lazyTotal, pageSize, toConnection } from '../../common/pagination';
 import { checkString, MAX_FREE_TEXT } from '../../common/validate';
 import type { MutationOutcome } from '../audit/audited-mutation';
@@ -41,7 +41,7 @@ export class LineageService {
 
   async run(ctx: RequestContext, id: string): Promise<TrainingRunRow> {
     const run = isUuid(id) ? await ctx.loaders.trainingRun.load(id) : undefined;
-    if (!run || !ctx.services.access.sees(ctx, run.recordedBy)) throw new DomainError(ErrorCode.NOT_FOUND, `No training run ${id}`, 'runId');
+    if (!run || !ctx.services.access.sees(ctx, run.recordedBy)) throw new DomainError(ErrorCode.NOT_FOUND, `No training run ${shown(id)}`, 'runId');
     return run;
   }
 
@@ -169,7 +169,7 @@ export class LineageService {
       [nodeId],
     );
     if (!start || !ctx.services.access.sees(ctx, start.owner)) {
-      throw new DomainError(ErrorCode.NOT_FOUND, `No dataset or training run ${nodeId}`, 'nodeId');
+      throw new DomainError(ErrorCode.NOT_FOUND, `No dataset or training run ${shown(nodeId)}`, 'nodeId');
     }
     const walks = [];
     if (direction !== LineageDirection.DOWNSTREAM) walks.push(`SELECT node, depth, 'UP' AS dir FROM (${lineageWalkSql('UP', '$1::uuid', '$2::int')}) up`);
@@ -209,7 +209,7 @@ export class LineageService {
   /** subjectFootprint: the person's content count, every dataset version holding it, every run built on those. */
   async footprint(ctx: RequestContext, userId: string): Promise<SubjectFootprint> {
     const user = isUuid(userId) ? await ctx.loaders.user.load(userId) : undefined;
-    if (!user) throw new DomainError(ErrorCode.NOT_FOUND, `No user ${userId}`, 'userId');
+    if (!user) throw new DomainError(ErrorCode.NOT_FOUND, `No user ${shown(userId)}`, 'userId');
     const [{ n }] = await ctx.manager.query(`SELECT count(*)::int AS n FROM content_items WHERE author_id = $1`, [user.id]);
     const { params, p } = sqlParams(user.id);
     const held: (DatasetRow & { items: number })[] = await ctx.manager.query(

@@ -24,7 +24,7 @@ export class UserService {
 
   async get(ctx: RequestContext, id: string): Promise<UserRow> {
     const user = await ctx.loaders.user.load(id);
-    if (!user) throw new DomainError(ErrorCode.NOT_FOUND, `No user ${id}`, 'id');
+    if (!user) throw new DomainError(ErrorCode.NOT_FOUND, `No user ${shown(id)}`, 'id');
     return user;
   }
 
@@ -130,7 +130,7 @@ export class UserService {
     problems.throwIfAny();
     // The row lock orders the erasure against every ingest of this person and of their content (they lock it too).
     const [user] = await ctx.manager.query(`SELECT id, erased_at FROM users WHERE id = $1 FOR UPDATE`, [input.userId]);
-    if (!user) throw new DomainError(ErrorCode.NOT_FOUND, `No user ${input.userId}`, 'userId');
+    if (!user) throw new DomainError(ErrorCode.NOT_FOUND, `No user ${shown(input.userId)}`, 'userId');
     if (user.erased_at) throw new DomainError(ErrorCode.ALREADY_ERASED, 'This person was already erased', 'userId');
     await ctx.manager.query(
       `UPDATE users SET email = NULL, handle = NULL, birth_date = NULL, erased_at = now(), erased_by = $2, erasure_reason = $3, updated_at = now() WHERE id = $1`,
