@@ -1,18 +1,18 @@
 import { MigrationInterface, QueryRunner } from 'typeorm';
 
 /** The scopes a person can object to, and the column that holds whether an objection to it is in force now. */
-const OBJECTION_COLUMNS = {
+export const OBJECTION_COLUMNS = {
   ALL_AI_TRAINING: 'objects_all_ai_training',
   PUBLIC_CONTENT: 'objects_public_content',
   AI_INTERACTIONS: 'objects_ai_interactions',
 } as const;
 
 /** SQL: is the deciding event of `scope` for person `userSql` (at T = infinity, everything the statement sees) an objection? */
-const objectedNow = (userSql: string, scope: string) => `coalesce((SELECT e.type = 'OBJECTION' FROM consent_events e
+export const objectedNow = (userSql: string, scope: string, events = 'consent_events') => `coalesce((SELECT e.type = 'OBJECTION' FROM ${events} e
     WHERE e.user_id = ${userSql} AND e.scope = '${scope}' ORDER BY e.effective_at DESC, e.recorded_at DESC, e.id DESC LIMIT 1), false)`;
 
 /** SQL: the latest visibility of item (`idSql`, `authorSql`), whatever its time (T = infinity). */
-const visibilityNow = (idSql: string, authorSql: string) => `(SELECT v.visibility FROM visibility_changes v
+export const visibilityNow = (idSql: string, authorSql: string, changes = 'visibility_changes') => `(SELECT v.visibility FROM ${changes} v
     WHERE v.item_id = ${idSql} AND v.author_id = ${authorSql} ORDER BY v.changed_at DESC, v.id DESC LIMIT 1)`;
 
 /**

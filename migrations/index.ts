@@ -7,6 +7,9 @@ import { KnowledgeBySnapshot1764460000005 } from './1764460000005-KnowledgeBySna
 import { AuditAnchors1764460000006 } from './1764460000006-AuditAnchors';
 import { EnforceMinimumAge1764460000007 } from './1764460000007-EnforceMinimumAge';
 import { CurrentState1764460000008 } from './1764460000008-CurrentState';
+import { CurrentStateOnShards1764460000009 } from './1764460000009-CurrentStateOnShards';
+import { BuildCandidates1764460000010 } from './1764460000010-BuildCandidates';
+import { FactXids1764460000011 } from './1764460000011-FactXids';
 
 /** Every migration, in order. The data source runs these and nothing else (synchronize is never on). */
 export const migrations = [
@@ -19,4 +22,7 @@ export const migrations = [
   AuditAnchors1764460000006,
   EnforceMinimumAge1764460000007,
   CurrentState1764460000008,
+  CurrentStateOnShards1764460000009,
+  BuildCandidates1764460000010,
+  FactXids1764460000011,
 ];

@@ -19,8 +19,10 @@ export interface Config {
   ide: boolean;
   /** Answer introspection queries (default: on outside production). */
   introspection: boolean;
-  /** Largest request body accepted, in bytes. */
+  /** Largest /graphql request body accepted from an authenticated caller, in bytes (BODY_LIMIT_MB, default 1). */
   bodyLimit: number;
+  /** Bearer secret that /metrics requires (METRICS_TOKEN); unset: /metrics is open outside production, off in it. */
+  metricsToken?: string;
   /** Exports that may hold a database connection at once; more are refused with 503 BUSY (EXPORT_CONCURRENCY). */
   exportConcurrency: number;
   /** Window over which an export's client must keep up (EXPORT_IDLE_TIMEOUT_SECONDS), in milliseconds. */
@@ -90,9 +92,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   };
   const ide = bool('ENABLE_IDE', !production);
   const introspection = bool('ENABLE_INTROSPECTION', !production) || ide;
-  const bodyLimitText = env.BODY_LIMIT_MB ?? '64';
+  const bodyLimitText = env.BODY_LIMIT_MB || '1';
   const bodyLimitMb = Number(bodyLimitText);
-  if (!(bodyLimitMb > 0 && bodyLimitMb <= 1024)) problems.push(`BODY_LIMIT_MB must be a number of megabytes 1-1024, got "${bodyLimitText}"`);
+  if (!(bodyLimitMb >= 0.01 && bodyLimitMb <= 1024)) problems.push(`BODY_LIMIT_MB must be a number of megabytes 0.01-1024, got "${bodyLimitText}"`);
+  const metricsToken = env.METRICS_TOKEN || undefined;
+  if (metricsToken && metricsToken.length < 16) problems.push('METRICS_TOKEN must be at least 16 characters');
   const lifetimeText = env.TOKEN_MAX_LIFETIME || '12h';
   const tokenMaxLifetimeSeconds = parseDuration(lifetimeText) ?? 0;
   if (!tokenMaxLifetimeSeconds) problems.push(`TOKEN_MAX_LIFETIME must be a positive duration such as 3600, 30m, 12h or 1d, got "${lifetimeText}"`);
@@ -133,6 +137,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     ide,
     introspection,
     bodyLimit: Math.round(bodyLimitMb * 1024 * 1024),
+    metricsToken,
     tokenMaxLifetimeSeconds,
     auditSigningKey,
     auditPreviousPublicKeys,

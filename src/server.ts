@@ -9,10 +9,13 @@ import { expressMiddleware } from '@as-integrations/express5';
 import { ApolloServerPluginCacheControlDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
-import { GraphQLError, GraphQLFormattedError, Kind, OperationDefinitionNode } from 'graphql';
+import { GraphQLError, GraphQLFormattedError, Kind } from 'graphql';
 import type { DataSource } from 'typeorm';
 import { Config } from './config';
 import { authenticate, AuthenticationError, resolveAuthSecret, unauthenticated } from './common/auth';
+import { authenticateFirst, errorHandler, graphqlBody, hasAlias, introspectionOnly, notFound, sendProblem, viewerOf as authenticatedViewer } from './common/http';
+import { Metrics } from './common/metrics';
+import { readiness } from './db/readiness';
 import { DomainError, ErrorCode, isConnectionLost } from './common/errors';
 import { createContext, RequestContext } from './context';
 import { buildSchema } from './schema';
@@ -21,7 +24,7 @@ import { exportDataset, ExportBudget } from './modules/datasets/dataset.export';
 import { cardData, cardHtml } from './modules/datasets/dataset.card';
 import { hasRole, Role } from './common/auth';
 import { ideRouter } from './ide/ide';
-import { armorLimits, limitsPlugin, MAX_TOKENS } from './common/limits';
+import { armorLimits, introspectionAliasRule, limitsPlugin, MAX_TOKENS } from './common/limits';
 import { every } from './modules/audit/checkpoints';
 
 export interface App {
@@ -31,6 +34,8 @@ export interface App {
   services: Services;
   secret: Uint8Array;
   log: Logger;
+  /** The Prometheus registry behind GET /metrics. */
+  metrics: Metrics;
   /** Stops the periodic audit checkpoints (also done by apollo.stop()). */
   stopCheckpoints(): void;
 }
@@ -49,17 +54,15 @@ function periodicCheckpoints(config: Config, dataSource: DataSource, services: S
   });
 }
 
-/** True when every root field of the operation is introspection (allowed without a token, so the IDE can load docs). */
-function introspectionOnly(op: OperationDefinitionNode): boolean {
-  return op.selectionSet.selections.every((s) => s.kind === Kind.FIELD && s.name.value.startsWith('__'));
-}
-
-/** Fail closed: an operation without a valid token is refused as a whole, before any resolver runs. */
+/**
+ * Fail closed: an operation without a valid token is refused as a whole, before any resolver runs. Without a token,
+ * only introspection without aliases runs (what the IDE sends to load its docs: one copy of the schema at most).
+ */
 const requireAuthentication: ApolloServerPlugin<RequestContext> = {
   async requestDidStart() {
     return {
-      async didResolveOperation({ contextValue, operation }) {
-        if (!contextValue.viewer && !(operation && introspectionOnly(operation))) throw unauthenticated();
+      async didResolveOperation({ contextValue, operation, document }) {
+        if (!contextValue.viewer && !(operation && introspectionOnly(operation) && !hasAlias(document))) throw unauthenticated();
       },
     };
   },
@@ -116,6 +119,17 @@ function replicaRouting(dataSource: DataSource): ApolloServerPlugin<RequestConte
 
 /** Maps domain errors to their codes and masks everything unexpected (no stack, SQL or internal message leaks). */
 export function formatError(config: Config) {
+  const format = maskErrors(config);
+  if (!config.production) return format;
+  // In production no message suggests names of the schema: validation (Apollo's hideSchemaDetailsFromClientErrors),
+  // but also variable coercion ("Field "x" is not defined by type …", enum values), which it does not cover.
+  return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
+    const result = format(formatted, error);
+    return { ...result, message: result.message.replace(/\s*Did you mean [^?]*\?/g, '') };
+  };
+}
+
+function maskErrors(config: Config) {
   return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
     const original = error instanceof GraphQLError ? error.originalError : error;
     if (original instanceof DomainError) {
@@ -150,9 +164,13 @@ export async function createApp(config: Config, dataSource: DataSource, log: Log
   const checkpoints = periodicCheckpoints(config, dataSource, services, log);
   const app = express();
   app.disable('x-powered-by');
+  const metrics = new Metrics(() => {
+    const pool = (dataSource.driver as unknown as { master?: { totalCount: number; idleCount: number; waitingCount: number } }).master;
+    return pool && typeof pool.totalCount === 'number' ? { total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount } : undefined;
+  });
   const httpServer = http.createServer(app);
   const schema = buildSchema();
-  const armor = armorLimits(config.production);
+  const armor = armorLimits();
   const apollo = new ApolloServer<RequestContext>({
     schema,
     plugins: [
@@ -165,11 +183,14 @@ export async function createApp(config: Config, dataSource: DataSource, log: Log
       limitsPlugin(schema),
       ...(config.replicaUrls.length ? [replicaRouting(dataSource)] : []),
       operationLog,
+      metrics.graphqlPlugin(),
     ],
-    validationRules: armor.validationRules,
+    validationRules: [...armor.validationRules, introspectionAliasRule],
     parseOptions: { maxTokens: MAX_TOKENS },
     formatError: formatError(config),
     includeStacktraceInErrorResponses: false,
+    // No "Did you mean …" in validation errors in production (formatError covers variable coercion).
+    hideSchemaDetailsFromClientErrors: config.production,
     introspection: config.introspection,
     csrfPrevention: true,
   });
@@ -190,31 +211,43 @@ export async function createApp(config: Config, dataSource: DataSource, log: Log
         req: (req: { id: string; method: string; url: string }) => ({ id: req.id, method: req.method, path: String(req.url).split('?')[0] }),
         res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
       },
-      autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/readyz' },
+      autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/readyz' || req.url === '/metrics' },
     }),
   );
+  app.use(metrics.http());
+  app.get('/', (_req, res) => {
+    res.json({
+      service: 'ai-data-governance',
+      graphql: '/graphql',
+      ide: config.ide ? '/graphql (open it in a browser)' : null,
+      health: '/healthz',
+      ready: '/readyz',
+      metrics: '/metrics',
+      docs: 'README.md in the repository',
+    });
+  });
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
-  app.get('/readyz', async (_req, res) => {
+  // Names what fails: { status, failing: ['database' | 'migrations' | 'replica[i]'], checks: { name: { status, message } } }.
+  app.get('/readyz', async (_req, res, next) => {
     try {
-      await dataSource.query('SELECT 1');
-      const pending = await dataSource.showMigrations();
-      if (pending) res.status(503).json({ status: 'migrations pending' });
-      else res.json({ status: 'ready' });
-    } catch {
-      res.status(503).json({ status: 'database unreachable' });
+      const ready = await readiness(dataSource);
+      res.status(ready.status === 'ready' ? 200 : 503).json(ready);
+    } catch (err) {
+      next(err);
     }
   });
+  app.get('/metrics', metrics.endpoint(config.metricsToken, config.production));
   // Routes beside /graphql take the same bearer token.
   const viewerOf = async (req: express.Request, res: express.Response) => {
     try {
       const viewer = await authenticate(secret, req.headers.authorization, config.tokenMaxLifetimeSeconds);
-      if (!viewer) res.status(401).json({ error: { code: 'UNAUTHENTICATED', message: 'Authentication required: send "Authorization: Bearer <token>"' } });
+      if (!viewer) sendProblem(res, 401, 'UNAUTHENTICATED', 'Authentication required: send "Authorization: Bearer <token>"');
       return viewer;
     } catch (err) {
       if (!(err instanceof AuthenticationError)) throw err;
-      res.status(401).json({ error: { code: 'UNAUTHENTICATED', message: err.message } });
+      sendProblem(res, 401, 'UNAUTHENTICATED', err.message);
       return undefined;
     }
   };
@@ -251,21 +284,16 @@ export async function createApp(config: Config, dataSource: DataSource, log: Log
       next(err);
     }
   });
+  // The token is checked before the body is read; the body limit depends on it (see src/common/http.ts).
   app.use(
     '/graphql',
-    express.json({ limit: config.bodyLimit }),
+    authenticateFirst(secret, config),
+    graphqlBody(config),
     expressMiddleware(apollo, {
-      context: async ({ req }) => {
-        const requestId = String(req.id);
-        try {
-          const viewer = await authenticate(secret, req.headers.authorization, config.tokenMaxLifetimeSeconds);
-          return createContext({ dataSource, services, config, log: req.log }, viewer, requestId);
-        } catch (err) {
-          if (err instanceof AuthenticationError) throw unauthenticated(err.message);
-          throw err;
-        }
-      },
+      context: async ({ req, res }) => createContext({ dataSource, services, config, log: req.log }, authenticatedViewer(res), String(req.id)),
     }),
   );
-  return { app, httpServer, apollo, services, secret, log, stopCheckpoints: checkpoints.stop };
+  app.use(notFound());
+  app.use(errorHandler());
+  return { app, httpServer, apollo, services, secret, log, metrics, stopCheckpoints: checkpoints.stop };
 }

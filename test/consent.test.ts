@@ -3,7 +3,9 @@ import { factory, ingest, ok, startTestApp, TestApp, uniq } from './helpers';
 
 let t: TestApp;
 beforeAll(async () => {
-  t = await startTestApp();
+  // A 100,000-row objectionsImport is a 10 MB document: above the default 1 MB of BODY_LIMIT_MB, as an operator
+  // running such imports over GraphQL would configure it.
+  t = await startTestApp({ bodyLimit: 16 * 1024 * 1024 });
 });
 afterAll(async () => t?.close());
 

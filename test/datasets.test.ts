@@ -1,7 +1,7 @@
 import crypto from 'node:crypto';
 import { Role } from '../src/common/auth';
 import { seedDemoIfEmpty } from '../src/modules/seed/demo';
-import { freshDatabaseConfig, notOnCitus, ok, startTestApp, TestApp, TRIGGER_XIDS, uniq } from './helpers';
+import { freshDatabaseConfig, notOnCitus, ok, startTestApp, TestApp, uniq } from './helpers';
 import { World } from './world';
 
 let t: TestApp;
@@ -222,7 +222,7 @@ describe('propagation, remediation, verification and export', () => {
     expect((await fresh.text()).trim().split('\n').every((l) => JSON.parse(l).text === null)).toBe(true);
   });
 
-  notOnCitus(TRIGGER_XIDS).it('taints from every kind of later fact: visibility, deletion, erasure, re-ingest', async () => {
+  it('taints from every kind of later fact: visibility, deletion, erasure, re-ingest', async () => {
     const wd = await world(10);
     const ds = (await request({ filters: { languages: [wd.language] } })).dataset;
     const memberIds = await members(ds.id);

@@ -1,6 +1,10 @@
+import { spawn, spawnSync } from 'node:child_process';
+import { Writable } from 'node:stream';
 import fc from 'fast-check';
+import { getIntrospectionQuery } from 'graphql';
+import { loadConfig } from '../src/config';
 import { Role } from '../src/common/auth';
-import { factory, ingest, ok, startTestApp, TestApp, uniq } from './helpers';
+import { CLI_JS, factory, freshDatabaseConfig, ingest, ok, startServerProcess, startTestApp, stopProcess, TestApp, uniq } from './helpers';
 
 let t: TestApp;
 beforeAll(async () => {
@@ -206,5 +210,252 @@ describe('malformed values are BAD_USER_INPUT, never an internal error', () => {
     const exported = await fetch(`${t.url}/datasets/${'k'.repeat(5000)}/export.ndjson`, { headers: { authorization: `Bearer ${t.tokens.ML_ENGINEER}` } });
     expect(exported.status).toBe(404);
     expect((await exported.text()).length).toBeLessThan(1000);
+  });
+});
+
+/**
+ * The HTTP edge: what a client costs before it has proved who it is, body limits per route, and one error shape.
+ * Each against a live server, with the server's own log captured (it must stay JSON lines without the body).
+ */
+describe('the HTTP edge', () => {
+  const lines: string[] = [];
+  let edge: TestApp;
+  beforeAll(async () => {
+    const sink = new Writable({
+      write(chunk, _enc, done) {
+        lines.push(...String(chunk).split('\n').filter(Boolean));
+        done();
+      },
+    });
+    edge = await startTestApp({}, sink);
+  });
+  afterAll(async () => edge?.close());
+
+  /** A raw POST (the body as given, not re-encoded); status, content type and text of the answer, and how long it took. */
+  const raw = async (path: string, body: string | Buffer, headers: Record<string, string> = {}) => {
+    const started = Date.now();
+    const res = await fetch(`${edge.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
+    const text = await res.text();
+    return { status: res.status, type: res.headers.get('content-type') ?? '', text, ms: Date.now() - started };
+  };
+  const bearer = (role: Role = Role.AUDITOR) => ({ authorization: `Bearer ${edge.tokens[role]}` });
+  /** GraphQL-over-HTTP JSON error: `{ errors: [{ message, extensions: { code } }] }`, nothing else, no stack. */
+  const graphqlError = (res: { status: number; type: string; text: string }, status: number, code: string) => {
+    expect(res.type).toMatch(/^application\/(graphql-response\+)?json/);
+    const body = JSON.parse(res.text);
+    expect({ status: res.status, code: body.errors?.[0]?.extensions?.code, data: body.data }).toEqual({ status, code, data: undefined });
+    expect(typeof body.errors[0].message).toBe('string');
+    expect(res.text).not.toMatch(/<html|<pre|\bat \w+ \(|node_modules|stacktrace/i);
+    return body;
+  };
+  /** The small problem document of the routes beside /graphql: `{ error: { code, message } }`. */
+  const problem = (res: { status: number; type: string; text: string }, status: number, code: string) => {
+    expect(res.type).toMatch(/^application\/(problem\+)?json/);
+    const body = JSON.parse(res.text);
+    expect({ status: res.status, code: body.error?.code }).toEqual({ status, code });
+    expect(typeof body.error.message).toBe('string');
+    expect(res.text).not.toMatch(/<html|<pre|\bat \w+ \(|node_modules|stacktrace/i);
+  };
+
+  /** A server's event-loop delay p99 since the last scrape (prom-client resets its monitorEventLoopDelay histogram then). */
+  const eventLoopP99 = async (url: string) => Number(/^nodejs_eventloop_lag_p99_seconds ([\d.e+-]+)$/m.exec(await (await fetch(`${url}/metrics`)).text())?.[1]);
+
+  it('answers an unauthenticated 10 MB body of nested arrays with 401 without parsing it', async () => {
+    const nested = '['.repeat(5_000_000) + ']'.repeat(5_000_000);
+    const anonymous = await raw('/graphql', nested);
+    graphqlError(anonymous, 401, 'UNAUTHENTICATED');
+    // Parsing it took the event loop 2 s (19 s in the report): the refusal must come before the body is read.
+    expect(anonymous.ms).toBeLessThan(1000);
+    // A token that does not verify is refused as cheaply, whatever the body.
+    const forged = await raw('/graphql', nested, { authorization: `Bearer ${edge.tokens.AUDITOR.slice(0, -4)}AAAA` });
+    graphqlError(forged, 401, 'UNAUTHENTICATED');
+    expect(forged.ms).toBeLessThan(1000);
+    // The server is fine and answers at once (the event loop's delay is measured on a server process, below).
+    const health = await fetch(`${edge.url}/healthz`);
+    expect(health.status).toBe(200);
+  });
+
+  it('bounds introspection without a token: 400,000 __typename aliases and 2,500 aliased __schema are refused cheaply, the IDE\'s query runs', async () => {
+    const typenames = `{ ${Array.from({ length: 400_000 }, (_, i) => `a${i}: __typename`).join(' ')} }`;
+    const flood = await raw('/graphql', JSON.stringify({ query: typenames }));
+    graphqlError(flood, 401, 'UNAUTHENTICATED');
+    expect(flood.ms).toBeLessThan(1000);
+    const schemas = `{ ${Array.from({ length: 2500 }, (_, i) => `s${i}: __schema { types { name fields { name type { name } } } }`).join(' ')} }`;
+    const big = await raw('/graphql', JSON.stringify({ query: schemas }));
+    graphqlError(big, 401, 'UNAUTHENTICATED');
+    expect(big.ms).toBeLessThan(1000);
+    // Small enough to be read, but aliased: without a token an operation may not multiply the schema (29 aliases of the
+    // IDE's query answered 4 MB and held the event loop 1.3 s).
+    const inner = getIntrospectionQuery();
+    const selection = inner.slice(inner.indexOf('__schema'), inner.indexOf('fragment FullType')).trim().replace(/\}\s*$/, '');
+    const fragments = inner.slice(inner.indexOf('fragment FullType'));
+    const aliased = await raw('/graphql', JSON.stringify({ query: `{ ${Array.from({ length: 5 }, (_, i) => `s${i}: ${selection}`).join(' ')} } ${fragments}` }));
+    expect(aliased.status).toBeGreaterThanOrEqual(400);
+    expect(aliased.status).toBeLessThan(500);
+    expect(JSON.parse(aliased.text).data).toBeUndefined();
+    // Nor with one: an alias inside the introspection multiplies it as well.
+    const nested = await raw('/graphql', JSON.stringify({ query: `{ __schema { ${Array.from({ length: 20 }, (_, i) => `t${i}: types { name fields { name } }`).join(' ')} } }` }), bearer());
+    graphqlError(nested, 400, 'BAD_USER_INPUT');
+    // What GraphiQL sends to load the Docs pane runs without a token, and `{ __typename }` too.
+    const ide = await raw('/graphql', JSON.stringify({ query: inner, operationName: 'IntrospectionQuery' }));
+    expect(ide.status).toBe(200);
+    expect(JSON.parse(ide.text).data.__schema.queryType.name).toBe('Query');
+    expect(JSON.parse((await raw('/graphql', JSON.stringify({ query: '{ __typename }' }))).text)).toEqual({ data: { __typename: 'Query' } });
+  });
+
+  it('limits /graphql bodies to BODY_LIMIT_MB (1 MB by default) and answers 413 as GraphQL JSON', async () => {
+    expect(loadConfig({}).bodyLimit).toBe(1024 * 1024);
+    expect(edge.config.bodyLimit).toBe(1024 * 1024);
+    const pad = (bytes: number) => JSON.stringify({ query: '{ viewer { subject } }', variables: { pad: 'x'.repeat(bytes) } });
+    graphqlError(await raw('/graphql', pad(1_100_000), bearer()), 413, 'PAYLOAD_TOO_LARGE');
+    const fits = await raw('/graphql', pad(900_000), bearer());
+    expect(fits.status).toBe(200);
+    expect(JSON.parse(fits.text).data.viewer.subject).toBe('test-auditor');
+  });
+
+  it('answers malformed JSON with GraphQL JSON (no HTML, no stack), and logs JSON lines without the body', async () => {
+    lines.length = 0;
+    const email = 'leaky.person@example.org';
+    const res = await raw('/graphql', `{"query": "{ viewer { subject } }", "variables": {"email": "${email}"`, bearer());
+    const body = graphqlError(res, 400, 'BAD_REQUEST');
+    expect(body.errors[0].message).not.toContain(email);
+    // JSON that is not an object, an unsupported charset, and a body without the JSON content type: 4xx, same shape.
+    graphqlError(await raw('/graphql', '"just a string"', bearer()), 400, 'BAD_REQUEST');
+    graphqlError(await raw('/graphql', '{}', { ...bearer(), 'content-type': 'application/json; charset=latin1' }), 415, 'UNSUPPORTED_MEDIA_TYPE');
+    const plain = await raw('/graphql', JSON.stringify({ query: '{ viewer { subject } }' }), { ...bearer(), 'content-type': 'text/plain' });
+    graphqlError(plain, 400, 'BAD_REQUEST');
+    // In the log: JSON lines only, the refusal by kind, never the body.
+    await new Promise((r) => setTimeout(r, 50));
+    expect(lines.length).toBeGreaterThan(0);
+    for (const line of lines) expect(() => JSON.parse(line)).not.toThrow();
+    expect(lines.join('\n')).not.toContain(email);
+    expect(lines.join('\n')).not.toMatch(/node_modules|\bat \w+ \(/);
+  });
+
+  it('answers unknown routes and refused bodies beside /graphql with a JSON problem document', async () => {
+    const get = async (path: string) => {
+      const r = await fetch(`${edge.url}${path}`);
+      return { status: r.status, type: r.headers.get('content-type') ?? '', text: await r.text() };
+    };
+    problem(await get('/no/such/route'), 404, 'NOT_FOUND');
+    problem(await raw('/datasets/x/card', '{}'), 404, 'NOT_FOUND');
+    problem(await raw('/healthz', '{"a": '), 404, 'NOT_FOUND');
+    // GET / points at the IDE, the health endpoints and the README.
+    const root = await get('/');
+    expect(root.status).toBe(200);
+    expect(JSON.parse(root.text)).toMatchObject({ graphql: '/graphql', health: '/healthz', ready: '/readyz' });
+  });
+
+  it('a server process in development: unauthenticated floods leave /healthz fast and the event loop free; the log is JSON lines without stack or body', async () => {
+    const fresh = await freshDatabaseConfig();
+    const env = { ...process.env, DATA_DIR: fresh.config.dataDir, DATABASE_URL: fresh.config.databaseUrl ?? '', SEED_DEMO: 'false', LOG_LEVEL: 'info', PORT: '0', HOST: '127.0.0.1', NODE_ENV: 'development' };
+    const server = await startServerProcess(env);
+    let stdout = '';
+    let stderr = '';
+    server.child.stdout!.on('data', (d) => (stdout += d));
+    server.child.stderr!.on('data', (d) => (stderr += d));
+    try {
+      const token = spawnSync(process.execPath, [CLI_JS, 'token', '--role', 'AUDITOR', '--subject', 'edge-test'], { env, encoding: 'utf8' }).stdout.trim();
+      const email = 'process.leak@example.org';
+      const send = (body: string | Buffer, headers: Record<string, string> = {}) =>
+        fetch(`${server.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body }).then(async (r) => ({ status: r.status, type: r.headers.get('content-type'), text: await r.text() }));
+      const answers = [
+        await send(`{"query": "{ viewer { subject } }", "variables": {"email": "${email}"`),
+        await send(`{"query": "{ viewer { subject } }", "variables": {"email": "${email}"`, { authorization: `Bearer ${token}` }),
+        await send(JSON.stringify({ query: '{ viewer { subject } }', variables: { email, pad: 'x'.repeat(2_000_000) } }), { authorization: `Bearer ${token}` }),
+      ];
+      for (const a of answers) {
+        expect(a.status).toBeGreaterThanOrEqual(400);
+        expect(a.status).toBeLessThan(500);
+        expect(a.type).toMatch(/^application\/json/);
+        expect(a.text).not.toMatch(/<html|\bat \w+ \(|node_modules/);
+        expect(a.text).not.toContain(email);
+      }
+      // Without a token a body of up to 32 KB is read (it may be the IDE's introspection): malformed, it is a 400.
+      expect(answers.map((a) => a.status)).toEqual([400, 400, 413]);
+
+      // Floods without a token, while /healthz is asked every 20 ms; then the server's own event-loop delay p99 (from
+      // perf_hooks.monitorEventLoopDelay, on /metrics). Parsing the nested arrays alone held the loop 2 s before.
+      await eventLoopP99(server.url);
+      // The attacker is a process of its own (the probes here must measure the server, not a busy client).
+      const attacker = `
+        const nested = Buffer.from('['.repeat(5_000_000) + ']'.repeat(5_000_000));
+        const typenames = Buffer.from(JSON.stringify({ query: '{ ' + Array.from({ length: 400_000 }, (_, i) => 'a' + i + ': __typename').join(' ') + ' }' }));
+        const send = (body, headers = {}) => fetch(process.argv[1] + '/graphql', { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body }).then((r) => r.status);
+        (async () => {
+          const statuses = [];
+          for (let i = 0; i < 5; i++) statuses.push(await send(nested), await send(typenames), await send(nested, { authorization: 'Bearer forged.token.here' }));
+          console.log(JSON.stringify(statuses));
+        })();`;
+      let probing = true;
+      const health: number[] = [];
+      const probe = (async () => {
+        while (probing) {
+          const started = Date.now();
+          expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
+          health.push(Date.now() - started);
+          await new Promise((r) => setTimeout(r, 20));
+        }
+      })();
+      const flood = await new Promise<string>((resolve) => {
+        const child = spawn(process.execPath, ['-e', attacker, server.url], { stdio: ['ignore', 'pipe', 'inherit'] });
+        let out = '';
+        child.stdout.on('data', (d) => (out += d));
+        child.on('exit', () => resolve(out));
+      });
+      probing = false;
+      expect(JSON.parse(flood)).toEqual(Array(15).fill(401));
+      await probe;
+      // A body too big to drain (or of unknown length) is cut: the connection closes after the 401.
+      const huge = await fetch(`${server.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: Buffer.alloc(20 * 1024 * 1024, 0x5b) }).then((r) => r.status, (e) => String(e.cause?.code ?? e));
+      expect([401, 'EPIPE', 'ECONNRESET', 'UND_ERR_SOCKET']).toContain(huge);
+      expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
+      const p99 = await eventLoopP99(server.url);
+      health.sort((a, b) => a - b);
+      const healthP99 = health[Math.min(health.length - 1, Math.floor(health.length * 0.99))];
+      process.stdout.write(`edge flood: ${health.length} /healthz probes, p99 ${healthP99} ms; server event-loop delay p99 ${(p99 * 1000).toFixed(1)} ms\n`);
+      expect(p99).toBeLessThan(0.1);
+      expect(healthP99).toBeLessThan(200);
+      await new Promise((r) => setTimeout(r, 200));
+      const lines = stdout.split('\n').filter(Boolean);
+      expect(lines.length).toBeGreaterThan(2);
+      for (const line of lines) expect(() => JSON.parse(line)).not.toThrow();
+      for (const out of [stdout, stderr]) {
+        expect(out).not.toContain(email);
+        expect(out).not.toMatch(/SyntaxError|PayloadTooLargeError|\bat \w+ \(|node_modules/);
+      }
+    } finally {
+      await stopProcess(server.child);
+      await fresh.drop();
+    }
+  });
+
+  it('gives no "Did you mean" suggestions in production', async () => {
+    const prod = await startTestApp({ production: true, nodeEnv: 'production', ide: false, introspection: false, authSecret: 'a-production-secret-of-at-least-32-chars' });
+    try {
+      const probes = [
+        `{ userz(first: 1) { totalCount } }`,
+        `{ users(firsst: 1) { totalCount } }`,
+        `{ users(first: 1) { edgez { node { id } } } }`,
+        `query($r: Rol) { viewer { subject } }`,
+        `{ eligibleContent(first: 1, filter: { platformz: FACEBOOK }) { totalCount } }`,
+        `{ contentItems(first: 1, filter: { platforms: [FACEBOK] }) { totalCount } }`,
+        `query($f: ContentFilter) { contentItems(first: 1, filter: $f) { totalCount } }`,
+      ];
+      for (const query of probes) {
+        for (const token of [null, Role.AUDITOR]) {
+          const res = await prod.gql(query, { f: { platforms: ['FACEBOK'], languagez: ['de'] } }, token);
+          expect(res.status).toBeGreaterThanOrEqual(400);
+          expect(res.status).toBeLessThan(500);
+          expect(JSON.stringify(res.errors)).not.toMatch(/did you mean|"users?"|"first"|"edges"|"Role"|"platform"/i);
+        }
+      }
+      // A value that does not coerce: no suggestion of the enum's values or the input's fields either.
+      const coerce = await prod.gql(`mutation($i: ObjectionInput!) { objectionRecord(input: $i) { event { id } } }`, { i: { userIdd: 'x', scope: 'ALL_AI_TRAININ' } }, Role.PRIVACY_OFFICER);
+      expect(coerce.status).toBe(400);
+      expect(JSON.stringify(coerce.errors)).not.toMatch(/did you mean|suggestion|ALL_AI_TRAINING|"userId"/i);
+    } finally {
+      await prod.close();
+    }
   });
 });

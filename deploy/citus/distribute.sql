@@ -20,8 +20,10 @@
 --
 -- Triggers: the ledger, policies, reviews and lineage keep their append-only triggers, which only raise an error and
 -- read nothing, so they are safe on every placement. The knowledge triggers on users and content_items (migration
--- KnowledgeBySnapshot) only stamp the row being written (its xid and recorded time) and read no other table, so they
--- too are safe on every placement and shard. Citus converts tables with triggers only with
+-- KnowledgeBySnapshot) only stamp the row being written (with fact_xid(): the coordinator's xid, migration FactXids)
+-- and read no other table, so they too are safe on every placement and shard. The current-state triggers on the ledger
+-- and the visibility history (migrations CurrentState, CurrentStateOnShards) update the shard beside the one they fired
+-- on (the co-located content shard, this node's placement of users), never a distributed table. Citus converts tables with triggers only with
 -- citus.enable_unsafe_triggers on; it is set for this session and for the database (DML on them needs it too).
 
 \set ON_ERROR_STOP on
@@ -34,7 +36,9 @@ SET citus.shard_count = 32;
 -- before it could be distributed.
 CREATE TEMP TABLE governance_fks AS
   SELECT conrelid::regclass::text AS tbl, conname AS name, pg_get_constraintdef(oid) AS def
-  FROM pg_constraint WHERE contype = 'f' AND connamespace = 'public'::regnamespace AND conparentid = 0;
+  FROM pg_constraint WHERE contype = 'f' AND connamespace = 'public'::regnamespace AND conparentid = 0
+    -- not the keys of shards (the coordinator holds a copy of each reference table, as a shard named table_shardid)
+    AND NOT EXISTS (SELECT FROM pg_dist_shard s WHERE s.logicalrelid::regclass::text || '_' || s.shardid = conrelid::regclass::text);
 SELECT format('ALTER TABLE %s DROP CONSTRAINT %I', tbl, name) FROM governance_fks \gexec
 
 -- What a table is now: distributed (hash), reference, local (on the coordinator, in Citus's metadata) or NULL (plain).
@@ -58,6 +62,8 @@ SELECT create_distributed_table('content_items', 'author_id') WHERE pg_temp.citu
 SELECT create_distributed_table('visibility_changes', 'author_id', colocate_with => 'content_items') WHERE pg_temp.citus_kind('visibility_changes') IS DISTINCT FROM 'distributed';
 SELECT create_distributed_table('content_label_history', 'author_id', colocate_with => 'content_items') WHERE pg_temp.citus_kind('content_label_history') IS DISTINCT FROM 'distributed';
 SELECT create_distributed_table('dataset_members', 'author_id', colocate_with => 'content_items') WHERE pg_temp.citus_kind('dataset_members') IS DISTINCT FROM 'distributed';
+-- A build's evaluated candidates, for the length of its transaction (migration BuildCandidates).
+SELECT create_distributed_table('dataset_build_candidates', 'author_id', colocate_with => 'content_items') WHERE pg_temp.citus_kind('dataset_build_candidates') IS DISTINCT FROM 'distributed';
 
 -- On the coordinator only.
 SELECT citus_add_local_table_to_metadata('audit_events') WHERE pg_temp.citus_kind('audit_events') IS NULL;

@@ -1,4 +1,4 @@
-import { GraphQLError, GraphQLSchema, Kind, ValidationContext } from 'graphql';
+import { ASTVisitor, GraphQLError, GraphQLSchema, Kind, ValidationContext } from 'graphql';
 import { getComplexity, ComplexityEstimator } from 'graphql-query-complexity';
 import type { ApolloServerPlugin } from '@apollo/server';
 import { ApolloArmor } from '@escape.tech/graphql-armor';
@@ -45,18 +45,52 @@ const refuse = (word: (found: string) => string) => ({
 
 /**
  * The generic document limits, from graphql-armor, checked during validation (before execution, introspection
- * included): aliases, directives, depth and a generic cost. Field suggestions are off in production.
+ * included): aliases, directives, depth and a generic cost.
  */
-export function armorLimits(production: boolean) {
+export function armorLimits() {
   const { plugins, validationRules } = new ApolloArmor({
     maxTokens: { enabled: false }, // graphql's parser counts them (parseOptions.maxTokens): one parse, not two
     maxAliases: { n: MAX_ALIASES, ...refuse((n) => `Query has ${n} aliases; the limit is ${MAX_ALIASES}`) },
     maxDirectives: { n: MAX_DIRECTIVES, ...refuse((n) => `Query has ${n} directives; the limit is ${MAX_DIRECTIVES}`) },
     maxDepth: { n: MAX_DEPTH, flattenFragments: true, ...refuse((n) => `Query is ${n} levels deep; the limit is ${MAX_DEPTH}`) },
     costLimit: { maxCost: GENERIC_MAX_COST, ...refuse((n) => `Query costs ${n} by the generic measure; the limit is ${GENERIC_MAX_COST}`) },
-    blockFieldSuggestion: { enabled: production },
+    // Suggestions are removed by Apollo (hideSchemaDetailsFromClientErrors) and formatError in production, whole:
+    // armor's mask would leave "[Suggestion hidden]?" in the message.
+    blockFieldSuggestion: { enabled: false },
   }).protect();
   return { plugins, validationRules };
+}
+
+/**
+ * Introspection is never aliased: aliases of `__schema` or `__type`, or inside them (or in a fragment on an
+ * introspection type), would multiply the whole schema in one answer (29 aliased copies: 4 MB). One copy is enough.
+ */
+export function introspectionAliasRule(context: ValidationContext): ASTVisitor {
+  let inside = 0;
+  let reported = false;
+  const introspective = (name: string) => name === '__schema' || name === '__type';
+  return {
+    FragmentDefinition: {
+      enter(node) {
+        inside = node.typeCondition.name.value.startsWith('__') ? 1 : 0;
+      },
+      leave() {
+        inside = 0;
+      },
+    },
+    Field: {
+      enter(node) {
+        if (!reported && node.alias && (inside > 0 || introspective(node.name.value))) {
+          reported = true;
+          context.reportError(limitError('Introspection fields may not be aliased (one copy of the schema per operation)'));
+        }
+        if (introspective(node.name.value)) inside++;
+      },
+      leave(node) {
+        if (introspective(node.name.value)) inside--;
+      },
+    },
+  };
 }
 
 /**

@@ -209,3 +209,68 @@ export async function citusLayoutViolations(manager: EntityManager, plan: CitusP
   }
   return problems;
 }
+
+const distributedCache = new WeakMap<object, Promise<Set<string>>>();
+
+/**
+ * The tables that are distributed (hash-sharded) in the database `manager` reaches: empty on one PostgreSQL or the
+ * embedded one. Read once per data source: the layout is set up before the service starts (deploy/citus/setup.sh).
+ */
+export function distributedTables(manager: EntityManager): Promise<Set<string>> {
+  let tables = distributedCache.get(manager.connection);
+  if (!tables) {
+    tables = (async () => {
+      const [{ citus }] = await manager.query(`SELECT to_regclass('pg_catalog.pg_dist_partition') IS NOT NULL AS citus`);
+      if (!citus) return new Set<string>();
+      const rows: { t: string }[] = await manager.query(`SELECT logicalrelid::regclass::text AS t FROM pg_dist_partition WHERE partmethod = 'h'`);
+      return new Set(rows.map((r) => r.t));
+    })();
+    tables.catch(() => distributedCache.delete(manager.connection));
+    distributedCache.set(manager.connection, tables);
+  }
+  return tables;
+}
+
+/** The advisory lock that orders fact writers against the knowledge snapshot of builds, on Citus only. */
+const FACTS_LOCK = 7_023_145_611;
+
+/**
+ * On Citus, at the start of a mutation's transaction: names the coordinator's transaction id as the one every node
+ * stamps facts with (`fact_xid()`, migration FactXids), and has Citus pass that setting, with every later `SET LOCAL`
+ * of the transaction (statement timeouts too), to each node the transaction reaches. Builds record the coordinator's
+ * snapshot, so "known to a build" compares ids of one sequence.
+ *
+ * A transaction that may write facts (`writesFacts`) also holds the facts lock shared until it ends, which on Citus is
+ * after its commit has reached every worker (the coordinator releases its locks after the two-phase commit's last
+ * step). See `withFactsSettled`. Nothing happens on one PostgreSQL.
+ */
+export async function factSession(manager: EntityManager, writesFacts = true): Promise<void> {
+  if (!(await distributedTables(manager)).size) return;
+  const [{ xid }] = await manager.query(`SELECT pg_current_xact_id()::text AS xid`);
+  await manager.query(`SET LOCAL citus.propagate_set_commands = 'local'`);
+  await manager.query(`SET LOCAL aidg.fact_xid = '${BigInt(xid)}'`);
+  if (writesFacts) await manager.query(`SELECT pg_advisory_xact_lock_shared(${FACTS_LOCK})`);
+}
+
+/**
+ * On Citus, runs `evaluate` (a build's knowledge snapshot and the statement that reads the facts) with no fact writer
+ * in flight: it waits until every writer that holds the facts lock has committed on every node, and holds new writers
+ * back until `evaluate` returns. Without it, the coordinator's snapshot and each worker's would disagree about a fact
+ * committing meanwhile (Citus has no cluster-wide snapshot, and a commit becomes visible on the coordinator before
+ * the workers). A session lock, released as soon as the facts are read, not at the build's commit. On one PostgreSQL
+ * it just runs `evaluate`: one snapshot decides everything there.
+ */
+export async function withFactsSettled<T>(manager: EntityManager, evaluate: () => Promise<T>): Promise<T> {
+  if (!(await distributedTables(manager)).size) return evaluate();
+  // A session lock outlives a rollback: a savepoint lets the unlock run even when `evaluate` fails (a timeout, say).
+  await manager.query(`SAVEPOINT facts_settled`);
+  await manager.query(`SELECT pg_advisory_lock(${FACTS_LOCK})`);
+  try {
+    return await evaluate();
+  } catch (err) {
+    await manager.query(`ROLLBACK TO SAVEPOINT facts_settled`);
+    throw err;
+  } finally {
+    await manager.query(`SELECT pg_advisory_unlock(${FACTS_LOCK})`);
+  }
+}

@@ -3,6 +3,7 @@
 -- 't' for reference tables). It lets the test run deploy/citus/distribute.sql as written on a plain PostgreSQL.
 CREATE SCHEMA citus_stub;
 CREATE TABLE citus_stub.pg_dist_partition (logicalrelid regclass, partmethod "char", partkey text, colocationid int, repmodel "char");
+CREATE TABLE citus_stub.pg_dist_shard (logicalrelid regclass, shardid bigint, shardminvalue text, shardmaxvalue text); -- no shards: a stand-in has none
 CREATE TABLE citus_stub.calls (fn text, tbl text, at timestamptz DEFAULT clock_timestamp());
 CREATE FUNCTION citus_stub.create_reference_table(t regclass) RETURNS void LANGUAGE sql AS $$
   INSERT INTO citus_stub.calls (fn, tbl) VALUES ('create_reference_table', t::text);

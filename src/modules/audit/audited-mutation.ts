@@ -5,6 +5,7 @@ type MutationOptions = NonNullable<Parameters<typeof Mutation>[1]>;
 import type { RequestContext } from '../../context';
 import { DomainError } from '../../common/errors';
 import { checkArguments } from '../../common/arguments';
+import { factSession } from '../../db/citus';
 
 /** Names of every field declared with @AuditedMutation: a test checks that it equals the schema's Mutation fields. */
 export const auditedMutations = new Set<string>();
@@ -17,6 +18,9 @@ export interface MutationOutcome<P> {
 
 /** Operations that may run long (dataset builds, bulk imports): their statements get the build statement timeout. */
 export const LONG_RUNNING_OPERATIONS = new Set(['datasetRequest', 'datasetDerive', 'datasetRemediate', 'objectionsImport', 'syntheticSeed']);
+
+/** Operations that build dataset versions: they read facts under the facts lock (citus.ts withFactsSettled), write none. */
+const BUILDING_OPERATIONS = new Set(['datasetRequest', 'datasetDerive', 'datasetRemediate']);
 
 /**
  * Runs `work` as one transaction that also appends the audit event, so a change and its audit record commit or roll
@@ -33,6 +37,7 @@ export async function runAudited<P>(
     const outer = ctx.manager;
     ctx.manager = manager;
     try {
+      await factSession(manager, !BUILDING_OPERATIONS.has(operation));
       if (LONG_RUNNING_OPERATIONS.has(operation)) await manager.query(`SET LOCAL statement_timeout = ${Math.round(ctx.config.buildStatementTimeoutMs)}`);
       const outcome = await work(ctx);
       await ctx.services.audit.append(manager, ctx, operation, input, outcome.targetIds);

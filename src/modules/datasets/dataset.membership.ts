@@ -56,6 +56,19 @@ export function eligibleCandidatesSql(m: MembershipInput): string {
   return `(SELECT c.* FROM ${evaluationFromSql({ items: candidatesSql(m), policyId: m.policyId, times: m.times })} WHERE ${eligibleSql(m.times)})`;
 }
 
+/** Every candidate with the reasons that exclude it (none: eligible): id, author_id, content_hash, reasons. */
+function evaluatedCandidatesSql(m: MembershipInput): string {
+  return `SELECT c.id, c.author_id, c.content_hash, ${reasonsSql(m.times)} AS reasons
+      FROM ${evaluationFromSql({ items: candidatesSql(m), policyId: m.policyId, times: m.times, policy: m.policy })}`;
+}
+
+/**
+ * The exclusion counts by reason, as a JSON array: of evaluated candidates `rel` (with a `reasons` column), or
+ * already counted (`evaluated` false: `rel` has reason and n).
+ */
+const exclusionsSql = (rel: string, evaluated = true) => `(SELECT coalesce(json_agg(json_build_object('reason', reason, 'count', n) ORDER BY n DESC, reason), '[]'::json)
+              FROM ${evaluated ? `(SELECT reason, count(*)::int AS n FROM ${rel}, unnest(reasons) AS reason GROUP BY reason) x` : rel})`;
+
 /**
  * One statement for a build: evaluates every candidate once (all reasons), inserts the selected eligible ones into
  * `target`, and returns how many candidates there were, how many were inserted and the exclusion counts by reason,
@@ -64,8 +77,7 @@ export function eligibleCandidatesSql(m: MembershipInput): string {
  */
 export function buildStatementSql(m: MembershipInput, target: string, datasetId: string): string {
   return `WITH r AS MATERIALIZED (
-      SELECT c.id, c.author_id, c.content_hash, ${reasonsSql(m.times)} AS reasons
-      FROM ${evaluationFromSql({ items: candidatesSql(m), policyId: m.policyId, times: m.times, policy: m.policy })}
+      ${evaluatedCandidatesSql(m)}
     ), ins AS (
       INSERT INTO ${target} (dataset_id, item_id, author_id, content_hash)
       SELECT ${datasetId}, id, author_id, content_hash FROM ${membersFromEligibleSql(m, `(SELECT * FROM r WHERE cardinality(reasons) = 0)`)} s
@@ -74,6 +86,39 @@ export function buildStatementSql(m: MembershipInput, target: string, datasetId:
     SELECT pg_current_snapshot()::text AS snapshot, (SELECT clock_timestamp()) AS snapshot_at,
            (SELECT count(*)::int FROM r) AS candidates,
            (SELECT count(*)::int FROM ins) AS members,
-           (SELECT coalesce(json_agg(json_build_object('reason', reason, 'count', n) ORDER BY n DESC, reason), '[]'::json)
-              FROM (SELECT reason, count(*)::int AS n FROM r, unnest(reasons) AS reason GROUP BY reason) x) AS exclusions`;
+           ${exclusionsSql('r')} AS exclusions`;
+}
+
+/**
+ * The same build as statements that Citus runs on the workers, for a cluster (deploy/citus/distribute.sql), where the
+ * one statement above would be gathered on the coordinator. `target` is a partition of dataset_members (distributed
+ * with it), and every statement reads or writes tables distributed by author, co-located, joined with reference
+ * tables, so each worker evaluates and writes its own authors' items:
+ *
+ * 1. `candidates`: every candidate with its reasons into dataset_build_candidates under the build's id;
+ * 2. `members`: the selected eligible ones from there into `target` (a cap or DEDUPLICATE orders or groups across all
+ *    authors, which Citus does on the coordinator: say so to whoever asks for them);
+ * 3. `stats`: candidates, members and exclusions counted from the same rows;
+ * 4. `cleanup`: the build's candidate rows deleted.
+ *
+ * `datasetId` is an SQL literal (the statements bind different parameters, each its own).
+ *
+ * All four read one evaluation (step 1's), so the counts and the members agree. The knowledge is the coordinator's
+ * snapshot, taken before step 1 by the caller (README "Distributed PostgreSQL": what that guarantees on a cluster).
+ */
+export function distributedBuildSql(target: string, datasetId: string) {
+  const mine = `dataset_build_candidates WHERE build_id = ${datasetId}`;
+  return {
+    // Each statement binds its own parameters (`m.p`): the dataset id is a literal.
+    candidates: (m: MembershipInput) => `INSERT INTO dataset_build_candidates (build_id, item_id, author_id, content_hash, reasons)
+      SELECT ${datasetId}, id, author_id, content_hash, reasons FROM (${evaluatedCandidatesSql(m)}) r`,
+    members: (m: MembershipInput) => `INSERT INTO ${target} (dataset_id, item_id, author_id, content_hash)
+      SELECT ${datasetId}, id, author_id, content_hash
+      FROM ${membersFromEligibleSql(m, `(SELECT item_id AS id, author_id, content_hash FROM ${mine} AND cardinality(reasons) = 0)`)} s`,
+    stats: `WITH x AS (SELECT reason, count(*)::int AS n FROM dataset_build_candidates, unnest(reasons) AS reason WHERE build_id = ${datasetId} GROUP BY reason),
+        c AS (SELECT count(*)::int AS n FROM ${mine}),
+        mem AS (SELECT count(*)::int AS n FROM ${target})
+      SELECT (SELECT n FROM c) AS candidates, (SELECT n FROM mem) AS members, ${exclusionsSql('x', false)} AS exclusions`,
+    cleanup: `DELETE FROM ${mine}`,
+  };
 }

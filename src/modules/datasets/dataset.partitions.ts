@@ -15,6 +15,22 @@ export async function createMemberPartition(m: EntityManager, datasetId: string)
 }
 
 /**
+ * On Citus: the partition of version `datasetId`, created attached (so distributed with dataset_members, its shards
+ * beside the content they list) for the build to load on the workers, and keyed after the load.
+ */
+export async function createDistributedMemberPartition(m: EntityManager, datasetId: string): Promise<string> {
+  const part = memberPartitionName(datasetId);
+  await m.query(`CREATE TABLE ${part} PARTITION OF dataset_members FOR VALUES IN ('${datasetId}')`);
+  return part;
+}
+
+/** On Citus: keys the loaded (attached) partition, as attachMemberPartition does before attaching. */
+export async function keyDistributedMemberPartition(m: EntityManager, part: string): Promise<void> {
+  await m.query(`ALTER TABLE ${part} ADD PRIMARY KEY (item_id, author_id)`);
+  await m.query(`CREATE INDEX ON ${part} (author_id)`);
+}
+
+/**
  * Keys the loaded partition and attaches it. The key includes the author (the distribution column) like every unique
  * key of the large tables; the CHECK lets ATTACH skip its scan of the rows.
  */

@@ -8,8 +8,9 @@ import { evaluationFromSql, known, NOW, reasonsSql, unknownTo } from '../eligibi
 import { inKeyOrder, isUuid } from '../../common/ids';
 import { lockForTransaction, sqlParams } from '../../common/sql';
 import type { Policy } from '../policies/policy.types';
-import { attachMemberPartition, createMemberPartition, manifestDigestSql } from './dataset.partitions';
-import { buildStatementSql, eligibleCandidatesSql, membersFromEligibleSql } from './dataset.membership';
+import { attachMemberPartition, createDistributedMemberPartition, createMemberPartition, keyDistributedMemberPartition, manifestDigestSql } from './dataset.partitions';
+import { distributedTables, withFactsSettled } from '../../db/citus';
+import { buildStatementSql, distributedBuildSql, eligibleCandidatesSql, MembershipInput, membersFromEligibleSql } from './dataset.membership';
 import {
   BuildVerification, DatasetDeriveInput, DatasetFilterInput, DatasetMember, DatasetOrigin, DatasetPayload, DatasetRemediateInput,
   DatasetRequestInput, DatasetRow, DatasetsFilter, DatasetSpec, DatasetStatus, DatasetTaint, DeriveOperation, SampleInput,
@@ -174,11 +175,33 @@ export class DatasetService {
     const m = ctx.manager;
     await lockForTransaction(m, `dataset:${d.name}`);
     const id = crypto.randomUUID();
-    const part = await createMemberPartition(m, id);
     const { params, p } = sqlParams(d.policyId, id);
     const policy = (await ctx.loaders.policyById.load(d.policyId))!;
-    const [stats] = await m.query(buildStatementSql({ spec: d.spec, policyId: '$1::uuid', times: NOW, p, policy: { values: policy, bind: p } }, part, '$2::uuid'), params);
-    await attachMemberPartition(m, part, id);
+    const membership: MembershipInput = { spec: d.spec, policyId: '$1::uuid', times: NOW, p, policy: { values: policy, bind: p } };
+    let part: string;
+    let stats: { snapshot: string; snapshot_at: Date; candidates: number; members: number; exclusions: unknown };
+    if ((await distributedTables(m)).has('dataset_members')) {
+      // Citus: the same evaluation as statements the workers run (dataset.membership distributedBuildSql).
+      part = await createDistributedMemberPartition(m, id);
+      const sql = distributedBuildSql(part, `'${id}'::uuid`);
+      const evaluated = sqlParams(d.policyId);
+      // The snapshot and the statement that reads the facts, with no fact writer in flight (see withFactsSettled).
+      const knowledge = await withFactsSettled(m, async () => {
+        const [k] = await m.query(`SELECT pg_current_snapshot()::text AS snapshot, clock_timestamp() AS snapshot_at`);
+        await m.query(sql.candidates({ ...membership, p: evaluated.p, policy: { values: policy, bind: evaluated.p } }), evaluated.params);
+        return k;
+      });
+      const selected = sqlParams();
+      await m.query(sql.members({ ...membership, p: selected.p }), selected.params);
+      const [counts] = await m.query(sql.stats);
+      await m.query(sql.cleanup);
+      await keyDistributedMemberPartition(m, part);
+      stats = { ...knowledge, ...counts };
+    } else {
+      part = await createMemberPartition(m, id);
+      [stats] = await m.query(buildStatementSql(membership, part, '$2::uuid'), params);
+      await attachMemberPartition(m, part, id);
+    }
     const [{ digest }] = await m.query(manifestDigestSql(part));
     // No RETURNING: Citus 13.2 deparses this INSERT … SELECT on one reference table with `RETURNING datasets.id` while
     // aliasing the scanned copy, which the worker refuses (missing FROM-clause entry); the id is known anyway.

@@ -1,4 +1,5 @@
 import type { EntityManager } from 'typeorm';
+import { factSession } from '../../db/citus';
 import { DomainError, ErrorCode } from '../../common/errors';
 import { lockContentIdentity } from '../content/content.service';
 import { OBJECTION_COLUMNS } from '../eligibility/eligibility.rules';
@@ -25,11 +26,12 @@ export interface SyntheticSpec {
  * table over parallel connections may not then write a reference table (users, the ledger): one connection per worker
  * keeps reads and writes on connections that see each other; and no local execution on the coordinator, whose copy of
  * the reference tables would otherwise be written locally and be out of reach of the parallel ANALYZE at the end.
- * PostgreSQL keeps the settings as placeholders and ignores them.
+ * PostgreSQL keeps the settings as placeholders and ignores them. Facts are stamped with the coordinator's id (factSession).
  */
 export async function bulkSession(manager: EntityManager): Promise<void> {
   await manager.query(`SET LOCAL citus.multi_shard_modify_mode TO 'sequential'`);
   await manager.query(`SET LOCAL citus.enable_local_execution TO off`);
+  await factSession(manager);
 }
 
 /** Tables a seed loads in bulk. */
