@@ -16,7 +16,7 @@ import { authenticate, AuthenticationError, resolveAuthSecret, unauthenticated }
 import { authenticateFirst, errorHandler, graphqlBody, hasAlias, introspectionOnly, notFound, sendProblem, viewerOf as authenticatedViewer } from './common/http';
 import { Metrics } from './common/metrics';
 import { readiness } from './db/readiness';
-import { DomainError, ErrorCode, isConnectionLost } from './common/errors';
+import { DomainError, ErrorCode, isConnectionLost, shown } from './common/errors';
 import { createContext, RequestContext } from './context';
 import { buildSchema } from './schema';
 import { createServices, Services } from './services';
@@ -276,7 +276,7 @@ export async function createApp(config: Config, dataSource: DataSource, log: Log
         throw err;
       });
       if (!dataset) {
-        res.status(404).json({ error: { code: 'NOT_FOUND', message: `No dataset ${req.params.id}` } });
+        res.status(404).json({ error: { code: 'NOT_FOUND', message: `No dataset ${shown(String(req.params.id))}` } });
         return;
       }
       res.type('html').set('content-security-policy', "default-src 'none'; style-src 'unsafe-inline'").send(cardHtml(await cardData(ctx, dataset)));

@@ -210,6 +210,9 @@ describe('malformed values are BAD_USER_INPUT, never an internal error', () => {
     const exported = await fetch(`${t.url}/datasets/${'k'.repeat(5000)}/export.ndjson`, { headers: { authorization: `Bearer ${t.tokens.ML_ENGINEER}` } });
     expect(exported.status).toBe(404);
     expect((await exported.text()).length).toBeLessThan(1000);
+    const card = await fetch(`${t.url}/datasets/${'k'.repeat(5000)}/card`, { headers: { authorization: `Bearer ${t.tokens.ML_ENGINEER}` } });
+    expect(card.status).toBe(404);
+    expect((await card.text()).length).toBeLessThan(1000);
   });
 });
 
