@@ -5,6 +5,7 @@ import { GraphQLSchema, lexicographicSortSchema, printSchema } from 'graphql';
 import { buildSchemaSync } from 'type-graphql';
 import { DateTimeISOResolver } from 'graphql-scalars';
 import { authChecker } from './common/auth';
+import { argumentsMiddleware } from './common/arguments';
 import { AuditResolver } from './modules/audit/audit.resolver';
 import { ContentResolver } from './modules/content/content.resolver';
 import { EligibilityResolver } from './modules/eligibility/eligibility.resolver';
@@ -30,6 +31,7 @@ export function buildSchema(): GraphQLSchema {
     authMode: 'error',
     scalarsMap: [{ type: Date, scalar: DateTimeISOResolver }],
     validate: false,
+    globalMiddlewares: [argumentsMiddleware],
   });
   cached.getQueryType()!.description = 'Reads. Every field needs a bearer token; see each field for the roles it admits.';
   cached.getMutationType()!.description = 'Writes. Each mutation is one transaction with its audit event; refusals come back in `userErrors`.';

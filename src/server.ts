@@ -16,7 +16,7 @@ import { authenticate, AuthenticationError, resolveAuthSecret, unauthenticated }
 import { authenticateFirst, errorHandler, graphqlBody, hasAlias, introspectionOnly, notFound, sendProblem, viewerOf as authenticatedViewer } from './common/http';
 import { Metrics } from './common/metrics';
 import { readiness } from './db/readiness';
-import { DomainError, ErrorCode } from './common/errors';
+import { DomainError, ErrorCode, isConnectionLost, shown } from './common/errors';
 import { createContext, RequestContext } from './context';
 import { buildSchema } from './schema';
 import { createServices, Services } from './services';
@@ -150,7 +150,7 @@ function maskErrors(config: Config) {
       const message = 'The operation took longer than its time limit and was stopped; nothing was changed. Ask for less (smaller pages, fewer ids)';
       return { message, path: formatted.path, extensions: { code: ErrorCode.TIMEOUT } };
     }
-    if (pgCode === '57P01' || pgCode === '08006' || pgCode === '08003' || (original as Error | undefined)?.message?.includes('Connection terminated')) {
+    if (isConnectionLost(original)) {
       return { message: 'The database connection was lost; retry the request', path: formatted.path, extensions: { code: 'SERVICE_UNAVAILABLE', retryable: true } };
     }
     return { message: 'Internal server error', path: formatted.path, extensions: { code: 'INTERNAL_SERVER_ERROR' } };
@@ -276,7 +276,7 @@ export async function createApp(config: Config, dataSource: DataSource, log: Log
         throw err;
       });
       if (!dataset) {
-        res.status(404).json({ error: { code: 'NOT_FOUND', message: `No dataset ${req.params.id}` } });
+        res.status(404).json({ error: { code: 'NOT_FOUND', message: `No dataset ${shown(String(req.params.id))}` } });
         return;
       }
       res.type('html').set('content-security-policy', "default-src 'none'; style-src 'unsafe-inline'").send(cardHtml(await cardData(ctx, dataset)));

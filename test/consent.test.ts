@@ -67,6 +67,18 @@ describe('objectionRecord and objectionWithdraw', () => {
     expect(await count('consent_events')).toBe(before);
   });
 
+  it('replays an idempotency key when an optional field is null one time and omitted the other (same meaning)', async () => {
+    const p = await person();
+    for (const [scope, first, second] of [['PUBLIC_CONTENT', {}, { reason: null, effectiveAt: null }], ['ALL_AI_TRAINING', { reason: null, effectiveAt: null }, {}]] as const) {
+      const input = { userId: p.id, scope, idempotencyKey: uniq('idem') };
+      const a = ok(await t.gql(RECORD, { input: { ...input, ...first } })).objectionRecord;
+      expect(a.userErrors).toEqual([]);
+      const b = ok(await t.gql(RECORD, { input: { ...input, ...second } })).objectionRecord;
+      expect(b).toMatchObject({ replayed: true, userErrors: [] });
+      expect(b.event.id).toBe(a.event.id);
+    }
+  });
+
   it('withdraws an objection in force, and refuses to withdraw nothing', async () => {
     const p = await person();
     const before = await count('consent_events');

@@ -120,6 +120,24 @@ describe('datasetRequest', () => {
   });
 });
 
+describe('datasets list', () => {
+  it('pages through every version with each page\'s endCursor, newest first, without repeats', async () => {
+    const name = uniq('pages');
+    const built: string[] = [];
+    for (let i = 0; i < 5; i++) built.push((await request({ name, filters: { languages: [lang()] } })).dataset.id);
+    const seen: string[] = [];
+    let after: string | null = null;
+    for (let page = 0; page < 10; page++) {
+      const r: any = ok(await t.gql(`query($f: DatasetsFilter, $after: String) { datasets(filter: $f, first: 2, after: $after) { edges { node { id version } } pageInfo { hasNextPage endCursor } } }`,
+        { f: { name }, after }, Role.ML_ENGINEER)).datasets;
+      seen.push(...r.edges.map((e: any) => e.node.id));
+      if (!r.pageInfo.hasNextPage) break;
+      after = r.pageInfo.endCursor;
+    }
+    expect(seen).toEqual([...built].reverse());
+  });
+});
+
 describe('derivations', () => {
   it('filter, sample, union and deduplicate, re-checked against the policy now, with DERIVED_FROM edges', async () => {
     const wd = await world(15);
@@ -275,6 +293,28 @@ describe('dataset card', () => {
     expect(html).toContain('<svg');
     expect(html).toContain(ds.manifestDigest);
     expect(html).not.toMatch(/<script|https?:\/\/(?!www\.w3\.org)/);
+  });
+});
+
+describe('dataset card with hostile text', () => {
+  it('shows a purpose holding HTML, script, links, images and Markdown blocks as plain text', async () => {
+    const MarkdownIt = require('markdown-it');
+    const purpose = '<script>alert(1)</script> [click](javascript:alert(1)) ![x](https://evil.example/x.png) <img src=x onerror=alert(1)> '
+      + '<javascript:alert(3)> **bold** `code` | a | b |\n# injected heading\n\n[ref]: javascript:alert(2)\n[ref] &lt;b&gt; \\[y](javascript:alert(4))';
+    const r = await request({ filters: { languages: [lang()] }, purpose });
+    expect(r.userErrors).toEqual([]);
+    const md: string = ok(await t.gql(`query($id: ID!) { dataset(id: $id) { card } }`, { id: r.dataset.id }, Role.ML_ENGINEER)).dataset.card;
+    // CommonMark with raw HTML allowed (as many renderers do): nothing of the purpose may become markup.
+    const rendered: string = new MarkdownIt({ html: true }).render(md);
+    expect(rendered).not.toMatch(/<script|<img|<a\b|<h1>injected|<strong>bold|<code>code|<[a-z]+[^>]*\s(href|src|onerror)=/i);
+    // With GFM-style autolinks too: no javascript: link, no image.
+    expect(new MarkdownIt({ html: true, linkify: true }).render(md)).not.toMatch(/href="javascript|<img|<script/i);
+    // What the purpose says is still all there, as text: the line that shows it, rendered, reads as the purpose did.
+    const line = md.split('\n').find((l) => l.startsWith('**Purpose:**'))!;
+    const text = new MarkdownIt().renderInline(line.replace('**Purpose:** ', '').trimEnd()).replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&amp;/g, '&');
+    expect(text).toBe(purpose.replace(/\s+/g, ' '));
+    const html = await (await fetch(`${t.url}/datasets/${r.dataset.id}/card`, { headers: { authorization: `Bearer ${t.tokens.AUDITOR}` } })).text();
+    expect(html).not.toMatch(/<script|<img|<a\b|<[a-z]+[^>]*\s(href|src|onerror)=/i);
   });
 });
 

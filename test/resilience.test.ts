@@ -66,4 +66,47 @@ onPostgres('faults (PostgreSQL server only: PGlite has no backends to terminate)
     expect(retry.objectionRecord.userErrors).toEqual([]);
     expect((await counts()).e).toBe(before.e + 1);
   });
+
+  it('answers SERVICE_UNAVAILABLE, never INTERNAL_SERVER_ERROR, when a connection dies between two statements of a mutation', async () => {
+    // A killer terminates every backend of this database that sits idle inside a transaction (between two statements
+    // of a mutation, while Node works) while mutations run one after another.
+    const killer = new Client({ connectionString: t.config.databaseUrl });
+    await killer.connect();
+    let stop = false;
+    let killed = 0;
+    const killing = (async () => {
+      while (!stop) {
+        const r = await killer.query(`SELECT pg_terminate_backend(pid::int) FROM pg_stat_activity
+          WHERE datname = current_database() AND state = 'idle in transaction' AND pid <> pg_backend_pid()`);
+        killed += r.rowCount ?? 0;
+      }
+    })();
+    const codes = new Map<string, number>();
+    const acknowledged: string[] = [];
+    const refused: string[] = [];
+    try {
+      const deadline = Date.now() + 20_000;
+      for (let i = 0; i < 400 && Date.now() < deadline && killed < 15; i++) {
+        const people = Array.from({ length: 20 }, () => factory.user());
+        const res = await t.gql(`mutation($input: UsersIngestInput!) { usersIngest(input: $input) { createdCount userErrors { code } } }`, { input: { users: people } }, Role.INGEST_SERVICE);
+        const code = res.errors?.[0]?.extensions?.code ?? 'OK';
+        codes.set(code, (codes.get(code) ?? 0) + 1);
+        if (code !== 'OK') expect(res.errors?.[0].extensions).toMatchObject({ code: 'SERVICE_UNAVAILABLE', retryable: true });
+        (code === 'OK' ? acknowledged : refused).push(...people.map((p) => p.externalId));
+      }
+    } finally {
+      stop = true;
+      await killing;
+      await killer.end();
+    }
+    expect(killed).toBeGreaterThan(0);
+    expect(codes.get('INTERNAL_SERVER_ERROR')).toBeUndefined();
+    expect(codes.get('SERVICE_UNAVAILABLE')).toBeGreaterThan(0);
+    // All or nothing: every acknowledged person is there, no refused one is.
+    const stored = async (ids: string[]) => (await t.sql(`SELECT count(*)::int AS n FROM users WHERE external_id = ANY($1::text[])`, [ids]))[0].n;
+    expect(await stored(acknowledged)).toBe(acknowledged.length);
+    expect(await stored(refused)).toBe(0);
+    // Still serving, and every acknowledged write is in an intact audit chain.
+    expect(ok(await t.gql(`{ auditChainVerification { valid } }`, {}, Role.AUDITOR)).auditChainVerification.valid).toBe(true);
+  });
 });

@@ -1,4 +1,5 @@
 import { GraphQLError } from 'graphql';
+import { QueryRunnerProviderAlreadyReleasedError } from 'typeorm';
 
 /** Every error code a client can see, in `extensions.code` or in a payload's `userErrors`. */
 export enum ErrorCode {
@@ -60,9 +61,28 @@ export class Problems {
   }
 }
 
+/** A client's value as a message repeats it: cut after `max` characters, so that an error never echoes a huge input. */
+export const shown = (value: string, max = 100): string => (value.length > max ? `${value.slice(0, max)}… (${value.length} characters)` : value);
+
 /** Maps a domain error to a top-level GraphQL error (used by queries and by the formatError boundary). */
 export function toGraphQLError(err: DomainError): GraphQLError {
   return new GraphQLError(err.message, {
     extensions: { code: err.code, field: err.details[0]?.field, userErrors: err.details.length > 1 ? err.details : undefined },
   });
+}
+
+/** SQLSTATEs of a connection that is gone: the server shut it (admin, crash, shutdown) or it failed. */
+const CONNECTION_LOST_CODES = new Set(['57P01', '57P02', '57P03', '08000', '08003', '08006']);
+
+/**
+ * True when an error means the database connection was lost under the request (nothing it did committed, so the client
+ * may retry it as a whole): a connection-failure SQLSTATE, the pg driver's "Connection terminated", or TypeORM's
+ * QueryRunnerProviderAlreadyReleasedError, which is what the next statement of a transaction meets when its connection
+ * died between two statements (the query runner releases itself on the connection's 'error' event).
+ */
+export function isConnectionLost(err: unknown): boolean {
+  if (err instanceof QueryRunnerProviderAlreadyReleasedError) return true;
+  const e = err as { code?: unknown; message?: unknown } | null | undefined;
+  if (typeof e?.code === 'string' && CONNECTION_LOST_CODES.has(e.code)) return true;
+  return typeof e?.message === 'string' && /Connection terminated|connection error and is not queryable/.test(e.message);
 }

@@ -1,5 +1,7 @@
 import { ClassType, Field, Int, ObjectType, ArgsType } from 'type-graphql';
 import { DomainError, ErrorCode } from './errors';
+import { isUuid } from './ids';
+import { isCalendarDate } from './validate';
 
 export const DEFAULT_PAGE_SIZE = 50;
 export const MAX_PAGE_SIZE = 500;
@@ -73,20 +75,39 @@ export function pageSize(first: number | undefined | null): number {
   return first;
 }
 
-/** Keyset cursors: the sort key of the last row, base64url-encoded. Opaque to clients. */
+/** Keyset cursors: the sort key of the last row, base64url-encoded JSON. Opaque to clients. */
 export function encodeCursor(key: unknown[]): string {
   return Buffer.from(JSON.stringify(key)).toString('base64url');
 }
 
-export function decodeCursor(cursor: string | undefined | null, arity: number): unknown[] | undefined {
+/**
+ * What one part of a cursor's sort key is: a UUID, a bigint id (as decimal text), or an instant as UTC ISO text with up
+ * to microseconds. Each list declares its key's shape, and every decoded part is checked against it before it reaches
+ * SQL, so a tampered cursor is a BAD_USER_INPUT, never a failed cast.
+ */
+export type CursorPart = 'uuid' | 'bigint' | 'timestamp';
+
+const INSTANT = /^(\d{4}-\d{2}-\d{2})T([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d{1,6})?Z$/;
+const PART: Record<CursorPart, (v: string) => boolean> = {
+  uuid: isUuid,
+  bigint: (v) => /^\d{1,19}$/.test(v) && BigInt(v) <= 9223372036854775807n,
+  timestamp: (v) => INSTANT.test(v) && isCalendarDate(v.slice(0, 10)),
+};
+/** Longer than any cursor the service hands out (two parts of at most 36 characters, base64url). */
+const MAX_CURSOR = 200;
+
+/** Decodes an `after` cursor of the given shape (undefined when there is none); anything else is BAD_USER_INPUT. */
+export function decodeCursor(cursor: string | undefined | null, shape: readonly CursorPart[]): string[] | undefined {
   if (cursor == null) return undefined;
-  try {
-    const key = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-    if (Array.isArray(key) && key.length === arity && key.every((k) => typeof k === 'string' || typeof k === 'number')) return key;
-  } catch {
-    // fall through
+  if (cursor.length <= MAX_CURSOR && /^[A-Za-z0-9_-]+$/.test(cursor)) {
+    try {
+      const key: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+      if (Array.isArray(key) && key.length === shape.length && key.every((k, i) => typeof k === 'string' && PART[shape[i]](k))) return key as string[];
+    } catch {
+      // not JSON: fall through
+    }
   }
-  throw new DomainError(ErrorCode.BAD_USER_INPUT, 'after is not a valid cursor', 'after');
+  throw new DomainError(ErrorCode.BAD_USER_INPUT, 'after is not a cursor of this list (pass a cursor this list returned)', 'after');
 }
 
 /** Turns `limit + 1` fetched rows into a connection page. */

@@ -2,8 +2,15 @@ import { Problems } from './errors';
 
 export const MAX_BATCH = 10000;
 export const MAX_TEXT = 65536;
+/** Longest free text a person types: reasons, purposes, descriptions, notes (README "Limits"). */
+export const MAX_FREE_TEXT = 2000;
 
 const EMAIL = /^[^\s@]{1,64}@[^\s@]{1,255}$/;
+
+/** A language as content carries it: an ISO 639-1 or 639-2/3 code in lower case (`de`, `fil`). */
+export const LANGUAGE = /^[a-z]{2,3}$/;
+/** Most languages one filter may name. */
+export const MAX_FILTER_LANGUAGES = 200;
 
 /** YYYY-MM-DD that names a real calendar day. */
 export function isCalendarDate(value: string): boolean {
@@ -52,5 +59,14 @@ export function checkUnique<T>(problems: Problems, listField: string, rows: T[],
     const first = seen.get(k);
     if (first !== undefined) problems.add(`${listField}[${i}].${keyField}`, `${keyField} "${k}" repeats row ${first}`);
     else seen.set(k, i);
+  });
+}
+
+/** Checks a language filter: every entry an ISO 639 code in lower case (as ingest requires), at most MAX_FILTER_LANGUAGES. */
+export function checkLanguages(problems: Problems, field: string, languages: readonly string[] | null | undefined): void {
+  if (!languages) return;
+  if (languages.length > MAX_FILTER_LANGUAGES) problems.add(field, `${field.split('.').pop()} names ${languages.length} languages; at most ${MAX_FILTER_LANGUAGES}`);
+  languages.forEach((l, i) => {
+    if (!LANGUAGE.test(l)) problems.add(`${field}[${i}]`, `"${l.slice(0, 20)}" is not a language: an ISO 639 code in lower case (e.g. de) is expected`);
   });
 }

@@ -200,7 +200,7 @@ export class AuditService {
   /** A page of events, newest first. */
   async list(ctx: RequestContext, filter: AuditFilter, first: number | undefined, after: string | undefined): Promise<Connection<AuditRow>> {
     const limit = pageSize(first);
-    const cursor = decodeCursor(after, 1);
+    const cursor = decodeCursor(after, ['bigint']);
     const where: string[] = [];
     const { params, p } = sqlParams();
     if (filter.operation) where.push(`operation = ${p(filter.operation)}`);

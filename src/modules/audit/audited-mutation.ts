@@ -4,6 +4,7 @@ type MutationReturnType = Parameters<typeof Mutation>[0];
 type MutationOptions = NonNullable<Parameters<typeof Mutation>[1]>;
 import type { RequestContext } from '../../context';
 import { DomainError } from '../../common/errors';
+import { checkArguments } from '../../common/arguments';
 import { factSession } from '../../db/citus';
 
 /** Names of every field declared with @AuditedMutation: a test checks that it equals the schema's Mutation fields. */
@@ -49,11 +50,13 @@ export async function runAudited<P>(
 
 /**
  * Declares a mutation whose resolver returns a MutationOutcome. The middleware wraps it in a transaction with its audit
- * event, and turns a DomainError into `userErrors` on the payload (after rolling everything back).
+ * event, and turns a DomainError into `userErrors` on the payload (after rolling everything back). Malformed strings in
+ * the arguments (checkArguments) are refused the same way, before the transaction begins.
  */
 export function AuditedMutation(returnType: MutationReturnType, options: MutationOptions & { description: string }): MethodDecorator {
   const middleware: MiddlewareFn<RequestContext> = async ({ context, info, args }, next) => {
     try {
+      checkArguments(info, args);
       return await runAudited(context, info.fieldName, args.input ?? args, async () => (await next()) as MutationOutcome<unknown>);
     } catch (err) {
       if (err instanceof DomainError) return { userErrors: err.details };

@@ -1,9 +1,8 @@
-import crypto from 'node:crypto';
 import type { RequestContext } from '../../context';
-import { canonicalJson } from '../../common/canonical-json';
-import { DomainError, ErrorCode, Problems } from '../../common/errors';
+import { requestDigest } from '../../common/canonical-json';
+import { DomainError, ErrorCode, Problems, shown } from '../../common/errors';
 import { ConsentChannel, ConsentEventType, ConsentScope } from '../../common/enums';
-import { checkString, isValidInstant } from '../../common/validate';
+import { checkString, isValidInstant, MAX_FREE_TEXT } from '../../common/validate';
 import type { MutationOutcome } from '../audit/audited-mutation';
 import { decidingEventSql, NOW } from '../eligibility/eligibility.rules';
 import { isUuid } from '../../common/ids';
@@ -57,13 +56,13 @@ export class ConsentService {
     const problems = new Problems();
     if (!isUuid(input.userId)) problems.add('userId', 'userId is not a valid id');
     checkEffective(problems, '', input.effectiveAt, input.reason, ctx.now);
-    checkString(problems, 'reason', input.reason, { max: 2000 });
+    checkString(problems, 'reason', input.reason, { max: MAX_FREE_TEXT });
     checkString(problems, 'idempotencyKey', input.idempotencyKey, { max: 200 });
     problems.throwIfAny();
     const user = await ctx.loaders.user.load(input.userId);
-    if (!user) throw new DomainError(ErrorCode.NOT_FOUND, `No user ${input.userId}`, 'userId');
+    if (!user) throw new DomainError(ErrorCode.NOT_FOUND, `No user ${shown(input.userId)}`, 'userId');
 
-    const digest = crypto.createHash('sha256').update(canonicalJson({ type, ...input, userId: input.userId.toLowerCase() })).digest('hex');
+    const digest = requestDigest({ type, ...input, userId: input.userId.toLowerCase() });
     if (input.idempotencyKey) {
       const replay = await this.replay(ctx, input.idempotencyKey, digest);
       if (replay) return replay;
@@ -113,6 +112,7 @@ export class ConsentService {
   async validateChunk(ctx: RequestContext, rows: ObjectionImportRow[], options: ImportOptions = {}): Promise<string[]> {
     const label = options.rowLabel ?? ((i: number) => `rows[${i}]`);
     const problems = new Problems(200);
+    checkString(problems, 'reason', options.reason, { max: MAX_FREE_TEXT });
     const seen = new Map<string, number>();
     rows.forEach((r, j) => {
       const at = label(j);
@@ -120,7 +120,7 @@ export class ConsentService {
       if (!SCOPES.has(r.scope)) problems.add(`${at}.scope`, `scope must be one of ${[...SCOPES].join(', ')}`);
       if (r.channel != null && !CHANNELS.has(r.channel)) problems.add(`${at}.channel`, `channel must be one of ${[...CHANNELS].join(', ')}`);
       checkEffective(problems, `${at}.`, r.effectiveAt, r.reason ?? options.reason, ctx.now);
-      checkString(problems, `${at}.reason`, r.reason, { max: 2000 });
+      checkString(problems, `${at}.reason`, r.reason, { max: MAX_FREE_TEXT });
       const key = `${r.externalUserId}\u0000${r.scope}\u0000${r.effectiveAt?.getTime?.() ?? ''}`;
       const dup = seen.get(key);
       if (dup !== undefined) problems.add(`${at}.externalUserId`, `duplicates ${label(dup)}`);
@@ -134,7 +134,7 @@ export class ConsentService {
     );
     const idByExternal = new Map(users.map((u) => [u.external_id, u.id]));
     externalIds.forEach((e, j) => {
-      if (e && !idByExternal.has(e)) problems.add(`${label(j)}.externalUserId`, `no user "${e}"`, ErrorCode.NOT_FOUND);
+      if (e && !idByExternal.has(e)) problems.add(`${label(j)}.externalUserId`, `no user "${shown(e)}"`, ErrorCode.NOT_FOUND);
     });
     problems.throwIfAny();
     return externalIds.map((e) => idByExternal.get(e)!);
@@ -175,7 +175,7 @@ export class ConsentService {
   async state(ctx: RequestContext, userId: string, asOfInput?: Date | null): Promise<ConsentState> {
     const asOf = ctx.services.eligibility.asOf(ctx, asOfInput);
     const user = isUuid(userId) ? await ctx.loaders.user.load(userId) : undefined;
-    if (!user) throw new DomainError(ErrorCode.NOT_FOUND, `No user ${userId}`, 'userId');
+    if (!user) throw new DomainError(ErrorCode.NOT_FOUND, `No user ${shown(userId)}`, 'userId');
     const decided: ConsentEventRow[] = await ctx.manager.query(
       `SELECT d.* FROM unnest($3::text[]) AS s(scope)
        CROSS JOIN LATERAL (${decidingEventSql({ asOf: `coalesce($2::timestamptz, ${NOW.asOf})` }, '$1::uuid', 's.scope', EVENT_COLUMNS)}) d`,

@@ -66,10 +66,10 @@ export class ObjectionInput {
   @Field(() => Date, { nullable: true, description: 'When it takes effect: default now; never in the future; in the past only with a reason.' })
   effectiveAt?: Date;
 
-  @Field(() => String, { nullable: true, description: 'Why; required when effectiveAt is in the past.' })
+  @Field(() => String, { nullable: true, description: 'Why; required when effectiveAt is in the past (at most 2,000 characters).' })
   reason?: string;
 
-  @Field(() => String, { nullable: true, description: 'Replaying the same key with the same input returns the original event; with a different input it is a CONFLICT.' })
+  @Field(() => String, { nullable: true, description: 'At most 200 characters. Replaying the same key with the same input returns the original event (a field sent as null counts as omitted); with a different input it is a CONFLICT.' })
   idempotencyKey?: string;
 }
 
@@ -84,7 +84,7 @@ export class ObjectionPayload extends MutationPayload {
 
 @InputType({ description: 'One objection of a bulk import.' })
 export class ObjectionImportRow {
-  @Field({ description: 'externalId of the person.' })
+  @Field({ description: 'externalId of the person (at most 200 characters).' })
   externalUserId: string;
 
   @Field(() => ConsentScope, { description: 'What the objection covers.' })
@@ -96,7 +96,7 @@ export class ObjectionImportRow {
   @Field(() => ConsentChannel, { nullable: true, description: 'Default BULK_IMPORT.' })
   channel?: ConsentChannel;
 
-  @Field(() => String, { nullable: true, description: 'Why (default: the batch reason).' })
+  @Field(() => String, { nullable: true, description: 'Why (default: the batch reason; at most 2,000 characters).' })
   reason?: string;
 }
 
@@ -105,7 +105,7 @@ export class ObjectionsImportInput {
   @Field(() => [ObjectionImportRow], { description: 'Up to 200,000 rows.' })
   rows: ObjectionImportRow[];
 
-  @Field(() => String, { nullable: true, description: 'Reason for rows that give none.' })
+  @Field(() => String, { nullable: true, description: 'Reason for rows that give none (at most 2,000 characters).' })
   reason?: string;
 }
 
@@ -120,7 +120,7 @@ export class ErasureRequestInput {
   @Field(() => ID, { description: 'The person.' })
   userId: string;
 
-  @Field({ description: 'Why (e.g. the request reference).' })
+  @Field({ description: 'Why (e.g. the request reference; at most 2,000 characters).' })
   reason: string;
 }
 

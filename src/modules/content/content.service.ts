@@ -1,8 +1,8 @@
 import type { EntityManager } from 'typeorm';
 import type { RequestContext } from '../../context';
-import { DomainError, ErrorCode, Problems } from '../../common/errors';
+import { DomainError, ErrorCode, Problems, shown } from '../../common/errors';
 import { Connection, decodeCursor, lazyTotal, pageSize, toConnection } from '../../common/pagination';
-import { checkBatch, checkNotFuture, checkString, checkUnique, MAX_TEXT } from '../../common/validate';
+import { checkBatch, checkLanguages, checkNotFuture, checkString, checkUnique, LANGUAGE, MAX_TEXT } from '../../common/validate';
 import type { MutationOutcome } from '../audit/audited-mutation';
 import { inKeyOrder, isUuid } from '../../common/ids';
 import { lockForTransaction, sqlParams } from '../../common/sql';
@@ -14,17 +14,26 @@ import {
 export const CONTENT_COLUMNS = `c.id, c.external_id AS "externalId", c.author_id AS "authorId", c.platform, c.kind, c.text, c.language,
   c.content_hash AS "contentHash", c.created_at AS "createdAt", c.labels, c.deleted_at AS "deletedAt"`;
 
-const LANGUAGE = /^[a-z]{2,3}$/;
 const LABEL = /^[A-Z0-9_]{1,64}$/;
 
-/** Builds the WHERE clauses of a content filter over alias `c`; `p` binds a parameter. */
-export function contentFilterSql(filter: ContentFilter | undefined, p: (v: unknown) => string): string[] {
+/** Refuses a content filter a client sent that no item could match for being malformed (BAD_USER_INPUT on `filter.…`). */
+export function checkContentFilter(filter: ContentFilter | undefined, field = 'filter'): void {
+  if (!filter) return;
+  const problems = new Problems();
+  if (filter.authorId && !isUuid(filter.authorId)) problems.add(`${field}.authorId`, 'authorId is not a valid id');
+  checkLanguages(problems, `${field}.languages`, filter.languages);
+  problems.throwIfAny();
+}
+
+/**
+ * Builds the WHERE clauses of a content filter over alias `c`; `p` binds a parameter. A client's filter is checked
+ * first (checkContentFilter); `checked` skips that for filters the service stored itself (a dataset's spec).
+ */
+export function contentFilterSql(filter: ContentFilter | undefined, p: (v: unknown) => string, checked = false): string[] {
   const where: string[] = [];
   if (!filter) return where;
-  if (filter.authorId) {
-    if (!isUuid(filter.authorId)) throw new DomainError(ErrorCode.BAD_USER_INPUT, 'authorId is not a valid id', 'filter.authorId');
-    where.push(`c.author_id = ${p(filter.authorId)}::uuid`);
-  }
+  if (!checked) checkContentFilter(filter);
+  if (filter.authorId) where.push(`c.author_id = ${p(filter.authorId)}::uuid`);
   if (filter.platforms?.length) where.push(`c.platform = ANY(${p(filter.platforms)}::text[])`);
   if (filter.kinds?.length) where.push(`c.kind = ANY(${p(filter.kinds)}::text[])`);
   if (filter.languages?.length) where.push(`c.language = ANY(${p(filter.languages)}::text[])`);
@@ -53,7 +62,7 @@ export class ContentService {
   /** A keyset page of items ordered by id. */
   async list(ctx: RequestContext, filter: ContentFilter | undefined, first?: number, after?: string): Promise<Connection<ContentRow>> {
     const limit = pageSize(first);
-    const cursor = decodeCursor(after, 1);
+    const cursor = decodeCursor(after, ['uuid']);
     const { params, p } = sqlParams();
     const where = contentFilterSql(filter, p);
     const countWhere = where.length ? `WHERE ${where.join(' AND ')}` : '';
@@ -141,7 +150,7 @@ export class ContentService {
     const existingByExternal = new Map(existing.map((e) => [e.external_id, e]));
     rows.forEach((r, i) => {
       const author = authorByExternal.get(r.authorExternalId);
-      if (!author) problems.add(`items[${i}].authorExternalId`, `no user "${r.authorExternalId}"`, ErrorCode.NOT_FOUND);
+      if (!author) problems.add(`items[${i}].authorExternalId`, `no user "${shown(r.authorExternalId)}"`, ErrorCode.NOT_FOUND);
       else if (author.erased_at) problems.add(`items[${i}].authorExternalId`, `user "${r.authorExternalId}" was erased`, ErrorCode.ALREADY_ERASED);
       const old = existingByExternal.get(r.externalId);
       if (old && author && (old.author_id !== author.id || old.platform !== r.platform || old.kind !== r.kind)) {
@@ -194,7 +203,7 @@ export class ContentService {
     );
     const byExternal = new Map(found.map((f) => [f.external_id, f]));
     externalIds.forEach((e, i) => {
-      if (!byExternal.has(e)) problems.add(`${listField}[${i}].externalId`, `no content item "${e}"`, ErrorCode.NOT_FOUND);
+      if (!byExternal.has(e)) problems.add(`${listField}[${i}].externalId`, `no content item "${shown(e)}"`, ErrorCode.NOT_FOUND);
     });
     return byExternal;
   }

@@ -70,7 +70,7 @@ export abstract class ContentSelection {
   @Field(() => [ContentKind], { nullable: true, description: 'Only these kinds.' })
   kinds?: ContentKind[];
 
-  @Field(() => [String], { nullable: true, description: 'Only these languages.' })
+  @Field(() => [String], { nullable: true, description: 'Only these languages: ISO 639 codes in lower case (e.g. de), at most 200; anything else is BAD_USER_INPUT.' })
   languages?: string[];
 
   @Field(() => Date, { nullable: true, description: 'Only items created at or after this instant.' })
@@ -88,10 +88,10 @@ export class ContentFilter extends ContentSelection {
 
 @InputType({ description: 'One item to create or update, matched on externalId.' })
 export class ContentIngestRow {
-  @Field({ description: 'Id of the item on the platform (unique).' })
+  @Field({ description: 'Id of the item on the platform (unique; at most 200 characters).' })
   externalId: string;
 
-  @Field({ description: 'externalId of the author (must be ingested first).' })
+  @Field({ description: 'externalId of the author (must be ingested first; at most 200 characters).' })
   authorExternalId: string;
 
   @Field(() => Platform, { description: 'Where it was produced.' })

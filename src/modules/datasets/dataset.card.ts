@@ -55,25 +55,33 @@ export async function cardData(ctx: RequestContext, dataset: DatasetRow): Promis
 
 const purposeOf = (d: DatasetRow) => d.purpose ?? '(no purpose given)';
 
+/**
+ * Text from users or clients inside one Markdown line: line breaks become spaces (no new block can start: headings,
+ * lists, link reference definitions) and every character that Markdown or HTML could read as syntax is
+ * backslash-escaped (CommonMark lets any ASCII punctuation be), so the text shows as typed and no link, image, HTML
+ * tag, emphasis, code span or table cell can be formed from it.
+ */
+export const mdText = (s: string) => s.replace(/[\r\n]+/g, ' ').replace(/[\\`*_{}[\]()<>#+!|~&"':]/g, '\\$&');
+
 /** The card as Markdown. */
 export function cardMarkdown(c: CardData): string {
   const d = c.dataset;
   const table = (title: string, rows: { key: string; count: number }[]) =>
-    [`### ${title}`, '', '| value | items | share |', '|---|---:|---:|', ...rows.map((r) => `| ${r.key} | ${r.count} | ${d.memberCount ? ((100 * r.count) / d.memberCount).toFixed(1) : '0.0'}% |`), ''].join('\n');
+    [`### ${title}`, '', '| value | items | share |', '|---|---:|---:|', ...rows.map((r) => `| ${mdText(r.key)} | ${r.count} | ${d.memberCount ? ((100 * r.count) / d.memberCount).toFixed(1) : '0.0'}% |`), ''].join('\n');
   return [
-    `# Dataset card: ${d.name} v${d.version}`,
+    `# Dataset card: ${mdText(d.name)} v${d.version}`,
     '',
-    `**Purpose:** ${purposeOf(d)}  `,
+    `**Purpose:** ${mdText(purposeOf(d))}  `,
     `**Status:** ${d.status}${d.supersededBy ? ` (superseded by ${d.supersededBy})` : ''}  `,
-    `**Made by:** ${d.origin} by ${d.requestedBy}  `,
+    `**Made by:** ${d.origin} by ${mdText(d.requestedBy)}  `,
     `**Snapshot:** ${d.snapshotAt.toISOString()} (membership honours every objection, erasure and change recorded by then)  `,
     `**Members:** ${d.memberCount} of ${d.candidateCount} candidates  `,
     `**Manifest digest (SHA-256):** \`${d.manifestDigest}\``,
     '',
     '## Policy',
     '',
-    `${c.policy.key} v${c.policy.version} (${c.policy.mode}), purpose ${c.policy.purpose}, legal basis: ${c.policy.legalBasis}.`,
-    `Minimum age ${c.policy.minimumAge}; regions ${c.policy.regions.join(', ')}; platforms ${c.policy.platforms.join(', ')}; kinds ${c.policy.kinds.join(', ')}; excluded labels ${c.policy.excludedLabels.join(', ') || 'none'}.`,
+    `${mdText(c.policy.key)} v${c.policy.version} (${c.policy.mode}), purpose ${c.policy.purpose}, legal basis: ${mdText(c.policy.legalBasis)}.`,
+    `Minimum age ${c.policy.minimumAge}; regions ${c.policy.regions.join(', ')}; platforms ${c.policy.platforms.join(', ')}; kinds ${c.policy.kinds.join(', ')}; excluded labels ${mdText(c.policy.excludedLabels.join(', ')) || 'none'}.`,
     '',
     '## Composition',
     '',
@@ -89,8 +97,8 @@ export function cardMarkdown(c: CardData): string {
     '',
     '## Lineage',
     '',
-    ...(c.parents.length ? c.parents.map((p) => `- from ${p.label} (${p.relation}, ${p.id})`) : ['- built from content directly']),
-    ...c.children.map((p) => `- used by ${p.label} (${p.relation}, ${p.id})`),
+    ...(c.parents.length ? c.parents.map((p) => `- from ${mdText(p.label)} (${p.relation}, ${p.id})`) : ['- built from content directly']),
+    ...c.children.map((p) => `- used by ${mdText(p.label)} (${p.relation}, ${p.id})`),
     '',
   ].join('\n');
 }

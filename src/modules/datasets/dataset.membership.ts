@@ -27,8 +27,9 @@ export const sampleHashSql = (idSql: string, seed: string) => `(('x' || substr(m
  * snapshot's knowledge, only items known to it, with their labels as known.
  */
 export function candidatesSql(m: MembershipInput): string {
-  // The stored filters are the content filter's fields (instants as ISO text, which PostgreSQL casts the same way).
-  const conds = contentFilterSql(m.spec.filters as ContentFilter | undefined, m.p);
+  // The stored filters are the content filter's fields (instants as ISO text, which PostgreSQL casts the same way),
+  // checked when the version was requested.
+  const conds = contentFilterSql(m.spec.filters as ContentFilter | undefined, m.p, true);
   if (m.spec.parents?.length) {
     conds.push(`(c.id, c.author_id) IN (SELECT item_id, author_id FROM dataset_members WHERE dataset_id = ANY(${m.p(m.spec.parents)}::uuid[]))`);
   }

@@ -1,8 +1,8 @@
 import crypto from 'node:crypto';
 import type { RequestContext } from '../../context';
-import { DomainError, ErrorCode, Problems } from '../../common/errors';
+import { DomainError, ErrorCode, Problems, shown } from '../../common/errors';
 import { Connection, decodeCursor, lazyTotal, pageSize, toConnection } from '../../common/pagination';
-import { checkString } from '../../common/validate';
+import { checkLanguages, checkString, MAX_FREE_TEXT } from '../../common/validate';
 import type { MutationOutcome } from '../audit/audited-mutation';
 import { evaluationFromSql, known, NOW, reasonsSql, unknownTo } from '../eligibility/eligibility.rules';
 import { inKeyOrder, isUuid } from '../../common/ids';
@@ -61,13 +61,14 @@ export class DatasetService {
 
   async get(ctx: RequestContext, id: string): Promise<DatasetRow> {
     const d = await this.visibleById(ctx, id);
-    if (!d) throw new DomainError(ErrorCode.NOT_FOUND, `No dataset ${id}`, 'datasetId');
+    if (!d) throw new DomainError(ErrorCode.NOT_FOUND, `No dataset ${shown(id)}`, 'datasetId');
     return d;
   }
 
   async list(ctx: RequestContext, filter: DatasetsFilter = {}, first?: number, after?: string): Promise<Connection<DatasetRow>> {
     const limit = pageSize(first);
-    const cursor = decodeCursor(after, 1);
+    // Newest first: the key is (created_at, id), the instant as text with microseconds so that it survives JSON.
+    const cursor = decodeCursor(after, ['timestamp', 'uuid']);
     const { params, p } = sqlParams();
     const where: string[] = [];
     if (filter.name) where.push(`d.name = ${p(filter.name)}`);
@@ -89,7 +90,8 @@ export class DatasetService {
   async request(ctx: RequestContext, input: DatasetRequestInput): Promise<MutationOutcome<DatasetPayload>> {
     const problems = new Problems();
     if (!NAME.test(input.name)) problems.add('name', 'name must be letters, digits, dot, dash or underscore (1-100 characters)');
-    checkString(problems, 'purpose', input.purpose, { max: 2000 });
+    checkString(problems, 'purpose', input.purpose, { max: MAX_FREE_TEXT });
+    checkLanguages(problems, 'filters.languages', input.filters?.languages);
     checkSample(problems, 'sample', input.sample);
     if (input.cap != null && !(input.cap >= 1)) problems.add('cap', 'cap must be at least 1');
     if (input.filters?.createdFrom && input.filters.createdTo && input.filters.createdFrom >= input.filters.createdTo) problems.add('filters.createdTo', 'createdTo must be after createdFrom');
@@ -109,6 +111,8 @@ export class DatasetService {
     if ([DeriveOperation.FILTER, DeriveOperation.SAMPLE].includes(input.operation) && parents.length !== 1) problems.add('parentIds', `${input.operation} takes exactly one parent`);
     if (input.operation === DeriveOperation.FILTER && !specFilters(input.filters)) problems.add('filters', 'FILTER needs filters');
     if (input.operation === DeriveOperation.SAMPLE && !input.sample) problems.add('sample', 'SAMPLE needs a sample');
+    checkString(problems, 'purpose', input.purpose, { max: MAX_FREE_TEXT });
+    checkLanguages(problems, 'filters.languages', input.filters?.languages);
     checkSample(problems, 'sample', input.sample);
     problems.throwIfAny();
     const rows = await this.byIds(ctx, parents);
@@ -214,7 +218,7 @@ export class DatasetService {
   /** A keyset page of members ordered by item id. */
   async members(ctx: RequestContext, dataset: DatasetRow, first?: number, after?: string): Promise<Connection<DatasetMember>> {
     const limit = pageSize(first);
-    const cursor = decodeCursor(after, 1);
+    const cursor = decodeCursor(after, ['uuid']);
     const rows: DatasetMember[] = await ctx.manager.query(
       `SELECT item_id AS "itemId", content_hash AS "contentHash" FROM dataset_members WHERE dataset_id = $1 ${cursor ? 'AND item_id > $2::uuid' : ''} ORDER BY item_id LIMIT ${limit + 1}`,
       cursor ? [dataset.id, cursor[0]] : [dataset.id],

@@ -176,7 +176,7 @@ export class DatasetRequestInput {
   @Field({ defaultValue: 'eu-ai-training', description: 'Policy key: its latest ENFORCE version is used (later DRY_RUN versions are not).' })
   policyKey: string;
 
-  @Field(() => String, { nullable: true, description: 'What it is for.' })
+  @Field(() => String, { nullable: true, description: 'What it is for (at most 2,000 characters; shown on the dataset card).' })
   purpose?: string;
 
   @Field(() => DatasetFilterInput, { nullable: true, description: 'Which items to draw from.' })
@@ -206,7 +206,7 @@ export class DatasetDeriveInput {
   @Field(() => SampleInput, { nullable: true, description: 'SAMPLE: the sample to keep.' })
   sample?: SampleInput;
 
-  @Field(() => String, { nullable: true, description: 'What it is for.' })
+  @Field(() => String, { nullable: true, description: 'What it is for (at most 2,000 characters; shown on the dataset card).' })
   purpose?: string;
 }
 

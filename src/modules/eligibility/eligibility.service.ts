@@ -79,7 +79,7 @@ export class EligibilityService {
     const asOf = this.asOf(ctx, asOfInput);
     const policy = await this.enforcedPolicy(ctx, policyKey);
     const limit = pageSize(first);
-    const cursor = decodeCursor(after, 1);
+    const cursor = decodeCursor(after, ['uuid']);
     const { params, p } = sqlParams(...bulkParams(policy, asOfInput));
     // The policy's values are bound once, first, and shared by the page and the count.
     const bound = new Map<unknown, string>();

@@ -1,7 +1,7 @@
 import type { RequestContext } from '../../context';
-import { DomainError, ErrorCode, Problems } from '../../common/errors';
+import { DomainError, ErrorCode, Problems, shown } from '../../common/errors';
 import { Connection, decodeCursor, lazyTotal, pageSize, toConnection } from '../../common/pagination';
-import { checkString } from '../../common/validate';
+import { checkString, MAX_FREE_TEXT } from '../../common/validate';
 import type { MutationOutcome } from '../audit/audited-mutation';
 import { inKeyOrder, isUuid } from '../../common/ids';
 import { sqlParams } from '../../common/sql';
@@ -41,13 +41,13 @@ export class LineageService {
 
   async run(ctx: RequestContext, id: string): Promise<TrainingRunRow> {
     const run = isUuid(id) ? await ctx.loaders.trainingRun.load(id) : undefined;
-    if (!run || !ctx.services.access.sees(ctx, run.recordedBy)) throw new DomainError(ErrorCode.NOT_FOUND, `No training run ${id}`, 'runId');
+    if (!run || !ctx.services.access.sees(ctx, run.recordedBy)) throw new DomainError(ErrorCode.NOT_FOUND, `No training run ${shown(id)}`, 'runId');
     return run;
   }
 
   async listRuns(ctx: RequestContext, modelName: string | undefined, first?: number, after?: string): Promise<Connection<TrainingRunRow>> {
     const limit = pageSize(first);
-    const cursor = decodeCursor(after, 1);
+    const cursor = decodeCursor(after, ['uuid']);
     const { params, p } = sqlParams();
     const where: string[] = [ctx.services.access.ownerSql(ctx, 'r.recorded_by', p)];
     if (modelName) where.push(`r.model_name = ${p(modelName)}`);
@@ -66,7 +66,7 @@ export class LineageService {
     const problems = new Problems();
     checkString(problems, 'modelName', input.modelName, { required: true, max: 200 });
     checkString(problems, 'modelVersion', input.modelVersion, { required: true, max: 100 });
-    checkString(problems, 'description', input.description, { max: 2000 });
+    checkString(problems, 'description', input.description, { max: MAX_FREE_TEXT });
     const ids = [...new Set(input.datasetIds.map((d) => d.toLowerCase()))];
     if (ids.length === 0) problems.add('datasetIds', 'at least one dataset is needed');
     problems.throwIfAny();
@@ -92,7 +92,7 @@ export class LineageService {
   /** trainingRunReview: RETRAIN_REQUIRED or RISK_ACCEPTED, recorded with the taint it covers. */
   async reviewRun(ctx: RequestContext, input: TrainingRunReviewInput): Promise<MutationOutcome<TrainingRunPayload>> {
     const problems = new Problems();
-    checkString(problems, 'reason', input.reason, { required: true, max: 2000 });
+    checkString(problems, 'reason', input.reason, { required: true, max: MAX_FREE_TEXT });
     problems.throwIfAny();
     const run = await this.run(ctx, input.runId);
     const [tainted] = await this.taintedMembers(ctx, [run.id]);
@@ -169,7 +169,7 @@ export class LineageService {
       [nodeId],
     );
     if (!start || !ctx.services.access.sees(ctx, start.owner)) {
-      throw new DomainError(ErrorCode.NOT_FOUND, `No dataset or training run ${nodeId}`, 'nodeId');
+      throw new DomainError(ErrorCode.NOT_FOUND, `No dataset or training run ${shown(nodeId)}`, 'nodeId');
     }
     const walks = [];
     if (direction !== LineageDirection.DOWNSTREAM) walks.push(`SELECT node, depth, 'UP' AS dir FROM (${lineageWalkSql('UP', '$1::uuid', '$2::int')}) up`);
@@ -209,7 +209,7 @@ export class LineageService {
   /** subjectFootprint: the person's content count, every dataset version holding it, every run built on those. */
   async footprint(ctx: RequestContext, userId: string): Promise<SubjectFootprint> {
     const user = isUuid(userId) ? await ctx.loaders.user.load(userId) : undefined;
-    if (!user) throw new DomainError(ErrorCode.NOT_FOUND, `No user ${userId}`, 'userId');
+    if (!user) throw new DomainError(ErrorCode.NOT_FOUND, `No user ${shown(userId)}`, 'userId');
     const [{ n }] = await ctx.manager.query(`SELECT count(*)::int AS n FROM content_items WHERE author_id = $1`, [user.id]);
     const { params, p } = sqlParams(user.id);
     const held: (DatasetRow & { items: number })[] = await ctx.manager.query(

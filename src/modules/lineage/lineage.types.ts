@@ -74,16 +74,16 @@ export class TrainingRunReview {
 
 @InputType({ description: 'A training run to record.' })
 export class TrainingRunRecordInput {
-  @Field({ description: 'Model name.' })
+  @Field({ description: 'Model name (at most 200 characters).' })
   modelName: string;
 
-  @Field({ description: 'Model version (unique per model name).' })
+  @Field({ description: 'Model version (unique per model name; at most 100 characters).' })
   modelVersion: string;
 
   @Field(() => [ID], { description: 'Dataset versions it consumed.' })
   datasetIds: string[];
 
-  @Field(() => String, { nullable: true, description: 'Free text.' })
+  @Field(() => String, { nullable: true, description: 'Free text (at most 2,000 characters).' })
   description?: string;
 }
 
@@ -95,7 +95,7 @@ export class TrainingRunReviewInput {
   @Field(() => ReviewDecision, { description: 'RETRAIN_REQUIRED or RISK_ACCEPTED.' })
   decision: ReviewDecision;
 
-  @Field({ description: 'Why (required).' })
+  @Field({ description: 'Why (required; at most 2,000 characters).' })
   reason: string;
 }
 

@@ -1,5 +1,6 @@
 import type { RequestContext } from '../../context';
-import { DomainError, ErrorCode, Problems } from '../../common/errors';
+import { DomainError, ErrorCode, Problems, shown } from '../../common/errors';
+import { checkString, MAX_FREE_TEXT } from '../../common/validate';
 import { EU27, ISO_COUNTRIES } from '../../common/iso-countries';
 import { inKeyOrder, isUuid } from '../../common/ids';
 import { lockForTransaction } from '../../common/sql';
@@ -20,7 +21,7 @@ export class PolicyService {
     const rows: Policy[] = version
       ? await ctx.manager.query(`SELECT ${COLUMNS} FROM policies WHERE key = $1 AND version = $2`, [key, version])
       : await ctx.manager.query(`SELECT ${COLUMNS} FROM policies WHERE key = $1 ORDER BY version DESC LIMIT 1`, [key]);
-    if (!rows[0]) throw new DomainError(ErrorCode.NOT_FOUND, `No policy "${key}"${version ? ` version ${version}` : ''}`, 'policyKey');
+    if (!rows[0]) throw new DomainError(ErrorCode.NOT_FOUND, `No policy "${shown(key)}"${version ? ` version ${version}` : ''}`, 'policyKey');
     return rows[0];
   }
 
@@ -55,6 +56,7 @@ export class PolicyService {
     const problems = new Problems();
     if (!/^[a-z0-9][a-z0-9-]{0,62}$/.test(input.key)) problems.add('key', 'key must be lowercase letters, digits and dashes (1-63 characters)');
     if (!input.legalBasis?.trim() || input.legalBasis.length > 500) problems.add('legalBasis', 'legalBasis is required (at most 500 characters)');
+    checkString(problems, 'description', input.description, { max: MAX_FREE_TEXT });
     if (!Number.isInteger(input.minimumAge) || input.minimumAge < 0 || input.minimumAge > 120) problems.add('minimumAge', 'minimumAge must be 0-120');
     else if (input.mode === PolicyMode.ENFORCE && input.minimumAge < ADULT) {
       problems.add('minimumAge', `an ENFORCE version needs minimumAge ${ADULT} or more (a DRY_RUN version may go lower, for what-if reports)`);
@@ -62,7 +64,7 @@ export class PolicyService {
     const regions = input.regions ?? EU27;
     if (regions.length === 0) problems.add('regions', 'regions must not be empty');
     regions.forEach((r, i) => {
-      if (!ISO_COUNTRIES.has(r)) problems.add(`regions[${i}]`, `"${r}" is not an ISO 3166-1 alpha-2 country code`);
+      if (!ISO_COUNTRIES.has(r)) problems.add(`regions[${i}]`, `"${shown(r)}" is not an ISO 3166-1 alpha-2 country code`);
     });
     if (input.platforms.length === 0) problems.add('platforms', 'platforms must not be empty');
     if (input.kinds.length === 0) problems.add('kinds', 'kinds must not be empty');

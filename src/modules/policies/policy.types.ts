@@ -61,10 +61,10 @@ export class PolicyPublishInput {
   @Field(() => Purpose, { defaultValue: Purpose.AI_MODEL_TRAINING, description: 'Processing purpose.' })
   purpose: Purpose;
 
-  @Field({ description: 'Legal basis relied on.' })
+  @Field({ description: 'Legal basis relied on (at most 500 characters).' })
   legalBasis: string;
 
-  @Field(() => String, { nullable: true, description: 'Free-text description.' })
+  @Field(() => String, { nullable: true, description: 'Free-text description (at most 2,000 characters).' })
   description?: string;
 
   @Field(() => Int, { defaultValue: 18, description: 'Minimum author age at creation: 18 or more for ENFORCE, any age for DRY_RUN.' })

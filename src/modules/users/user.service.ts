@@ -1,9 +1,9 @@
 import type { RequestContext } from '../../context';
-import { DomainError, ErrorCode, Problems } from '../../common/errors';
+import { DomainError, ErrorCode, Problems, shown } from '../../common/errors';
 import { ISO_COUNTRIES } from '../../common/iso-countries';
 import { Connection, decodeCursor, lazyTotal, pageSize, toConnection } from '../../common/pagination';
 import { inKeyOrder, isUuid } from '../../common/ids';
-import { checkBatch, checkEmail, checkNotFuture, checkString, checkUnique, isCalendarDate } from '../../common/validate';
+import { checkBatch, checkEmail, checkNotFuture, checkString, checkUnique, isCalendarDate, MAX_FREE_TEXT } from '../../common/validate';
 import { sqlParams } from '../../common/sql';
 import type { MutationOutcome } from '../audit/audited-mutation';
 import { UserFilter, UserRow, UsersIngestInput, UsersIngestPayload } from './user.types';
@@ -24,14 +24,14 @@ export class UserService {
 
   async get(ctx: RequestContext, id: string): Promise<UserRow> {
     const user = await ctx.loaders.user.load(id);
-    if (!user) throw new DomainError(ErrorCode.NOT_FOUND, `No user ${id}`, 'id');
+    if (!user) throw new DomainError(ErrorCode.NOT_FOUND, `No user ${shown(id)}`, 'id');
     return user;
   }
 
   /** A keyset page of users ordered by id. */
   async list(ctx: RequestContext, filter: UserFilter = {}, first?: number, after?: string): Promise<Connection<UserRow>> {
     const limit = pageSize(first);
-    const cursor = decodeCursor(after, 1);
+    const cursor = decodeCursor(after, ['uuid']);
     const { params, p } = sqlParams();
     const where: string[] = [];
     if (filter.country) where.push(`u.country = ${p(filter.country)}`);
@@ -58,7 +58,7 @@ export class UserService {
       checkString(problems, `${f}.externalId`, r.externalId, { required: true, max: 200 });
       checkString(problems, `${f}.handle`, r.handle, { max: 200 });
       checkEmail(problems, `${f}.email`, r.email);
-      if (!ISO_COUNTRIES.has(r.country)) problems.add(`${f}.country`, `country "${r.country}" is not an ISO 3166-1 alpha-2 code`);
+      if (!ISO_COUNTRIES.has(r.country)) problems.add(`${f}.country`, `country "${shown(r.country)}" is not an ISO 3166-1 alpha-2 code`);
       if (r.birthDate != null) {
         if (!isCalendarDate(r.birthDate)) problems.add(`${f}.birthDate`, 'birthDate is not a calendar date (YYYY-MM-DD)');
         else if (r.birthDate > ctx.now.toISOString().slice(0, 10)) problems.add(`${f}.birthDate`, 'birthDate is in the future');
@@ -126,11 +126,11 @@ export class UserService {
   async erase(ctx: RequestContext, input: ErasureRequestInput): Promise<MutationOutcome<ErasureRequestPayload>> {
     const problems = new Problems();
     if (!isUuid(input.userId)) problems.add('userId', 'userId is not a valid id');
-    checkString(problems, 'reason', input.reason, { required: true, max: 2000 });
+    checkString(problems, 'reason', input.reason, { required: true, max: MAX_FREE_TEXT });
     problems.throwIfAny();
     // The row lock orders the erasure against every ingest of this person and of their content (they lock it too).
     const [user] = await ctx.manager.query(`SELECT id, erased_at FROM users WHERE id = $1 FOR UPDATE`, [input.userId]);
-    if (!user) throw new DomainError(ErrorCode.NOT_FOUND, `No user ${input.userId}`, 'userId');
+    if (!user) throw new DomainError(ErrorCode.NOT_FOUND, `No user ${shown(input.userId)}`, 'userId');
     if (user.erased_at) throw new DomainError(ErrorCode.ALREADY_ERASED, 'This person was already erased', 'userId');
     await ctx.manager.query(
       `UPDATE users SET email = NULL, handle = NULL, birth_date = NULL, erased_at = now(), erased_by = $2, erasure_reason = $3, updated_at = now() WHERE id = $1`,

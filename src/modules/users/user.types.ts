@@ -63,10 +63,10 @@ export class UserFilter {
 
 @InputType({ description: 'One user to create or update, matched on externalId.' })
 export class UserIngestRow {
-  @Field({ description: 'Id of the person on the platform (unique).' })
+  @Field({ description: 'Id of the person on the platform (unique; at most 200 characters).' })
   externalId: string;
 
-  @Field(() => String, { nullable: true, description: 'Public handle.' })
+  @Field(() => String, { nullable: true, description: 'Public handle (at most 200 characters).' })
   handle?: string;
 
   @Field(() => String, { nullable: true, description: 'Email address.' })
