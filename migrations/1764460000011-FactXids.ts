@@ -29,6 +29,8 @@ export class FactXids1764460000011 implements MigrationInterface {
   }
 
   private async replace(q: QueryRunner, from: string, to: string): Promise<void> {
+    // On Citus, DDL on reference tables may not follow parallel DDL on distributed ones in one transaction.
+    await q.query(`SET LOCAL citus.multi_shard_modify_mode TO 'sequential'`);
     const defaults: { tbl: string; col: string }[] = await q.query(
       `SELECT c.relname AS tbl, a.attname AS col FROM pg_attrdef d
          JOIN pg_class c ON c.oid = d.adrelid JOIN pg_attribute a ON a.attrelid = d.adrelid AND a.attnum = d.adnum

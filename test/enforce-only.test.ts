@@ -2,7 +2,7 @@ import crypto from 'node:crypto';
 import { Role } from '../src/common/auth';
 import { openDatabase } from '../src/db/data-source';
 import { migrations } from '../migrations';
-import { freshDatabaseConfig, ok, startTestApp, TestApp, uniq } from './helpers';
+import { freshDatabaseConfig, notOnCitus, ok, startTestApp, TestApp, uniq } from './helpers';
 import { World } from './world';
 
 /**
@@ -163,7 +163,8 @@ describe('ENFORCE versions and the minimum age', () => {
 });
 
 describe('the minimum-age migration on a database that already holds an ENFORCE version under 18', () => {
-  it('keeps that version (policies are append-only), refuses new ones, and validates the check only on clean data', async () => {
+  notOnCitus('undoes and re-applies the later migrations on a schema already distributed, where Citus refuses some of their DDL '
+    + '(ADD COLUMN with a CHECK on a distributed table); a new cluster is migrated before it is distributed (deploy/citus/setup.sh)').it('keeps that version (policies are append-only), refuses new ones, and validates the check only on clean data', async () => {
     const fresh = await freshDatabaseConfig();
     const db = await openDatabase(fresh.config, { runMigrations: false });
     const ds = db.dataSource;
