@@ -13,7 +13,7 @@ import { GraphQLError, GraphQLFormattedError, Kind, OperationDefinitionNode } fr
 import type { DataSource } from 'typeorm';
 import { Config } from './config';
 import { authenticate, AuthenticationError, resolveAuthSecret, unauthenticated } from './common/auth';
-import { DomainError, ErrorCode } from './common/errors';
+import { DomainError, ErrorCode, RateLimitedError } from './common/errors';
 import { createContext, RequestContext } from './context';
 import { buildSchema } from './schema';
 import { createServices, Services } from './services';
@@ -119,7 +119,8 @@ export function formatError(config: Config) {
   return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
     const original = error instanceof GraphQLError ? error.originalError : error;
     if (original instanceof DomainError) {
-      return { message: original.message, locations: formatted.locations, path: formatted.path, extensions: { code: original.code, field: original.details[0]?.field } };
+      const retry = original instanceof RateLimitedError ? { retryAfterSeconds: original.retryAfterSeconds } : {};
+      return { message: original.message, locations: formatted.locations, path: formatted.path, extensions: { code: original.code, field: original.details[0]?.field, ...retry } };
     }
     // A document limit (armor's rules run in validation, which labels its errors GRAPHQL_VALIDATION_FAILED).
     if (original instanceof GraphQLError && original.extensions?.limit) {
