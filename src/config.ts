@@ -29,6 +29,10 @@ export interface Config {
   exportIdleTimeoutMs: number;
   /** Slowest reading accepted over that window while the export waits for the client (EXPORT_MIN_KB_PER_SECOND). */
   exportMinBytesPerSecond: number;
+  /** Whole-corpus evaluations (eligibility reports and counts, taint, lineage…) running at once, in all (CORPUS_CONCURRENCY). */
+  corpusConcurrency: number;
+  /** Of those, how many one role may run at once (CORPUS_CONCURRENCY_PER_ROLE); more are refused with 429 RATE_LIMITED. */
+  corpusConcurrencyPerRole: number;
   /** statement_timeout of ordinary requests (STATEMENT_TIMEOUT_SECONDS), in milliseconds. */
   statementTimeoutMs: number;
   /** statement_timeout of dataset builds and bulk imports (BUILD_STATEMENT_TIMEOUT_SECONDS); 0: none. */
@@ -46,6 +50,13 @@ export interface Config {
   /** Seconds between the service's own checkpoints; 0 = none (AUDIT_CHECKPOINT_INTERVAL, default 5m). */
   auditCheckpointIntervalSeconds: number;
 }
+
+/** Connections in the service's pool (the embedded database has one). */
+export const POOL_SIZE = 10;
+/** Whole-corpus evaluations at once by default: half the pool, so that ordinary requests always find a connection. */
+export const DEFAULT_CORPUS_CONCURRENCY = Math.floor(POOL_SIZE / 2);
+/** Per role by default: no one role takes more than 2 of them. */
+export const DEFAULT_CORPUS_CONCURRENCY_PER_ROLE = 2;
 
 export const DEFAULT_TOKEN_MAX_LIFETIME_SECONDS = 12 * 3600;
 
@@ -118,6 +129,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const exportConcurrency = number('EXPORT_CONCURRENCY', 3, 1, 1000, 'a number of exports');
   const exportIdleTimeoutSeconds = number('EXPORT_IDLE_TIMEOUT_SECONDS', 30, 1, 3600, 'a number of seconds');
   const exportMinKbPerSecond = number('EXPORT_MIN_KB_PER_SECOND', 16, 0, 1_000_000, 'a number of kilobytes a second');
+  const corpusConcurrency = number('CORPUS_CONCURRENCY', DEFAULT_CORPUS_CONCURRENCY, 1, POOL_SIZE - 1, 'a number of evaluations');
+  const corpusConcurrencyPerRole = number('CORPUS_CONCURRENCY_PER_ROLE', Math.min(DEFAULT_CORPUS_CONCURRENCY_PER_ROLE, corpusConcurrency), 1, POOL_SIZE - 1, 'a number of evaluations');
   const statementTimeoutSeconds = number('STATEMENT_TIMEOUT_SECONDS', 30, 1, 86400, 'a number of seconds');
   const buildStatementTimeoutSeconds = number('BUILD_STATEMENT_TIMEOUT_SECONDS', 900, 1, 86400, 'a number of seconds');
   const exportStatementTimeoutSeconds = number('EXPORT_STATEMENT_TIMEOUT_SECONDS', 3600, 1, 86400, 'a number of seconds');
@@ -146,6 +159,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     exportConcurrency: Math.floor(exportConcurrency),
     exportIdleTimeoutMs: Math.round(exportIdleTimeoutSeconds * 1000),
     exportMinBytesPerSecond: Math.round(exportMinKbPerSecond * 1024),
+    corpusConcurrency: Math.floor(corpusConcurrency),
+    corpusConcurrencyPerRole: Math.floor(corpusConcurrencyPerRole),
     statementTimeoutMs: Math.round(statementTimeoutSeconds * 1000),
     buildStatementTimeoutMs: Math.round(buildStatementTimeoutSeconds * 1000),
     exportStatementTimeoutMs: Math.round(exportStatementTimeoutSeconds * 1000),

@@ -16,7 +16,7 @@ import { authenticate, AuthenticationError, resolveAuthSecret, unauthenticated }
 import { authenticateFirst, errorHandler, graphqlBody, hasAlias, introspectionOnly, notFound, sendProblem, viewerOf as authenticatedViewer } from './common/http';
 import { Metrics } from './common/metrics';
 import { readiness } from './db/readiness';
-import { DomainError, ErrorCode, isConnectionLost, shown } from './common/errors';
+import { DomainError, ErrorCode, isConnectionLost, RateLimitedError, shown } from './common/errors';
 import { createContext, RequestContext } from './context';
 import { buildSchema } from './schema';
 import { createServices, Services } from './services';
@@ -133,7 +133,8 @@ function maskErrors(config: Config) {
   return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
     const original = error instanceof GraphQLError ? error.originalError : error;
     if (original instanceof DomainError) {
-      return { message: original.message, locations: formatted.locations, path: formatted.path, extensions: { code: original.code, field: original.details[0]?.field } };
+      const retry = original instanceof RateLimitedError ? { retryAfterSeconds: original.retryAfterSeconds } : {};
+      return { message: original.message, locations: formatted.locations, path: formatted.path, extensions: { code: original.code, field: original.details[0]?.field, ...retry } };
     }
     // A document limit (armor's rules run in validation, which labels its errors GRAPHQL_VALIDATION_FAILED).
     if (original instanceof GraphQLError && original.extensions?.limit) {

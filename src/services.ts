@@ -1,3 +1,4 @@
+import { CorpusGate } from './common/corpus-gate';
 import { AccessService } from './modules/access/access.service';
 import { AuditService } from './modules/audit/audit.service';
 import { ConsentService } from './modules/consent/consent.service';
@@ -20,6 +21,8 @@ export function createServices() {
     consent: new ConsentService(),
     datasets: new DatasetService(),
     lineage: new LineageService(),
+    /** Bounds whole-corpus evaluations at once, per role (process-wide state, shared by every request). */
+    corpus: new CorpusGate(),
   };
 }
 

@@ -17,6 +17,11 @@ export enum ErrorCode {
   SERVICE_UNAVAILABLE = 'SERVICE_UNAVAILABLE',
   /** Too much of this kind of work is running (exports beyond their connection budget); retry after a while. */
   BUSY = 'BUSY',
+  /**
+   * Too many whole-corpus evaluations of the caller's role (or of the service) are running (CORPUS_CONCURRENCY_PER_ROLE,
+   * CORPUS_CONCURRENCY): refused at once with HTTP 429, `Retry-After` and `retryAfterSeconds`, never queued.
+   */
+  RATE_LIMITED = 'RATE_LIMITED',
   /** A statement ran past the timeout of its kind of work (STATEMENT_TIMEOUT_SECONDS and friends); nothing was changed. */
   TIMEOUT = 'TIMEOUT',
 }
@@ -43,6 +48,19 @@ export class DomainError extends Error {
     const first = details[0];
     const more = details.length > 1 ? ` (and ${details.length - 1} more)` : '';
     return new DomainError(first.code, `${first.message}${more}`, first.field, details);
+  }
+}
+
+/**
+ * A refusal because too much of a kind of work is running: nothing was done, the same request may succeed later. Its
+ * `extensions.http` gives GraphQL answers status 429 and a `Retry-After` header (Apollo Server reads them).
+ */
+export class RateLimitedError extends DomainError {
+  constructor(message: string, readonly retryAfterSeconds: number) {
+    super(ErrorCode.RATE_LIMITED, message);
+  }
+  get extensions() {
+    return { code: this.code, http: { status: 429, headers: new Map([['retry-after', String(this.retryAfterSeconds)]]) } };
   }
 }
 

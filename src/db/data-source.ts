@@ -1,7 +1,7 @@
 import { DataSource, MigrationExecutor } from 'typeorm';
 import type { Logger } from 'pino';
 import { types } from 'pg';
-import { Config } from '../config';
+import { Config, POOL_SIZE } from '../config';
 import { migrations } from '../../migrations';
 import { entities } from './entities';
 import { startEmbeddedPostgres, EmbeddedPostgres } from './embedded';
@@ -50,7 +50,7 @@ export async function openDatabase(
     // the error is logged as one JSON line and never kills the process.
     poolErrorHandler: (err: Error & { code?: string }) => options.log?.warn({ err: { name: err.name, code: err.code, message: err.message } }, 'database connection lost'),
     extra: {
-      max: embedded ? 1 : options.poolSize ?? 10,
+      max: embedded ? 1 : options.poolSize ?? POOL_SIZE,
       // Every session evaluates dates in UTC; the eligibility rules are defined on UTC calendar dates.
       // With a statement timeout (the server's), every statement of every session is bounded; longer kinds of work
       // (builds, exports, migrations) raise it for themselves.

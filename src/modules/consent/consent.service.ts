@@ -8,6 +8,7 @@ import { decidingEventSql, NOW } from '../eligibility/eligibility.rules';
 import { isUuid } from '../../common/ids';
 import { lockForTransaction } from '../../common/sql';
 import { bindLedgerRows } from '../audit/ledger-binding';
+import { eachSlice } from '../../common/slices';
 import { ConsentEventRow, ConsentState, ObjectionImportRow, ObjectionInput, ObjectionPayload, ObjectionsImportPayload } from './consent.types';
 
 /** Columns of a ledger event, over alias `e`. */
@@ -15,6 +16,12 @@ export const EVENT_COLUMNS = `e.id, e.user_id AS "userId", e.type, e.scope, e.ef
   e.reason, e.idempotency_key AS "idempotencyKey"`;
 
 export const MAX_IMPORT_ROWS = 200000;
+/**
+ * Rows validated, and rows written by one statement, between two turns of the event loop: a 200,000-row import never
+ * holds the loop for more than a few milliseconds at a time (it all stays one transaction: every row or none).
+ */
+const VALIDATE_SLICE = 1000;
+const INSERT_SLICE = 2000;
 
 export interface ImportOptions {
   /** Reason for rows that give none. */
@@ -106,55 +113,70 @@ export class ConsentService {
   }
 
   /**
-   * Validates one chunk of imported objections (rows numbered by `rowLabel`, default `rows[i]`); throws a DomainError
-   * listing every bad row. Returns the user id of each row.
+   * Validates imported objections (rows numbered by `rowLabel`, default `rows[i]`); throws a DomainError listing every
+   * bad row (up to 200), duplicates across the whole list included. Returns the user id of each row. Works in slices of
+   * VALIDATE_SLICE rows, one people lookup each, letting the event loop turn in between.
    */
   async validateChunk(ctx: RequestContext, rows: ObjectionImportRow[], options: ImportOptions = {}): Promise<string[]> {
     const label = options.rowLabel ?? ((i: number) => `rows[${i}]`);
     const problems = new Problems(200);
     checkString(problems, 'reason', options.reason, { max: MAX_FREE_TEXT });
     const seen = new Map<string, number>();
-    rows.forEach((r, j) => {
-      const at = label(j);
-      checkString(problems, `${at}.externalUserId`, r.externalUserId, { required: true, max: 200 });
-      if (!SCOPES.has(r.scope)) problems.add(`${at}.scope`, `scope must be one of ${[...SCOPES].join(', ')}`);
-      if (r.channel != null && !CHANNELS.has(r.channel)) problems.add(`${at}.channel`, `channel must be one of ${[...CHANNELS].join(', ')}`);
-      checkEffective(problems, `${at}.`, r.effectiveAt, r.reason ?? options.reason, ctx.now);
-      checkString(problems, `${at}.reason`, r.reason, { max: MAX_FREE_TEXT });
-      const key = `${r.externalUserId}\u0000${r.scope}\u0000${r.effectiveAt?.getTime?.() ?? ''}`;
-      const dup = seen.get(key);
-      if (dup !== undefined) problems.add(`${at}.externalUserId`, `duplicates ${label(dup)}`);
-      else seen.set(key, j);
-    });
-    // Look people up even when some rows are malformed, so that one pass reports every kind of problem.
-    const externalIds = rows.map((r) => r.externalUserId);
-    const users: { external_id: string; id: string }[] = await ctx.manager.query(
-      `SELECT external_id, id FROM users WHERE external_id = ANY($1::text[])`,
-      [[...new Set(externalIds)]],
-    );
-    const idByExternal = new Map(users.map((u) => [u.external_id, u.id]));
-    externalIds.forEach((e, j) => {
-      if (e && !idByExternal.has(e)) problems.add(`${label(j)}.externalUserId`, `no user "${shown(e)}"`, ErrorCode.NOT_FOUND);
+    const userIds: string[] = new Array(rows.length);
+    await eachSlice(rows, VALIDATE_SLICE, async (slice, offset) => {
+      slice.forEach((r, k) => {
+        const j = offset + k;
+        const at = label(j);
+        checkString(problems, `${at}.externalUserId`, r.externalUserId, { required: true, max: 200 });
+        if (!SCOPES.has(r.scope)) problems.add(`${at}.scope`, `scope must be one of ${[...SCOPES].join(', ')}`);
+        if (r.channel != null && !CHANNELS.has(r.channel)) problems.add(`${at}.channel`, `channel must be one of ${[...CHANNELS].join(', ')}`);
+        checkEffective(problems, `${at}.`, r.effectiveAt, r.reason ?? options.reason, ctx.now);
+        checkString(problems, `${at}.reason`, r.reason, { max: MAX_FREE_TEXT });
+        const key = `${r.externalUserId}\u0000${r.scope}\u0000${r.effectiveAt?.getTime?.() ?? ''}`;
+        const dup = seen.get(key);
+        if (dup !== undefined) problems.add(`${at}.externalUserId`, `duplicates ${label(dup)}`);
+        else seen.set(key, j);
+      });
+      // Look people up even when some rows are malformed, so that one pass reports every kind of problem.
+      const externalIds = slice.map((r) => r.externalUserId);
+      const users: { external_id: string; id: string }[] = await ctx.manager.query(
+        `SELECT external_id, id FROM users WHERE external_id = ANY($1::text[])`,
+        [[...new Set(externalIds)]],
+      );
+      const idByExternal = new Map(users.map((u) => [u.external_id, u.id]));
+      externalIds.forEach((e, k) => {
+        const id = idByExternal.get(e);
+        if (id) userIds[offset + k] = id;
+        else if (e) problems.add(`${label(offset + k)}.externalUserId`, `no user "${shown(e)}"`, ErrorCode.NOT_FOUND);
+      });
     });
     problems.throwIfAny();
-    return externalIds.map((e) => idByExternal.get(e)!);
+    return userIds;
   }
 
-  /** Validates and writes one chunk of imported objections with one set-based statement; returns the rows written. */
+  /**
+   * Validates and writes imported objections, INSERT_SLICE rows per set-based statement (the event loop turns between
+   * two), inside the caller's transaction; returns the rows written.
+   */
   async importChunk(ctx: RequestContext, rows: ObjectionImportRow[], options: ImportOptions = {}): Promise<number> {
     const userIds = await this.validateChunk(ctx, rows, options);
-    // Rows whose idempotency key is in the ledger already (a re-imported file) are skipped, not written twice.
-    const inserted: { id: string }[] = await ctx.manager.query(
-      `INSERT INTO consent_events (user_id, type, scope, effective_at, channel, actor, reason, idempotency_key)
-       SELECT user_id, 'OBJECTION', scope, least(coalesce(effective_at, now()), now()), coalesce(channel, 'BULK_IMPORT'), $6, coalesce(reason, $7), key
-       FROM unnest($1::uuid[], $2::text[], $3::timestamptz[], $4::text[], $5::text[], $8::text[]) AS t(user_id, scope, effective_at, channel, reason, key)
-       ON CONFLICT (idempotency_key) DO NOTHING
-       RETURNING id`,
-      [userIds, rows.map((r) => r.scope), rows.map((r) => r.effectiveAt ?? null), rows.map((r) => r.channel ?? null),
-        rows.map((r) => r.reason ?? null), ctx.viewer!.subject, options.reason ?? null, options.idempotencyKeys ?? rows.map(() => null)],
-    );
-    bindLedgerRows(ctx.manager, inserted.map((r) => r.id));
-    return inserted.length;
+    let written = 0;
+    await eachSlice(rows, INSERT_SLICE, async (slice, offset) => {
+      // Rows whose idempotency key is in the ledger already (a re-imported file) are skipped, not written twice.
+      const inserted: { id: string }[] = await ctx.manager.query(
+        `INSERT INTO consent_events (user_id, type, scope, effective_at, channel, actor, reason, idempotency_key)
+         SELECT user_id, 'OBJECTION', scope, least(coalesce(effective_at, now()), now()), coalesce(channel, 'BULK_IMPORT'), $6, coalesce(reason, $7), key
+         FROM unnest($1::uuid[], $2::text[], $3::timestamptz[], $4::text[], $5::text[], $8::text[]) AS t(user_id, scope, effective_at, channel, reason, key)
+         ON CONFLICT (idempotency_key) DO NOTHING
+         RETURNING id`,
+        [userIds.slice(offset, offset + slice.length), slice.map((r) => r.scope), slice.map((r) => r.effectiveAt ?? null), slice.map((r) => r.channel ?? null),
+          slice.map((r) => r.reason ?? null), ctx.viewer!.subject, options.reason ?? null,
+          options.idempotencyKeys?.slice(offset, offset + slice.length) ?? slice.map(() => null)],
+      );
+      bindLedgerRows(ctx.manager, inserted.map((r) => r.id));
+      written += inserted.length;
+    });
+    return written;
   }
 
   /** objectionsImport: every row or none. */

@@ -234,7 +234,12 @@ export class DatasetService {
    * correction of birth date, country or labels, a visibility change) can have become ineligible: those few are
    * re-evaluated with the same rules, the rest are not read.
    */
-  async taint(ctx: RequestContext, datasetIds: readonly string[]): Promise<DatasetTaint[]> {
+  taint(ctx: RequestContext, datasetIds: readonly string[]): Promise<DatasetTaint[]> {
+    // Whole-dataset work, bounded with the other whole-corpus evaluations (one slot per request, see CorpusGate).
+    return ctx.services.corpus.run(ctx, () => this.evaluateTaint(ctx, datasetIds));
+  }
+
+  private async evaluateTaint(ctx: RequestContext, datasetIds: readonly string[]): Promise<DatasetTaint[]> {
     const evaluatedAt = new Date();
     const unknown = (xid: string, at: string) => unknownTo('ds.s', 'ds.at', xid, at);
     const rows: { dataset_id: string; n: number; reasons: { reason: string; count: number }[] }[] = await ctx.manager.query(
@@ -289,7 +294,11 @@ export class DatasetService {
    * as it stood then) and compares with its members. Members of people erased since cannot be re-checked (their
    * birth date is gone): they are counted as unverifiable and left out of the comparison.
    */
-  async verifyBuild(ctx: RequestContext, dataset: DatasetRow): Promise<BuildVerification> {
+  verifyBuild(ctx: RequestContext, dataset: DatasetRow): Promise<BuildVerification> {
+    return ctx.services.corpus.run(ctx, () => this.evaluateBuild(ctx, dataset));
+  }
+
+  private async evaluateBuild(ctx: RequestContext, dataset: DatasetRow): Promise<BuildVerification> {
     const { params, p } = sqlParams(dataset.policyId, dataset.snapshotAt, dataset.id, dataset.knowledgeSnapshot);
     const knowledge = { snapshot: '$4::pg_snapshot', at: '$2::timestamptz' };
     const times = { asOf: '$2::timestamptz', knowledge };
@@ -346,7 +355,8 @@ export class DatasetService {
     if (dataset.status === DatasetStatus.SUPERSEDED) {
       throw new DomainError(ErrorCode.DATASET_SUPERSEDED, `Dataset ${dataset.name} v${dataset.version} is superseded by ${dataset.supersededBy}: export that version instead`, 'datasetId');
     }
-    const [taint] = await this.taint(ctx, [dataset.id]);
+    // Exports are bounded by their own budget (EXPORT_CONCURRENCY), not by the whole-corpus one.
+    const [taint] = await this.evaluateTaint(ctx, [dataset.id]);
     if (taint.tainted) {
       throw new DomainError(ErrorCode.DATASET_TAINTED, `Dataset ${dataset.name} v${dataset.version} holds ${taint.taintedCount} member(s) that are no longer eligible: run datasetRemediate and export the new version`, 'datasetId');
     }

@@ -100,7 +100,8 @@ export class EligibilityService {
     );
     // Every row here is eligible now under this policy, so its text may go to an ML engineer.
     const conn = toConnection(rows, limit, (r) => [r.id], (r) => ({ ...r, textCleared: true }));
-    return lazyTotal(conn, async () => (await ctx.manager.query(`SELECT count(*)::int AS n FROM ${relation(countWhere)} c`, countParams))[0].n);
+    // The count evaluates the rules over every item the filter lets through: whole-corpus work (see CorpusGate).
+    return lazyTotal(conn, () => ctx.services.corpus.run(ctx, async () => (await ctx.manager.query(`SELECT count(*)::int AS n FROM ${relation(countWhere)} c`, countParams))[0].n));
   }
 
   /**
@@ -115,8 +116,15 @@ export class EligibilityService {
     throw new DomainError(ErrorCode.POLICY_NOT_ENFORCED, message, 'policyKey');
   }
 
-  /** Counts of eligible and excluded items, by reason, over the filtered items: one statement. */
-  async report(ctx: RequestContext, policyKey: string, asOfInput: Date | undefined | null, filter: ContentFilter | undefined, policyVersion?: number | null): Promise<EligibilityReport> {
+  /**
+   * Counts of eligible and excluded items, by reason, over the filtered items: one statement. Whole-corpus work: refused
+   * with RATE_LIMITED before any database work when the caller's role runs too many already (CorpusGate).
+   */
+  report(ctx: RequestContext, policyKey: string, asOfInput: Date | undefined | null, filter: ContentFilter | undefined, policyVersion?: number | null): Promise<EligibilityReport> {
+    return ctx.services.corpus.run(ctx, () => this.evaluateReport(ctx, policyKey, asOfInput, filter, policyVersion));
+  }
+
+  private async evaluateReport(ctx: RequestContext, policyKey: string, asOfInput: Date | undefined | null, filter: ContentFilter | undefined, policyVersion?: number | null): Promise<EligibilityReport> {
     const asOf = this.asOf(ctx, asOfInput);
     const policy = await ctx.services.policies.get(ctx, policyKey, policyVersion);
     const { params, p } = sqlParams(...bulkParams(policy, asOfInput));

@@ -6,7 +6,7 @@ import type { MutationOutcome } from '../audit/audited-mutation';
 import { inKeyOrder, isUuid } from '../../common/ids';
 import { sqlParams } from '../../common/sql';
 import { DATASET_COLUMNS } from '../datasets/dataset.service';
-import { DatasetRow, ReviewStatus } from '../datasets/dataset.types';
+import { DatasetRow, DatasetTaint, ReviewStatus } from '../datasets/dataset.types';
 import {
   LineageDirection, LineageGraph, LineageNodeKind, SubjectFootprint, TrainingRunPayload, TrainingRunRecordInput, TrainingRunReview, TrainingRunReviewInput,
   TrainingRunRow,
@@ -139,7 +139,10 @@ export class LineageService {
       runIds.map(async (id) => {
         const datasets = await ctx.loaders.runDatasets.load(id);
         const taints = await ctx.loaders.datasetTaint.loadMany(datasets.map((d) => d.id));
-        return taints.reduce((n: number, t) => n + (t instanceof Error ? 0 : t.taintedCount), 0);
+        // A taint that could not be evaluated (refused as RATE_LIMITED, timed out) is an error, never "no taint".
+        const failed = taints.find((t): t is Error => t instanceof Error);
+        if (failed) throw failed;
+        return (taints as DatasetTaint[]).reduce((n, t) => n + t.taintedCount, 0);
       }),
     );
   }
@@ -159,8 +162,15 @@ export class LineageService {
     });
   }
 
-  /** A bounded walk from a dataset or run: one recursive query per direction, cycle-safe, with `truncated`. */
-  async lineage(ctx: RequestContext, nodeId: string, direction: LineageDirection, depthInput?: number | null): Promise<LineageGraph> {
+  /**
+   * A bounded walk from a dataset or run: one recursive query per direction, cycle-safe, with `truncated`. Bounded with
+   * the other whole-corpus evaluations (CorpusGate).
+   */
+  lineage(ctx: RequestContext, nodeId: string, direction: LineageDirection, depthInput?: number | null): Promise<LineageGraph> {
+    return ctx.services.corpus.run(ctx, () => this.walk(ctx, nodeId, direction, depthInput));
+  }
+
+  private async walk(ctx: RequestContext, nodeId: string, direction: LineageDirection, depthInput?: number | null): Promise<LineageGraph> {
     const depth = depthInput ?? DEFAULT_DEPTH;
     if (!Number.isInteger(depth) || depth < 1 || depth > MAX_DEPTH) throw new DomainError(ErrorCode.BAD_USER_INPUT, `depth must be 1-${MAX_DEPTH}`, 'depth');
     if (!isUuid(nodeId)) throw new DomainError(ErrorCode.BAD_USER_INPUT, 'nodeId is not a valid id', 'nodeId');
@@ -171,7 +181,7 @@ export class LineageService {
     if (!start || !ctx.services.access.sees(ctx, start.owner)) {
       throw new DomainError(ErrorCode.NOT_FOUND, `No dataset or training run ${shown(nodeId)}`, 'nodeId');
     }
-    const walks = [];
+    const walks: string[] = [];
     if (direction !== LineageDirection.DOWNSTREAM) walks.push(`SELECT node, depth, 'UP' AS dir FROM (${lineageWalkSql('UP', '$1::uuid', '$2::int')}) up`);
     if (direction !== LineageDirection.UPSTREAM) walks.push(`SELECT node, depth, 'DOWN' AS dir FROM (${lineageWalkSql('DOWN', '$1::uuid', '$2::int')}) down`);
     type Row = { id: string; depth: number; kind: LineageNodeKind; label: string | null; status: string | null; owner: string; frontier: boolean };
@@ -207,7 +217,12 @@ export class LineageService {
   }
 
   /** subjectFootprint: the person's content count, every dataset version holding it, every run built on those. */
-  async footprint(ctx: RequestContext, userId: string): Promise<SubjectFootprint> {
+  footprint(ctx: RequestContext, userId: string): Promise<SubjectFootprint> {
+    // Reads every dataset membership of the person: bounded with the other whole-corpus evaluations.
+    return ctx.services.corpus.run(ctx, () => this.footprintOf(ctx, userId));
+  }
+
+  private async footprintOf(ctx: RequestContext, userId: string): Promise<SubjectFootprint> {
     const user = isUuid(userId) ? await ctx.loaders.user.load(userId) : undefined;
     if (!user) throw new DomainError(ErrorCode.NOT_FOUND, `No user ${shown(userId)}`, 'userId');
     const [{ n }] = await ctx.manager.query(`SELECT count(*)::int AS n FROM content_items WHERE author_id = $1`, [user.id]);
