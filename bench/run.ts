@@ -21,10 +21,15 @@ import { EXPORT_SQL } from '../src/modules/datasets/dataset.export';
 import { attachMemberPartition, createMemberPartition, manifestDigestSql, memberPartitionName } from '../src/modules/datasets/dataset.partitions';
 import { LineageDirection } from '../src/modules/lineage/lineage.types';
 import { ConsentScope } from '../src/common/enums';
+import { distributedTables } from '../src/db/citus';
 import { ELIGIBLE_COUNT, ELIGIBLE_WHERE, FLOOR_COUNT, LINEAGE_WALK, MEMBERSHIP_INSERT } from './baseline-sql';
 
 /**
- * `npm run bench -- [--scale s|m] [--only KEY,KEY] [--repeat N] [--embedded] [--keep]`
+ * `npm run bench -- [--scale s|m] [--only KEY,KEY] [--repeat N] [--embedded] [--keep] [--citus COORDINATOR_URL]`
+ *
+ * With `--citus`, the cluster's database (laid out by deploy/citus/setup.sh, seeded here when empty) is measured against
+ * the single PostgreSQL seeded the same way in the same run: eligibleCount, datasetRequest and export, each with the
+ * single PostgreSQL as its baseline (bench/results-citus.json).
  *
  * Every metric is a ratio against a baseline measured in the same run, interleaved (ours, baseline, ours, ...) and
  * repeated; medians are reported. `ratio` is always our cost over the baseline's, so lower is better (for a
@@ -56,6 +61,7 @@ const scale = SCALES[scaleKey];
 const only = opt('only')?.split(',');
 const repeat = Number(opt('repeat') ?? 3);
 const embedded = flag('embedded');
+const citusUrl = opt('citus');
 const want = (key: string) => !only || only.includes(key);
 const log = (msg: string) => process.stderr.write(`[bench] ${msg}\n`);
 
@@ -142,18 +148,10 @@ async function main() {
   const metrics: Record<string, Metric> = {};
 
   try {
-    const [{ n: existing }] = await db.dataSource.query(`SELECT count(*)::int AS n FROM content_items`);
-    if (existing === 0) {
-      log(`seeding scale ${scaleKey}: ${scale.users} users, ${scale.items} items, ${scale.objections} objections, plus ${scale.clean} clean items for the export`);
-      const t = await time(() =>
-        runAudited(ctx(Role.INGEST_SERVICE), 'syntheticSeed', scale, async (tx) => {
-          await writeSynthetic(tx.manager, { users: scale.users, items: scale.items, objections: scale.objections, seed: 1, prefix: 'b-' });
-          await writeSynthetic(tx.manager, { users: Math.ceil(scale.clean / 20), items: scale.clean, objections: 0, seed: 2, prefix: 'bc-', profile: 'clean' });
-          return { payload: undefined, targetIds: [] };
-        }),
-      );
-      log(`seeded in ${(t / 1000).toFixed(1)}s`);
-      if (!embedded) await db.dataSource.query(`VACUUM ANALYZE`);
+    await seedIfEmpty(db, ctx);
+    if (citusUrl) {
+      await citusComparison(db, config, ctx, metrics);
+      return finish(metrics, started, 'citus');
     }
 
     if (want('eligibleCount')) {
@@ -430,15 +428,96 @@ async function main() {
     if (dropDb && !flag('keep')) await dropDb();
   }
 
+  finish(metrics, started, embedded ? 'embedded' : 'postgres');
+}
+
+/**
+ * `--citus`: the same operations on the cluster (ours) and on the single PostgreSQL (the baseline), interleaved, on the
+ * same synthetic data. Two workers on a 2-core machine cannot show a speed-up; what this shows is what the distributed
+ * plan adds, and where the members end up (the workers).
+ */
+async function citusComparison(single: Database, config: ReturnType<typeof loadConfig>, ctx: (role: Role) => RequestContext, metrics: Record<string, Metric>) {
+  const cluster = await openDatabase({ ...config, databaseUrl: citusUrl }, { poolSize: 12 });
+  const services = createServices();
+  const cctx = (role: Role) => createContext({ dataSource: cluster.dataSource, services, config, log: pino({ level: 'silent' }) }, { subject: `bench-${role.toLowerCase()}`, roles: [role] });
+  try {
+    if (!(await distributedTables(cluster.dataSource.manager)).has('content_items')) {
+      throw new Error('--citus: the database is not laid out for Citus (run deploy/citus/setup.sh on it first)');
+    }
+    await seedIfEmpty(cluster, cctx);
+    const both = <T>(work: (c: (role: Role) => RequestContext) => Promise<T>) => [() => work(cctx), () => work(ctx)] as const;
+
+    if (want('eligibleCount')) {
+      log('citus eligibleCount');
+      const counts: number[] = [0, 0];
+      const [onCluster, onSingle] = both((c) => services.eligibility.countEligible(c(Role.AUDITOR), 'eu-ai-training'));
+      const m = await interleave(async () => (counts[0] = await onCluster()), async () => (counts[1] = await onSingle()));
+      if (counts[0] !== counts[1]) throw new Error(`citus eligibleCount: ${counts[0]} on the cluster, ${counts[1]} on one PostgreSQL`);
+      metrics.citusEligibleCount = costMetric(m, 1.5, 'ms', `${counts[0]} eligible items; baseline: the same count on one PostgreSQL`);
+    }
+
+    if (want('datasetRequest')) {
+      log('citus datasetRequest');
+      const built: { id: string; members: number }[] = [{ id: '', members: 0 }, { id: '', members: 0 }];
+      const request = (c: (role: Role) => RequestContext, k: number) => async () => {
+        const r = await runAudited(c(Role.ML_ENGINEER), 'datasetRequest', {}, (tx) => services.datasets.request(tx, { name: 'bench-citus', policyKey: 'eu-ai-training' } as any));
+        built[k] = { id: r.dataset!.id, members: r.dataset!.memberCount };
+      };
+      const m = await interleave(request(cctx, 0), request(ctx, 1));
+      if (built[0].members !== built[1].members) throw new Error(`citus datasetRequest: ${built[0].members} members on the cluster, ${built[1].members} on one PostgreSQL`);
+      // Where the members are: rows per node of the version's partition (none on the coordinator).
+      const part = memberPartitionName(built[0].id);
+      const perNode: { node: string; n: string }[] = await cluster.dataSource.query(
+        `SELECT s.nodename || ':' || s.nodeport AS node, sum(r.result::bigint)::text AS n
+         FROM run_command_on_shards($1, 'SELECT count(*) FROM %s') r JOIN citus_shards s ON s.shardid = r.shardid
+         GROUP BY 1 ORDER BY 1`,
+        [part],
+      );
+      metrics.citusDatasetRequest = costMetric(m, 1.5, 'ms',
+        `${built[0].members} members, on ${perNode.map((x) => `${x.node} ${x.n}`).join(', ')}; baseline: the same build on one PostgreSQL`);
+    }
+
+    if (want('export')) {
+      log('citus export');
+      const servers = [await startServer({ ...config, databaseUrl: citusUrl }), await startServer(config)];
+      try {
+        const secret = new TextEncoder().encode(process.env.AUTH_SECRET ?? (config.authSecret as string));
+        const ml = await signToken(secret, 'bench-ml_engineer', [Role.ML_ENGINEER]);
+        const ids: string[] = [];
+        for (const c of [cctx, ctx]) {
+          const ds = await runAudited(c(Role.ML_ENGINEER), 'datasetRequest', {}, (tx) =>
+            services.datasets.request(tx, { name: 'bench-export', policyKey: 'eu-ai-training', filters: { languages: ['zzc'] } } as any));
+          ids.push(ds.dataset!.id);
+        }
+        const bytes = [0, 0];
+        const download = (k: number) => async () => {
+          const res = await fetch(`http://127.0.0.1:${servers[k].port}/datasets/${ids[k]}/export.ndjson`, { headers: { authorization: `Bearer ${ml}` } });
+          if (res.status !== 200) throw new Error(`citus export: ${res.status} ${await res.text()}`);
+          bytes[k] = 0;
+          for await (const chunk of res.body as any) bytes[k] += chunk.length;
+        };
+        const m = await interleave(download(0), download(1));
+        metrics.citusExport = costMetric(m, 1.5, 'ms', `${(bytes[0] / 1e6).toFixed(0)} MB of NDJSON over HTTP (${(bytes[1] / 1e6).toFixed(0)} MB from one PostgreSQL); baseline: the same export from one PostgreSQL`);
+      } finally {
+        for (const s of servers) s.child.kill();
+      }
+    }
+  } finally {
+    await cluster.close();
+  }
+}
+
+/** Prints the table and writes the results file of `storage`. */
+function finish(metrics: Record<string, Metric>, started: number, storage: string): void {
   const out = {
     scale: scaleKey,
-    storage: embedded ? 'embedded' : 'postgres',
+    storage,
     repeat,
     startedAt: new Date(started).toISOString(),
     seconds: Math.round((Date.now() - started) / 1000),
     metrics,
   };
-  const file = path.join(__dirname, '..', '..', 'bench', embedded ? 'results-embedded.json' : 'results.json');
+  const file = path.join(__dirname, '..', '..', 'bench', storage === 'postgres' ? 'results.json' : `results-${storage}.json`);
   fs.mkdirSync(path.dirname(file), { recursive: true });
   fs.writeFileSync(file, JSON.stringify(out, null, 2) + '\n');
   const rows = Object.entries(metrics).map(([k, m]) => [k, String(m.value), String(m.baseline), String(m.ratio), m.target == null ? '-' : `≤ ${m.target}`, m.ratio <= (m.target ?? Infinity) ? 'ok' : 'MISSED', m.unit]);
@@ -447,6 +526,23 @@ async function main() {
   console.log(line(['metric', 'value', 'baseline', 'ratio', 'target', '', 'unit']));
   for (const r of rows) console.log(line(r));
   console.log(`wrote ${path.relative(process.cwd(), file)} (${out.storage}, scale ${scaleKey}, ${out.seconds}s)`);
+}
+
+/** Seeds the scale's synthetic data set (and a clean one for the export) when the database has no content yet. */
+async function seedIfEmpty(db: Database, ctx: (role: Role) => RequestContext): Promise<void> {
+  const [{ n: existing }] = await db.dataSource.query(`SELECT count(*)::int AS n FROM content_items`);
+  if (existing === 0) {
+    log(`seeding scale ${scaleKey}: ${scale.users} users, ${scale.items} items, ${scale.objections} objections, plus ${scale.clean} clean items for the export`);
+    const t = await time(() =>
+      runAudited(ctx(Role.INGEST_SERVICE), 'syntheticSeed', scale, async (tx) => {
+        await writeSynthetic(tx.manager, { users: scale.users, items: scale.items, objections: scale.objections, seed: 1, prefix: 'b-' });
+        await writeSynthetic(tx.manager, { users: Math.ceil(scale.clean / 20), items: scale.clean, objections: 0, seed: 2, prefix: 'bc-', profile: 'clean' });
+        return { payload: undefined, targetIds: [] };
+      }),
+    );
+    log(`seeded in ${(t / 1000).toFixed(1)}s`);
+    if (!embedded) await db.dataSource.query(`VACUUM ANALYZE`);
+  }
 }
 
 /** A layered DAG of 10,000 dataset nodes: a root, then 50 layers of 200, each node feeding two in the next layer. */
@@ -492,7 +588,10 @@ function waitForLine(child: ChildProcess, pattern: RegExp): Promise<RegExpMatchA
 
 async function startServer(config: ReturnType<typeof loadConfig>) {
   const child = spawn(process.execPath, [path.join(__dirname, '..', 'src', 'main.js')], {
-    env: { ...process.env, DATABASE_URL: config.databaseUrl, PORT: '0', HOST: '127.0.0.1', SEED_DEMO: 'false', LOG_LEVEL: 'info', NODE_ENV: 'production', AUTH_SECRET: process.env.AUTH_SECRET ?? config.authSecret },
+    env: { ...process.env, DATABASE_URL: config.databaseUrl, PORT: '0', HOST: '127.0.0.1', SEED_DEMO: 'false', LOG_LEVEL: 'info', NODE_ENV: 'production', AUTH_SECRET: process.env.AUTH_SECRET ?? config.authSecret,
+      // Production needs a checkpoint signing key (and a directory for the checkpoint file): a throwaway one.
+      AUDIT_SIGNING_KEY: crypto.generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+      AUDIT_CHECKPOINT_DIR: fs.mkdtempSync(path.join(require('node:os').tmpdir(), 'aidg-bench-audit-')), AUDIT_CHECKPOINT_INTERVAL: 'off' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const m = await waitForLine(child, /"port":(\d+)/);
