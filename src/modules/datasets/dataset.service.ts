@@ -8,7 +8,7 @@ import { evaluationFromSql, known, NOW, reasonsSql, unknownTo } from '../eligibi
 import { inKeyOrder, isUuid } from '../../common/ids';
 import { lockForTransaction, sqlParams } from '../../common/sql';
 import type { Policy } from '../policies/policy.types';
-import { attachMemberPartition, createDistributedMemberPartition, createMemberPartition, keyDistributedMemberPartition, manifestDigestSql } from './dataset.partitions';
+import { attachMemberPartition, createDistributedMemberPartition, createMemberPartition, keyDistributedMemberPartition, manifestDigestSql, memberPartitionName } from './dataset.partitions';
 import { distributedTables, withFactsSettled } from '../../db/citus';
 import { buildStatementSql, distributedBuildSql, eligibleCandidatesSql, MembershipInput, membersFromEligibleSql } from './dataset.membership';
 import {
@@ -181,16 +181,17 @@ export class DatasetService {
     let part: string;
     let stats: { snapshot: string; snapshot_at: Date; candidates: number; members: number; exclusions: unknown };
     if ((await distributedTables(m)).has('dataset_members')) {
-      // Citus: the same evaluation as statements the workers run (dataset.membership distributedBuildSql).
-      part = await createDistributedMemberPartition(m, id);
-      const sql = distributedBuildSql(part, `'${id}'::uuid`);
+      // Citus: the same evaluation as statements the workers run (dataset.membership distributedBuildSql). The
+      // snapshot and the statement that reads the facts first, with no fact writer in flight (withFactsSettled), before
+      // this build holds any lock a writer could wait for; then the partition, the members and the counts.
+      const sql = distributedBuildSql(memberPartitionName(id), `'${id}'::uuid`);
       const evaluated = sqlParams(d.policyId);
-      // The snapshot and the statement that reads the facts, with no fact writer in flight (see withFactsSettled).
       const knowledge = await withFactsSettled(m, async () => {
         const [k] = await m.query(`SELECT pg_current_snapshot()::text AS snapshot, clock_timestamp() AS snapshot_at`);
         await m.query(sql.candidates({ ...membership, p: evaluated.p, policy: { values: policy, bind: evaluated.p } }), evaluated.params);
         return k;
       });
+      part = await createDistributedMemberPartition(m, id);
       const selected = sqlParams();
       await m.query(sql.members({ ...membership, p: selected.p }), selected.params);
       const [counts] = await m.query(sql.stats);
