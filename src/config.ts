@@ -23,6 +23,15 @@ export interface Config {
   bodyLimit: number;
   /** Bearer secret that /metrics requires (METRICS_TOKEN); unset: /metrics is open outside production, off in it. */
   metricsToken?: string;
+  /**
+   * Largest body of a bulk upload (POST /objections/import), in bytes (IMPORT_BODY_LIMIT_MB, default 200): streamed,
+   * never held in memory whole.
+   */
+  importBodyLimit: number;
+  /** Uploads that may hold a database connection at once; more are refused with 503 BUSY (IMPORT_CONCURRENCY). */
+  importConcurrency: number;
+  /** Longest wait for the next bytes of an upload, in milliseconds, before it is cut (IMPORT_IDLE_TIMEOUT_SECONDS). */
+  importIdleTimeoutMs: number;
   /** Exports that may hold a database connection at once; more are refused with 503 BUSY (EXPORT_CONCURRENCY). */
   exportConcurrency: number;
   /** Window over which an export's client must keep up (EXPORT_IDLE_TIMEOUT_SECONDS), in milliseconds. */
@@ -126,6 +135,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     if (!(value >= min && value <= max)) problems.push(`${name} must be ${what} ${min}-${max}, got "${text}"`);
     return value;
   };
+  const importBodyLimitMb = number('IMPORT_BODY_LIMIT_MB', 200, 0.01, 100_000, 'a number of megabytes');
+  const importConcurrency = number('IMPORT_CONCURRENCY', 2, 1, 1000, 'a number of uploads');
+  const importIdleTimeoutSeconds = number('IMPORT_IDLE_TIMEOUT_SECONDS', 30, 1, 3600, 'a number of seconds');
   const exportConcurrency = number('EXPORT_CONCURRENCY', 3, 1, 1000, 'a number of exports');
   const exportIdleTimeoutSeconds = number('EXPORT_IDLE_TIMEOUT_SECONDS', 30, 1, 3600, 'a number of seconds');
   const exportMinKbPerSecond = number('EXPORT_MIN_KB_PER_SECOND', 16, 0, 1_000_000, 'a number of kilobytes a second');
@@ -156,6 +168,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     auditPreviousPublicKeys,
     auditCheckpointDir: path.resolve(env.AUDIT_CHECKPOINT_DIR ?? path.join(env.DATA_DIR ?? './.data', 'audit')),
     auditCheckpointIntervalSeconds,
+    importBodyLimit: Math.round(importBodyLimitMb * 1024 * 1024),
+    importConcurrency: Math.floor(importConcurrency),
+    importIdleTimeoutMs: Math.round(importIdleTimeoutSeconds * 1000),
     exportConcurrency: Math.floor(exportConcurrency),
     exportIdleTimeoutMs: Math.round(exportIdleTimeoutSeconds * 1000),
     exportMinBytesPerSecond: Math.round(exportMinKbPerSecond * 1024),

@@ -13,7 +13,7 @@ import { GraphQLError, GraphQLFormattedError, Kind } from 'graphql';
 import type { DataSource } from 'typeorm';
 import { Config } from './config';
 import { authenticate, AuthenticationError, resolveAuthSecret, unauthenticated } from './common/auth';
-import { authenticateFirst, errorHandler, graphqlBody, hasAlias, introspectionOnly, notFound, sendProblem, viewerOf as authenticatedViewer } from './common/http';
+import { authenticateFirst, authorizeFirst, errorHandler, graphqlBody, hasAlias, introspectionOnly, notFound, sendProblem, viewerOf as authenticatedViewer } from './common/http';
 import { Metrics } from './common/metrics';
 import { readiness } from './db/readiness';
 import { DomainError, ErrorCode, isConnectionLost, RateLimitedError, shown } from './common/errors';
@@ -21,6 +21,7 @@ import { createContext, RequestContext } from './context';
 import { buildSchema } from './schema';
 import { createServices, Services } from './services';
 import { exportDataset, ExportBudget } from './modules/datasets/dataset.export';
+import { objectionsUpload } from './modules/consent/objections-upload';
 import { cardData, cardHtml } from './modules/datasets/dataset.card';
 import { hasRole, Role } from './common/auth';
 import { ideRouter } from './ide/ide';
@@ -220,6 +221,7 @@ export async function createApp(config: Config, dataSource: DataSource, log: Log
     res.json({
       service: 'ai-data-governance',
       graphql: '/graphql',
+      objectionsImport: 'POST /objections/import (text/csv or application/x-ndjson)',
       ide: config.ide ? '/graphql (open it in a browser)' : null,
       health: '/healthz',
       ready: '/readyz',
@@ -285,6 +287,12 @@ export async function createApp(config: Config, dataSource: DataSource, log: Log
       next(err);
     }
   });
+  // Bulk objections as a streamed upload (CSV or NDJSON): token and role before the body, its own size limit.
+  app.post(
+    '/objections/import',
+    authorizeFirst(secret, config, [Role.PRIVACY_OFFICER], 'POST /objections/import'),
+    objectionsUpload({ dataSource, services, config }, new ExportBudget(config.importConcurrency)),
+  );
   // The token is checked before the body is read; the body limit depends on it (see src/common/http.ts).
   app.use(
     '/graphql',

@@ -1,7 +1,7 @@
 import express from 'express';
 import { Kind, visit, type DocumentNode, type OperationDefinitionNode } from 'graphql';
 import type { Config } from '../config';
-import { authenticate, AuthenticationError, type Viewer } from './auth';
+import { authenticate, AuthenticationError, hasRole, type Role, type Viewer } from './auth';
 
 /**
  * The HTTP edge: who the caller is before anything expensive, body limits per route, and one error shape.
@@ -64,6 +64,37 @@ export function authenticateFirst(secret: Uint8Array, config: Pick<Config, 'toke
     next();
   };
 }
+
+/**
+ * For an upload route beside /graphql: verifies the bearer token and the role before the body is read, refusing with
+ * a problem document (401 without a valid token, 403 without one of `roles`) and ending the connection after the
+ * answer when the unread body is big. The caller is then `viewerOf(res)`.
+ */
+export function authorizeFirst(secret: Uint8Array, config: Pick<Config, 'tokenMaxLifetimeSeconds'>, roles: Role[], what: string): express.RequestHandler {
+  return async (req, res, next) => {
+    let viewer: Viewer | undefined;
+    try {
+      viewer = await authenticate(secret, req.headers.authorization, config.tokenMaxLifetimeSeconds);
+    } catch (err) {
+      if (!(err instanceof AuthenticationError)) return next(err);
+      closeIfBig(req, res);
+      return sendProblem(res, 401, 'UNAUTHENTICATED', err.message);
+    }
+    if (!viewer) {
+      closeIfBig(req, res);
+      return sendProblem(res, 401, 'UNAUTHENTICATED', AUTHENTICATION_REQUIRED);
+    }
+    if (!hasRole(viewer, ...roles)) {
+      closeIfBig(req, res);
+      return sendProblem(res, 403, 'FORBIDDEN', `${what} requires one of: ${roles.join(', ')}`);
+    }
+    res.locals.viewer = viewer;
+    next();
+  };
+}
+
+/** Ends the connection after the answer when the request's unread body is too big to drain (see DRAIN_LIMIT). */
+export { closeIfBig };
 
 /** The JSON body parser of /graphql: BODY_LIMIT_MB for an authenticated caller, ANONYMOUS_BODY_LIMIT otherwise. */
 export function graphqlBody(config: Pick<Config, 'bodyLimit'>): express.RequestHandler {
