@@ -160,8 +160,13 @@ export class ConsentService {
    */
   async importChunk(ctx: RequestContext, rows: ObjectionImportRow[], options: ImportOptions = {}): Promise<number> {
     const userIds = await this.validateChunk(ctx, rows, options);
+    const keys = options.idempotencyKeys;
+    // Rows grouped by person: each statement's trigger refreshes the current state of the people it wrote (migration
+    // CurrentState), so a person spread over every slice would be refreshed once per slice.
+    const order = rows.map((_, i) => i).sort((a, b) => (userIds[a] < userIds[b] ? -1 : userIds[a] > userIds[b] ? 1 : a - b));
     let written = 0;
-    await eachSlice(rows, INSERT_SLICE, async (slice, offset) => {
+    await eachSlice(order, INSERT_SLICE, async (slice) => {
+      const at = slice.map((i) => rows[i]);
       // Rows whose idempotency key is in the ledger already (a re-imported file) are skipped, not written twice.
       const inserted: { id: string }[] = await ctx.manager.query(
         `INSERT INTO consent_events (user_id, type, scope, effective_at, channel, actor, reason, idempotency_key)
@@ -169,9 +174,8 @@ export class ConsentService {
          FROM unnest($1::uuid[], $2::text[], $3::timestamptz[], $4::text[], $5::text[], $8::text[]) AS t(user_id, scope, effective_at, channel, reason, key)
          ON CONFLICT (idempotency_key) DO NOTHING
          RETURNING id`,
-        [userIds.slice(offset, offset + slice.length), slice.map((r) => r.scope), slice.map((r) => r.effectiveAt ?? null), slice.map((r) => r.channel ?? null),
-          slice.map((r) => r.reason ?? null), ctx.viewer!.subject, options.reason ?? null,
-          options.idempotencyKeys?.slice(offset, offset + slice.length) ?? slice.map(() => null)],
+        [slice.map((i) => userIds[i]), at.map((r) => r.scope), at.map((r) => r.effectiveAt ?? null), at.map((r) => r.channel ?? null),
+          at.map((r) => r.reason ?? null), ctx.viewer!.subject, options.reason ?? null, slice.map((i) => keys?.[i] ?? null)],
       );
       bindLedgerRows(ctx.manager, inserted.map((r) => r.id));
       written += inserted.length;
