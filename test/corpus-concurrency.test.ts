@@ -1,7 +1,7 @@
 import { Role } from '../src/common/auth';
 import { runAudited } from '../src/modules/audit/audited-mutation';
 import { writeSynthetic } from '../src/modules/seed/synthetic';
-import { startTestApp, TestApp } from './helpers';
+import { onCitus, startTestApp, TestApp } from './helpers';
 
 /**
  * Whole-corpus evaluations (eligibilityReport, eligible counts, taint, buildVerification, lineage, footprints) are
@@ -112,7 +112,8 @@ describe('whole-corpus evaluations are bounded per role', () => {
     expect(seen.count).toBeGreaterThan(5);
     if (t.db.mode !== 'embedded') {
       // The embedded database has one connection: there, ordinary requests necessarily wait for the running statement.
-      expect(seen.p99).toBeLessThan(1000);
+      // On Citus every statement also crosses the coordinator and two workers, which share this machine's 2 cores.
+      expect(seen.p99).toBeLessThan(onCitus ? 3000 : 1000);
     }
 
     // Once the flood is over, the slots are back; a request's own evaluations (aliases) share its slot, one after another.

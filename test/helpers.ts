@@ -131,8 +131,19 @@ export async function freshDatabaseConfig(options: { plain?: boolean } = {}): Pr
   return {
     config: { databaseUrl, dataDir },
     drop: async () => {
-      await onDatabase(url, [`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`]);
-      for (const w of workers) await onDatabase(workerUrl(w, 'postgres'), [`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`]);
+      // FORCE ends client sessions, not Citus's maintenance daemon, which may be connected for a moment: retry then.
+      const dropOn = async (server: string) => {
+        for (let attempt = 1; ; attempt++) {
+          try {
+            return await onDatabase(server, [`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`]);
+          } catch (err) {
+            if (attempt >= 10 || !/being accessed by other users/.test(String(err))) throw err;
+            await new Promise((r) => setTimeout(r, 500));
+          }
+        }
+      };
+      await dropOn(url);
+      for (const w of workers) await dropOn(workerUrl(w, 'postgres'));
     },
   };
 }
