@@ -1,3 +1,5 @@
+// First: tracing instruments http, express, graphql and pg as they are loaded (nothing is loaded when it is off).
+import { tracing } from './instrumentation';
 import 'reflect-metadata';
 import pino from 'pino';
 import { ConfigError, loadConfig } from './config';
@@ -69,6 +71,7 @@ async function main(): Promise<void> {
     stopCheckpoints();
     httpServer.close();
     await db.close();
+    await tracing?.shutdown().catch(() => undefined);
     process.exit(0);
   };
   process.on('SIGINT', () => void shutdown('SIGINT'));
