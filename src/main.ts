@@ -22,7 +22,8 @@ async function main(): Promise<void> {
     }
     throw err;
   }
-  const log = pino({ level: config.logLevel });
+  // With tracing, every log line of a request names its trace (trace_id, span_id).
+  const log = pino({ level: config.logLevel, ...(tracing ? { mixin: tracing.logFields } : {}) });
   let db;
   try {
     db = await openDatabase(config, { log, statementTimeoutMs: config.statementTimeoutMs, role: 'server', progress: (step) => log.info(step) });

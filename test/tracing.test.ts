@@ -71,6 +71,7 @@ describe('OpenTelemetry traces', () => {
   let fresh: Awaited<ReturnType<typeof freshDatabaseConfig>>;
   let child: ChildProcess | undefined;
   let url: string;
+  let logs = '';
   const secret = `tracing-test-secret-${uniq()}-0123456789abcdef`;
   const tokens = {} as Record<Role, string>;
 
@@ -93,6 +94,7 @@ describe('OpenTelemetry traces', () => {
       OTEL_BSP_SCHEDULE_DELAY: '100',
     };
     ({ child, url } = await startServerProcess(env));
+    child.stdout!.on('data', (d: Buffer) => (logs += d.toString()));
     for (const role of [Role.INGEST_SERVICE, Role.PRIVACY_OFFICER, Role.ML_ENGINEER]) tokens[role] = await signToken(new TextEncoder().encode(secret), `test-${role.toLowerCase()}`, [role]);
   });
   afterAll(async () => {
@@ -189,6 +191,12 @@ describe('OpenTelemetry traces', () => {
       // Resolvers of a page are merged by path: a 100-row page does not make a span per row and field.
       expect(trace.length).toBeLessThan(60);
     }
+    // Each log line of a traced request names its trace: from a log line to the trace and back.
+    const peopleTrace = await traceOf('People');
+    const logged = await until('the log line of People', () =>
+      logs.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l)).find((l) => l.msg === 'graphql operation' && l.operationName === 'People'),
+    );
+    expect(logged).toMatchObject({ trace_id: peopleTrace.root.traceId, span_id: expect.stringMatching(/^[0-9a-f]{16}$/) });
     // The export: the HTTP span of its route, its COPY statement under it; the query string is not recorded.
     const exportRoot = await until('the export span', () => spans.find((s) => !s.parentSpanId && attr(s, 'url.path') === `/datasets/${dataset.id}/export.ndjson`));
     expect(attr(exportRoot, 'url.query')).toBe('REDACTED');

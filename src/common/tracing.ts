@@ -20,6 +20,8 @@ import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace-base';
 export interface Tracing {
   /** Exports what is still buffered and stops. */
   shutdown(): Promise<void>;
+  /** The active trace and span ids, for log lines (pino's mixin): a log line leads to its trace. */
+  logFields(): { trace_id?: string; span_id?: string };
 }
 
 /** Whether these variables ask for traces. */
@@ -75,7 +77,7 @@ function redacted(span: ReadableSpan): ReadableSpan {
 /** The instrumentations, configured so that no value reaches a span. */
 function instrumentations() {
   const { HttpInstrumentation } = require('@opentelemetry/instrumentation-http');
-  const { ExpressInstrumentation } = require('@opentelemetry/instrumentation-express');
+  const { ExpressInstrumentation, ExpressLayerType } = require('@opentelemetry/instrumentation-express');
   const { GraphQLInstrumentation } = require('@opentelemetry/instrumentation-graphql');
   const { PgInstrumentation } = require('@opentelemetry/instrumentation-pg');
   const probes = new Set(['/healthz', '/readyz', '/metrics']);
@@ -87,7 +89,9 @@ function instrumentations() {
       // No header is recorded (none is configured); the query string may carry a signed token: its value is replaced.
       startIncomingSpanHook: (req: IncomingMessage) => (String(req.url).includes('?') ? { 'url.query': REDACTED } : {}),
     }),
-    new ExpressInstrumentation(),
+    // Route handlers and routers; not each middleware (logging, metrics, the token check: a span each on every
+    // request, and unnamed). The HTTP span still gets its route (`http.route`).
+    new ExpressInstrumentation({ ignoreLayersType: [ExpressLayerType.MIDDLEWARE] }),
     // No variables and no literal (allowValues: false); one span per field path, not per list item, and none for
     // fields read off their parent (a 100-item page makes a few spans, not thousands).
     new GraphQLInstrumentation({ allowValues: false, mergeItems: true, ignoreTrivialResolveSpans: true, depth: 6 }),
@@ -113,5 +117,12 @@ export function startTracing(env: NodeJS.ProcessEnv = process.env, options: { ex
     logRecordProcessors: [],
   });
   sdk.start();
-  return { shutdown: () => sdk.shutdown() };
+  const { trace } = require('@opentelemetry/api') as typeof import('@opentelemetry/api');
+  return {
+    shutdown: () => sdk.shutdown(),
+    logFields: () => {
+      const span = trace.getActiveSpan()?.spanContext();
+      return span ? { trace_id: span.traceId, span_id: span.spanId } : {};
+    },
+  };
 }
