@@ -4,7 +4,9 @@ import { spawnSync } from 'node:child_process';
 import { AddressInfo } from 'node:net';
 import { ChildProcess } from 'node:child_process';
 import { Role, signToken } from '../src/common/auth';
-import { tracingWanted } from '../src/common/tracing';
+import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { SpanStatusCode } from '@opentelemetry/api';
+import { RedactingExporter, tracingWanted } from '../src/common/tracing';
 import { freshDatabaseConfig, startServerProcess, stopProcess, uniq } from './helpers';
 
 /**
@@ -245,5 +247,34 @@ describe('tracing off', () => {
     const on = probe({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:9' });
     expect(on.started).toBe(true);
     expect(on.loaded).toBeGreaterThan(10);
+  });
+});
+
+describe('RedactingExporter', () => {
+  it('hands spans on, through an in-memory exporter, without error messages: exception type and stack frames stay', async () => {
+    const memory = new InMemorySpanExporter();
+    const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(new RedactingExporter(memory))] });
+    const tracer = provider.getTracer('test');
+    const parent = tracer.startSpan('parent');
+    const span = tracer.startSpan('graphql.validate', { attributes: { 'graphql.source': 'query { users(first: *) { totalCount } }' } });
+    span.recordException(new TypeError('Int cannot represent non-integer value: "someone@example.org"'));
+    span.setStatus({ code: SpanStatusCode.ERROR, message: 'someone@example.org' });
+    span.addEvent('kept', { note: 'an ordinary event' });
+    span.end();
+    parent.end();
+    await provider.forceFlush();
+    const [exported, plain] = memory.getFinishedSpans();
+    expect(exported.name).toBe('graphql.validate');
+    expect(exported.spanContext().spanId).toBe(span.spanContext().spanId);
+    expect(exported.attributes).toEqual({ 'graphql.source': 'query { users(first: *) { totalCount } }' });
+    expect(exported.status).toEqual({ code: SpanStatusCode.ERROR });
+    const [exception, kept] = exported.events;
+    expect(exception.attributes).toMatchObject({ 'exception.type': 'TypeError', 'exception.message': 'REDACTED' });
+    expect(String(exception.attributes!['exception.stacktrace'])).toMatch(/^\s+at /);
+    expect(kept).toMatchObject({ name: 'kept', attributes: { note: 'an ordinary event' } });
+    expect(JSON.stringify({ events: exported.events, status: exported.status })).not.toContain('someone@example.org');
+    // A span without an error is handed on as it is.
+    expect(plain.name).toBe('parent');
+    await provider.shutdown();
   });
 });
