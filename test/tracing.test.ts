@@ -92,6 +92,12 @@ describe('OpenTelemetry traces', () => {
       AUTH_SECRET: secret,
       OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${(rx.server.address() as AddressInfo).port}`,
       OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+      // Whatever the environment running the tests says otherwise.
+      OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: '',
+      OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: '',
+      OTEL_SDK_DISABLED: '',
+      OTEL_TRACES_EXPORTER: '',
+      OTEL_TRACES_SAMPLER: '',
       OTEL_SERVICE_NAME: 'aidg-tracing-test',
       OTEL_BSP_SCHEDULE_DELAY: '100',
     };
@@ -235,7 +241,7 @@ describe('tracing off', () => {
     expect(tracingWanted({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318', OTEL_TRACES_EXPORTER: 'none' })).toBe(false);
     // What main.js loads first, in a process of its own: which OpenTelemetry modules are loaded afterwards.
     const probe = (extra: NodeJS.ProcessEnv) => {
-      const env = { ...process.env, OTEL_EXPORTER_OTLP_ENDPOINT: '', OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: '', ...extra };
+      const env = { ...process.env, OTEL_EXPORTER_OTLP_ENDPOINT: '', OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: '', OTEL_SDK_DISABLED: '', OTEL_TRACES_EXPORTER: '', ...extra };
       const script = `const t = require(${JSON.stringify(path.resolve(__dirname, '..', 'dist', 'src', 'instrumentation.js'))});
         console.log(JSON.stringify({ started: Boolean(t.tracing), loaded: Object.keys(require.cache).filter((k) => k.includes('@opentelemetry')).length }));
         t.tracing?.shutdown();`;

@@ -35,7 +35,7 @@ const REDACTED = 'REDACTED';
 
 /** The OTLP exporter for OTEL_EXPORTER_OTLP_(TRACES_)PROTOCOL (http/protobuf unless said otherwise). */
 function otlpExporter(env: NodeJS.ProcessEnv): SpanExporter {
-  const protocol = (env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL ?? env.OTEL_EXPORTER_OTLP_PROTOCOL ?? 'http/protobuf').trim();
+  const protocol = env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL?.trim() || env.OTEL_EXPORTER_OTLP_PROTOCOL?.trim() || 'http/protobuf';
   if (protocol === 'http/json') return new (require('@opentelemetry/exporter-trace-otlp-http').OTLPTraceExporter)();
   if (protocol === 'grpc') return new (require('@opentelemetry/exporter-trace-otlp-grpc').OTLPTraceExporter)();
   return new (require('@opentelemetry/exporter-trace-otlp-proto').OTLPTraceExporter)();
