@@ -1,3 +1,5 @@
+// First: tracing instruments http, express, graphql and pg as they are loaded (nothing is loaded when it is off).
+import { tracing } from './instrumentation';
 import 'reflect-metadata';
 import pino from 'pino';
 import { ConfigError, loadConfig } from './config';
@@ -20,7 +22,8 @@ async function main(): Promise<void> {
     }
     throw err;
   }
-  const log = pino({ level: config.logLevel });
+  // With tracing, every log line of a request names its trace (trace_id, span_id).
+  const log = pino({ level: config.logLevel, ...(tracing ? { mixin: tracing.logFields } : {}) });
   let db;
   try {
     db = await openDatabase(config, { log, statementTimeoutMs: config.statementTimeoutMs, role: 'server', progress: (step) => log.info(step) });
@@ -69,6 +72,7 @@ async function main(): Promise<void> {
     stopCheckpoints();
     httpServer.close();
     await db.close();
+    await tracing?.shutdown().catch(() => undefined);
     process.exit(0);
   };
   process.on('SIGINT', () => void shutdown('SIGINT'));

@@ -170,15 +170,15 @@ function maskErrors(config: Config) {
 
 /** Builds the HTTP application (no listen): GraphQL, health endpoints. Reused by main and by the tests. */
 export async function createApp(config: Config, dataSource: DataSource, log: Logger = pino({ level: config.logLevel })): Promise<App> {
-  const services = createServices();
-  const secret = resolveAuthSecret(config);
-  const checkpoints = periodicCheckpoints(config, dataSource, services, log);
-  const app = express();
-  app.disable('x-powered-by');
   const metrics = new Metrics(() => {
     const pool = (dataSource.driver as unknown as { master?: { totalCount: number; idleCount: number; waitingCount: number } }).master;
     return pool && typeof pool.totalCount === 'number' ? { total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount } : undefined;
   });
+  const services = createServices(metrics);
+  const secret = resolveAuthSecret(config);
+  const checkpoints = periodicCheckpoints(config, dataSource, services, log);
+  const app = express();
+  app.disable('x-powered-by');
   const httpServer = http.createServer(app);
   const schema = buildSchema();
   const armor = armorLimits();
@@ -267,7 +267,7 @@ export async function createApp(config: Config, dataSource: DataSource, log: Log
   app.get('/datasets/:id/export.ndjson', async (req, res, next) => {
     try {
       const viewer = await viewerOf(req, res);
-      if (viewer) await exportDataset(createContext({ dataSource, services, config, log: req.log }, viewer, String(req.id)), req, res, exportBudget);
+      if (viewer) await exportDataset(createContext({ dataSource, services, config, log: req.log }, viewer, String(req.id)), req, res, exportBudget, metrics);
     } catch (err) {
       if (res.headersSent) res.destroy(err as Error);
       else next(err);

@@ -8,9 +8,13 @@ import { LineageService } from './modules/lineage/lineage.service';
 import { EligibilityService } from './modules/eligibility/eligibility.service';
 import { PolicyService } from './modules/policies/policy.service';
 import { UserService } from './modules/users/user.service';
+import type { Metrics } from './common/metrics';
 
-/** The application's services: stateless, shared by all requests (state lives in the request context). */
-export function createServices() {
+/**
+ * The application's services: stateless, shared by all requests (state lives in the request context). `metrics` times
+ * what they do (the server's; the CLI has none).
+ */
+export function createServices(metrics?: Pick<Metrics, 'datasetBuildTimer'>) {
   return {
     access: new AccessService(),
     audit: new AuditService(),
@@ -19,7 +23,7 @@ export function createServices() {
     policies: new PolicyService(),
     eligibility: new EligibilityService(),
     consent: new ConsentService(),
-    datasets: new DatasetService(),
+    datasets: new DatasetService(metrics),
     lineage: new LineageService(),
     /** Bounds whole-corpus evaluations at once, per role (process-wide state, shared by every request). */
     corpus: new CorpusGate(),

@@ -107,8 +107,14 @@ describe('metrics', () => {
   it('/metrics has Node\'s metrics with the event loop delay, HTTP requests by route and status, GraphQL operations by field and outcome, and no PII', async () => {
     const email = 'metrics.person@example.org';
     const u = factory.user({ email, birthDate: '1966-06-06', handle: 'metricshandle' });
-    const ids = await ingest(t, [u], [factory.item(u.externalId, { text: 'metrics secret text' })]);
+    const language = String.fromCharCode(...Array.from({ length: 3 }, () => 97 + Math.floor(Math.random() * 26)));
+    const ids = await ingest(t, [u], [factory.item(u.externalId, { text: 'metrics secret text', language })]);
     ok(await t.gql(`query Footprint($u: ID!) { user(id: $u) { email } }`, { u: ids[u.externalId] }));
+    // A dataset built and exported: their durations.
+    const built = ok(await t.gql(`mutation($input: DatasetRequestInput!) { datasetRequest(input: $input) { dataset { id memberCount } } }`, { input: { name: uniq('metrics'), filters: { languages: [language] } } }, Role.ML_ENGINEER));
+    expect(built.datasetRequest.dataset.memberCount).toBe(1);
+    const exported = await fetch(`${t.url}/datasets/${built.datasetRequest.dataset.id}/export.ndjson`, { headers: { authorization: `Bearer ${t.tokens.ML_ENGINEER}` } });
+    expect(await exported.text()).toContain('metrics secret text');
     expect((await t.gql('{ users(first: 1) { totalCount } }', {}, null)).status).toBe(401);
     await t.gql('{ userz }', {}, Role.AUDITOR);
     await fetch(`${t.url}/datasets/00000000-0000-0000-0000-000000000000/card`, { headers: { authorization: `Bearer ${t.tokens.AUDITOR}` } });
@@ -134,8 +140,13 @@ describe('metrics', () => {
     expect(text).toMatch(/^graphql_operation_duration_seconds_count\{type="mutation",field="contentIngest"\} \d+$/m);
     expect(value(/^graphql_errors_total\{code="GRAPHQL_VALIDATION_FAILED"\} (\d+)$/m)).toBeGreaterThanOrEqual(1);
     if (t.db.mode === 'postgres') expect(text).toMatch(/^db_pool_connections\{state="idle"\} \d+$/m);
+    // Dataset builds by origin, database and outcome; exports by format and outcome.
+    expect(value(/^dataset_build_duration_seconds_count\{origin="REQUEST",database="(?:postgres|citus)",outcome="ok"\} (\d+)$/m)).toBeGreaterThanOrEqual(1);
+    expect(text).toMatch(/^dataset_build_duration_seconds_bucket\{le="1",origin="REQUEST",database="(?:postgres|citus)",outcome="ok"\} \d+$/m);
+    expect(value(/^dataset_export_duration_seconds_count\{format="ndjson",outcome="ok"\} (\d+)$/m)).toBeGreaterThanOrEqual(1);
+    expect(value(/^dataset_export_duration_seconds_sum\{format="ndjson",outcome="ok"\} ([\d.e+-]+)$/m)).toBeGreaterThan(0);
     // Nothing a client chose: no email, birth date, handle, content text, operation name, id or path.
-    for (const secret of [email, '1966-06-06', 'metricshandle', 'metrics secret text', 'Footprint', ids[u.externalId], 'userz', '/no/such']) expect(text).not.toContain(secret);
+    for (const secret of [email, '1966-06-06', 'metricshandle', 'metrics secret text', 'Footprint', ids[u.externalId], built.datasetRequest.dataset.id, 'userz', '/no/such']) expect(text).not.toContain(secret);
   });
 
   it('with METRICS_TOKEN, /metrics answers only that bearer token; in production without one it is off', async () => {

@@ -30,6 +30,9 @@ export interface PoolStats {
   waiting: number;
 }
 
+/** Observes a duration started earlier, with its labels. */
+export type DurationTimer<L extends string> = (labels: Record<L, string>) => number;
+
 export class Metrics {
   readonly registry = new Registry();
   private readonly httpRequests = new Counter({ name: 'http_requests_total', help: 'HTTP requests by method, route pattern and status', labelNames: ['method', 'route', 'status'] as const, registers: [this.registry] });
@@ -54,6 +57,20 @@ export class Metrics {
     registers: [this.registry],
   });
   private readonly errors = new Counter({ name: 'graphql_errors_total', help: 'GraphQL errors by code', labelNames: ['code'] as const, registers: [this.registry] });
+  private readonly datasetBuild = new Histogram({
+    name: 'dataset_build_duration_seconds',
+    help: 'Dataset version builds (request, derive, remediate) by origin, database (postgres or citus) and outcome (ok or failed), from the name lock to the stored version',
+    labelNames: ['origin', 'database', 'outcome'] as const,
+    buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600],
+    registers: [this.registry],
+  });
+  private readonly datasetExport = new Histogram({
+    name: 'dataset_export_duration_seconds',
+    help: 'Dataset exports that streamed, by format and outcome (ok; failed: client gone, too slow or database error), from the connection to the last line',
+    labelNames: ['format', 'outcome'] as const,
+    buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600],
+    registers: [this.registry],
+  });
 
   constructor(pool?: () => PoolStats | undefined) {
     // Node's own: CPU, memory, GC, handles and the event loop's delay (nodejs_eventloop_lag_p99_seconds and friends,
@@ -74,6 +91,16 @@ export class Metrics {
         },
       });
     }
+  }
+
+  /** Starts timing a dataset build; the function it returns observes it (once). */
+  datasetBuildTimer(): DurationTimer<'origin' | 'database' | 'outcome'> {
+    return this.datasetBuild.startTimer();
+  }
+
+  /** Starts timing a dataset export; the function it returns observes it (once). */
+  datasetExportTimer(): DurationTimer<'format' | 'outcome'> {
+    return this.datasetExport.startTimer();
   }
 
   /** Counts and times every HTTP request by its route pattern (`/datasets/:id/card`, not the id). */

@@ -8,6 +8,7 @@ import { to as copyTo } from 'pg-copy-streams';
 import type { RequestContext } from '../../context';
 import { hasRole, Role } from '../../common/auth';
 import { DomainError, ErrorCode } from '../../common/errors';
+import type { Metrics } from '../../common/metrics';
 
 const EXPORT_RETRY_AFTER_SECONDS = 5;
 
@@ -58,7 +59,19 @@ export function unescapeCopyText(): Transform {
  */
 export function exportStream(client: { query: (q: any) => any }, datasetId: string, withText: boolean): Readable {
   if (!/^[0-9a-f-]{36}$/.test(datasetId)) throw new Error('dataset id must be a uuid');
-  const rows: Readable = client.query(copyTo(`COPY (${exportSql(withText).replace('$1', `'${datasetId}'`)}) TO STDOUT`));
+  const copy = copyTo(`COPY (${exportSql(withText).replace('$1', `'${datasetId}'`)}) TO STDOUT`) as ReturnType<typeof copyTo> & { callback?: (err?: Error) => void };
+  // Tracing (src/common/tracing.ts): the pg instrumentation ends a statement's span through the query's callback, which
+  // a COPY stream has not; this one is called once, when the stream ends or fails (a no-op when tracing is off).
+  copy.callback = () => undefined;
+  const rows: Readable = client.query(copy);
+  let settled = false;
+  const settle = (err?: Error) => {
+    if (!settled) copy.callback?.(err);
+    settled = true;
+  };
+  rows.once('end', () => settle());
+  rows.once('error', settle);
+  rows.once('close', () => settle());
   // The COPY stream reports the end of its connection even after the export is over (a discarded connection ends while
   // the COPY is still running): that must never be an unhandled 'error' event.
   rows.on('error', () => undefined);
@@ -129,7 +142,7 @@ async function exportConnection(dataSource: DataSource, withText: boolean): Prom
  * stays constant whatever the size. Tainted or superseded versions are refused: the service never hands out data a
  * person has objected to. Auditors get the same lines without text.
  */
-export async function exportDataset(ctx: RequestContext, req: Request, res: Response, budget: ExportBudget): Promise<void> {
+export async function exportDataset(ctx: RequestContext, req: Request, res: Response, budget: ExportBudget, metrics?: Pick<Metrics, 'datasetExportTimer'>): Promise<void> {
   if (!hasRole(ctx.viewer, Role.ML_ENGINEER, Role.AUDITOR)) {
     res.status(403).json({ error: { code: ErrorCode.FORBIDDEN, message: 'export requires ML_ENGINEER or AUDITOR' } });
     return;
@@ -153,6 +166,7 @@ export async function exportDataset(ctx: RequestContext, req: Request, res: Resp
   }
   let failure: Error | undefined;
   let release: ((err?: Error) => void) | undefined;
+  const observe = metrics?.datasetExportTimer();
   try {
     const [client, giveConnectionBack] = await exportConnection(ctx.dataSource, withText);
     release = giveConnectionBack;
@@ -172,5 +186,6 @@ export async function exportDataset(ctx: RequestContext, req: Request, res: Resp
     // A connection whose COPY did not run to its end cannot serve anyone else: discard it (the pool opens a new one).
     release?.(failure);
     giveBack();
+    observe?.({ format: 'ndjson', outcome: failure ? 'failed' : 'ok' });
   }
 }

@@ -10,6 +10,7 @@ import { lockForTransaction, sqlParams } from '../../common/sql';
 import type { Policy } from '../policies/policy.types';
 import { attachMemberPartition, createDistributedMemberPartition, createMemberPartition, keyDistributedMemberPartition, manifestDigestSql, memberPartitionName } from './dataset.partitions';
 import { distributedTables, withFactsSettled } from '../../db/citus';
+import type { Metrics } from '../../common/metrics';
 import { buildStatementSql, distributedBuildSql, eligibleCandidatesSql, MembershipInput, membersFromEligibleSql } from './dataset.membership';
 import {
   BuildVerification, DatasetDeriveInput, DatasetFilterInput, DatasetMember, DatasetOrigin, DatasetPayload, DatasetRemediateInput,
@@ -41,7 +42,12 @@ function checkSample(problems: Problems, field: string, s: SampleInput | undefin
 }
 
 /** Training datasets: requests, derivations, remediation, taint, build verification, members and export. */
+type BuildInput = { name: string; policyId: string; purpose: string | null; origin: DatasetOrigin; spec: DatasetSpec };
+
 export class DatasetService {
+  /** `metrics` times every build (dataset_build_duration_seconds). */
+  constructor(private readonly metrics?: Pick<Metrics, 'datasetBuildTimer'>) {}
+
   async byIds(ctx: RequestContext, ids: readonly string[]): Promise<(DatasetRow | undefined)[]> {
     const valid = ids.filter(isUuid);
     const rows: DatasetRow[] = valid.length ? await ctx.manager.query(`SELECT ${DATASET_COLUMNS} FROM datasets d WHERE d.id = ANY($1::uuid[])`, [valid]) : [];
@@ -171,7 +177,21 @@ export class DatasetService {
    * exclusions, keys added after the load, then the manifest digest. The knowledge is that statement's snapshot,
    * recorded with the version; fact writers are never waited for and never wait.
    */
-  private async build(ctx: RequestContext, d: { name: string; policyId: string; purpose: string | null; origin: DatasetOrigin; spec: DatasetSpec }): Promise<DatasetRow> {
+  private async build(ctx: RequestContext, d: BuildInput): Promise<DatasetRow> {
+    const observe = this.metrics?.datasetBuildTimer();
+    const distributed = (await distributedTables(ctx.manager)).has('dataset_members');
+    const labels = { origin: d.origin, database: distributed ? 'citus' : 'postgres' };
+    try {
+      const dataset = await this.buildVersion(ctx, d, distributed);
+      observe?.({ ...labels, outcome: 'ok' });
+      return dataset;
+    } catch (err) {
+      observe?.({ ...labels, outcome: 'failed' });
+      throw err;
+    }
+  }
+
+  private async buildVersion(ctx: RequestContext, d: BuildInput, distributed: boolean): Promise<DatasetRow> {
     const m = ctx.manager;
     await lockForTransaction(m, `dataset:${d.name}`);
     const id = crypto.randomUUID();
@@ -180,7 +200,7 @@ export class DatasetService {
     const membership: MembershipInput = { spec: d.spec, policyId: '$1::uuid', times: NOW, p, policy: { values: policy, bind: p } };
     let part: string;
     let stats: { snapshot: string; snapshot_at: Date; candidates: number; members: number; exclusions: unknown };
-    if ((await distributedTables(m)).has('dataset_members')) {
+    if (distributed) {
       // Citus: the same evaluation as statements the workers run (dataset.membership distributedBuildSql). The
       // snapshot and the statement that reads the facts first, with no fact writer in flight (withFactsSettled), before
       // this build holds any lock a writer could wait for; then the partition, the members and the counts.
