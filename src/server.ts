@@ -25,10 +25,14 @@ import { objectionsUpload } from './modules/consent/objections-upload';
 import { cardData, cardHtml } from './modules/datasets/dataset.card';
 import { CardLinkError, viewerOfCardLink } from './modules/datasets/card-link';
 import { DATASET_READERS } from './modules/datasets/dataset.resolver';
-import { hasRole, Role, type Viewer } from './common/auth';
+import { hasRole, Role, signToken, type Viewer } from './common/auth';
+import { devSubject } from './common/tokens';
 import { ideRouter } from './ide/ide';
 import { armorLimits, introspectionAliasRule, limitsPlugin, MAX_TOKENS } from './common/limits';
 import { every } from './modules/audit/checkpoints';
+
+/** How long a token that the IDE signs for a developer lasts. */
+const DEV_TOKEN_LIFETIME_SECONDS = 3600;
 
 export interface App {
   app: express.Express;
@@ -266,7 +270,14 @@ export async function createApp(config: Config, dataSource: DataSource, log: Log
       else next(err);
     }
   });
-  if (config.ide) app.use(ideRouter());
+  // The IDE; outside production, it signs development tokens for the role a developer picks (never in production).
+  const devTokenSeconds = Math.min(DEV_TOKEN_LIFETIME_SECONDS, config.tokenMaxLifetimeSeconds);
+  const devToken = async (role: Role) => ({
+    token: await signToken(secret, devSubject(role), [role], `${devTokenSeconds}s`, config.tokenMaxLifetimeSeconds),
+    subject: devSubject(role),
+    expiresInSeconds: devTokenSeconds,
+  });
+  if (config.ide) app.use(ideRouter(config.production ? {} : { devToken }));
   // The HTML card: with the bearer token, or in a plain browser tab with a signed link from dataset.cardUrl (?sig=…).
   app.get('/datasets/:id/card', async (req, res, next) => {
     try {

@@ -134,7 +134,7 @@ const STYLE = [
   'body{font:14px/1.45 system-ui,sans-serif;max-width:1000px;margin:2em auto;padding:0 16px;color:#222}',
   'code{background:#f3f3f3;padding:2px 4px;overflow-wrap:anywhere}',
   'figure{margin:1em 0;min-width:0}figcaption{font-weight:600;margin-bottom:.3em}',
-  '.grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(300px,1fr));gap:1em 2em}',
+  '.grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(380px,1fr));gap:1em 2em}',
   'table.chart{width:100%;border-collapse:collapse;table-layout:fixed}',
   'table.chart th{width:40%;font-weight:normal;text-align:left;padding:2px 8px 2px 0;overflow-wrap:anywhere;vertical-align:top}',
   'table.chart td.bar{padding:2px 0;vertical-align:top}table.chart td.bar svg{display:block;margin-top:3px}',

@@ -87,7 +87,8 @@ export class DatasetService {
   }
 
   /** datasetRequest: membership computed by the server, now, under an ENFORCE policy. */
-  async request(ctx: RequestContext, input: DatasetRequestInput): Promise<MutationOutcome<DatasetPayload>> {
+  /** `id`: the new version's id (only the demo seed chooses one, so that the IDE's examples can name it). */
+  async request(ctx: RequestContext, input: DatasetRequestInput, id?: string): Promise<MutationOutcome<DatasetPayload>> {
     const problems = new Problems();
     if (!NAME.test(input.name)) problems.add('name', 'name must be letters, digits, dot, dash or underscore (1-100 characters)');
     checkString(problems, 'purpose', input.purpose, { max: MAX_FREE_TEXT });
@@ -98,7 +99,7 @@ export class DatasetService {
     problems.throwIfAny();
     const policy = await ctx.services.eligibility.enforcedPolicy(ctx, input.policyKey);
     const spec: DatasetSpec = { filters: specFilters(input.filters), sample: input.sample ? { rate: input.sample.rate, seed: input.sample.seed } : undefined, cap: input.cap ?? undefined };
-    const dataset = await this.build(ctx, { name: input.name, policyId: policy.id, purpose: input.purpose ?? null, origin: DatasetOrigin.REQUEST, spec });
+    const dataset = await this.build(ctx, { name: input.name, policyId: policy.id, purpose: input.purpose ?? null, origin: DatasetOrigin.REQUEST, spec }, id);
     return { payload: { dataset, userErrors: [] }, targetIds: [dataset.id] };
   }
 
@@ -171,10 +172,9 @@ export class DatasetService {
    * exclusions, keys added after the load, then the manifest digest. The knowledge is that statement's snapshot,
    * recorded with the version; fact writers are never waited for and never wait.
    */
-  private async build(ctx: RequestContext, d: { name: string; policyId: string; purpose: string | null; origin: DatasetOrigin; spec: DatasetSpec }): Promise<DatasetRow> {
+  private async build(ctx: RequestContext, d: { name: string; policyId: string; purpose: string | null; origin: DatasetOrigin; spec: DatasetSpec }, id: string = crypto.randomUUID()): Promise<DatasetRow> {
     const m = ctx.manager;
     await lockForTransaction(m, `dataset:${d.name}`);
-    const id = crypto.randomUUID();
     const { params, p } = sqlParams(d.policyId, id);
     const policy = (await ctx.loaders.policyById.load(d.policyId))!;
     const membership: MembershipInput = { spec: d.spec, policyId: '$1::uuid', times: NOW, p, policy: { values: policy, bind: p } };
