@@ -137,6 +137,9 @@ withBrowser('GraphQL IDE in a real browser, on a fresh database with the demo da
     const foreign = requested.filter((url) => !url.startsWith(fresh.url) && !url.startsWith('data:'));
     expect(foreign).toEqual([]);
     expect(requested.some((url) => url.endsWith('/ide/graphiql.js'))).toBe(true);
+    // Back on a tab that has its token: the picker shows that token's role.
+    await page.click('#graphiql-session-tab-0');
+    await page.waitForFunction((role) => (document.getElementById('ide-role') as HTMLSelectElement).value === role, examples[0].role);
     await context.close();
   });
 });

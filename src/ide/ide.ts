@@ -76,6 +76,13 @@ const INIT = (settings: { tabs: ReturnType<typeof exampleTabs>; devTokens: boole
   function parseHeaders(text) {
     try { var v = JSON.parse(text || '{}'); return v && typeof v === 'object' && !Array.isArray(v) ? v : {}; } catch (e) { return null; }
   }
+  /** The role of a one-role token in an Authorization header ('' when it has several, or none that can be read). */
+  function roleOf(authorization) {
+    try {
+      var payload = JSON.parse(atob(String(authorization).split('.')[1].replace(/-/g, '+').replace(/_/g, '/')));
+      return Array.isArray(payload.roles) && payload.roles.length === 1 ? payload.roles[0] : '';
+    } catch (e) { return ''; }
+  }
   function cardLinks(text) {
     var found = [];
     (function walk(v) {
@@ -114,7 +121,7 @@ const INIT = (settings: { tabs: ReturnType<typeof exampleTabs>; devTokens: boole
       if (!editor.headerEditor || !S.devTokens) return;
       var headers = parseHeaders(editor.headerEditor.getValue());
       if (headers && !headers.Authorization && example) useRole(example.role, 'the role of this example');
-      else if (headers && headers.Authorization) setState(function (s) { return { role: s.role, message: '', error: false }; });
+      else if (headers && headers.Authorization) setState({ role: roleOf(headers.Authorization), message: '', error: false });
     }, [tab && tab.id, !!editor.headerEditor]);
 
     // Links to the dataset cards of the response shown.
