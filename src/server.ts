@@ -9,7 +9,7 @@ import { expressMiddleware } from '@as-integrations/express5';
 import { ApolloServerPluginCacheControlDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
-import { GraphQLError, GraphQLFormattedError, Kind } from 'graphql';
+import { DocumentNode, GraphQLError, GraphQLFormattedError, Kind, visit } from 'graphql';
 import type { DataSource } from 'typeorm';
 import { Config } from './config';
 import { authenticate, AuthenticationError, resolveAuthSecret, unauthenticated } from './common/auth';
@@ -99,19 +99,28 @@ const operationLog: ApolloServerPlugin<RequestContext> = {
 
 /**
  * Query operations whose root fields all tolerate replication lag are served by a read replica (when
- * DATABASE_REPLICA_URLS is set); everything else, and every mutation, by the primary.
+ * DATABASE_REPLICA_URLS is set); everything else, and every mutation, by the primary. A document that selects content
+ * text or PII anywhere (HANDED_OUT) is served by the primary too: an objection or an erasure holds for what the service
+ * hands out from the moment it commits, not once a standby has replayed it.
  */
 export const REPLICA_READS = new Set(['lineage', 'subjectFootprint', 'eligibility', 'eligibleContent', 'eligibilityReport', 'dataset', 'datasets', 'trainingRun', 'trainingRuns', 'policy', 'policies', '__typename', '__schema', '__type']);
+/** Fields that hand out content text or PII (ContentItem.text, User.email, handle, birthDate). */
+const HANDED_OUT = new Set(['text', 'email', 'handle', 'birthDate']);
+const handsOut = (document: DocumentNode) => {
+  let found = false;
+  visit(document, { Field: (f) => { if (HANDED_OUT.has(f.name.value)) found = true; } });
+  return found;
+};
 
 function replicaRouting(dataSource: DataSource): ApolloServerPlugin<RequestContext> {
   return {
     async requestDidStart() {
       let release: (() => Promise<void>) | undefined;
       return {
-        async didResolveOperation({ contextValue, operation }) {
+        async didResolveOperation({ contextValue, operation, document }) {
           if (!operation || operation.operation !== 'query') return;
           const roots = operation.selectionSet.selections.map((s) => (s.kind === Kind.FIELD ? s.name.value : '?'));
-          if (!roots.every((r) => REPLICA_READS.has(r))) return;
+          if (!roots.every((r) => REPLICA_READS.has(r)) || handsOut(document)) return;
           const runner = dataSource.createQueryRunner('slave');
           contextValue.manager = runner.manager;
           release = () => runner.release();

@@ -210,7 +210,8 @@ citusOnly('dataset builds on a Citus cluster', () => {
   afterAll(async () => t?.close());
 
   /** EXPLAIN of `statement` (rendered for a request with no filters) into a distributed partition of dataset_members. */
-  async function explainInto(statement: (m: MembershipInput, part: string) => string): Promise<string> {
+  /** EXPLAIN of `statement` into a fresh partition; `params` are the statement's own (the policy's id is `$1` when it reads it). */
+  async function explainInto(statement: (m: MembershipInput, part: string) => string, params: unknown[]): Promise<string> {
     const runner = t.db.dataSource.createQueryRunner();
     await runner.startTransaction();
     try {
@@ -218,10 +219,9 @@ citusOnly('dataset builds on a Citus cluster', () => {
       await runner.query(`CREATE TABLE ${part} PARTITION OF dataset_members FOR VALUES IN ('${datasetId}')`);
       const [kind] = await runner.query(`SELECT citus_table_type FROM citus_tables WHERE table_name = $1::regclass`, [part]);
       expect(kind.citus_table_type).toBe('distributed'); // a partition of a distributed table is distributed with it
-      const { params, p } = sqlParams(policyId);
+      const { p } = sqlParams(...params);
       const sql = statement({ spec: {}, policyId: '$1::uuid', times: NOW, p }, part);
-      // (a statement that does not read the policy binds nothing)
-      return (await runner.query(`EXPLAIN ${sql}`, sql.includes('$1') ? params : [])).map((r: any) => r['QUERY PLAN']).join('\n');
+      return (await runner.query(`EXPLAIN ${sql}`, params)).map((r: any) => r['QUERY PLAN']).join('\n');
     } finally {
       await runner.rollbackTransaction();
       await runner.release();
@@ -238,16 +238,16 @@ citusOnly('dataset builds on a Citus cluster', () => {
   it('the members of a build, as one INSERT … SELECT into a distributed partition, are written by the workers', async () => {
     pushedDown(await explainInto((m, part) =>
       `INSERT INTO ${part} (dataset_id, item_id, author_id, content_hash)
-       SELECT '${datasetId}'::uuid, id, author_id, content_hash FROM ${membersFromEligibleSql(m, eligibleCandidatesSql(m))} s`));
+       SELECT '${datasetId}'::uuid, id, author_id, content_hash FROM ${membersFromEligibleSql(m, eligibleCandidatesSql(m))} s`, [policyId]));
   });
 
   it('a build on the cluster evaluates and writes on the workers: candidates with their reasons, then the members', async () => {
     const build = (part: string) => distributedBuildSql(part, `'${datasetId}'::uuid`);
-    const candidates = await explainInto((m, part) => build(part).candidates(m));
+    const candidates = await explainInto((m, part) => build(part).candidates(m), [policyId]);
     expect(candidates).not.toMatch(/pull to coordinator|Distributed Subplan|repartition/);
     expect(candidates).toMatch(/Task Count: 32/);
     expect(candidates).toMatch(/Insert on dataset_build_candidates_\d+/);
-    pushedDown(await explainInto((m, part) => build(part).members(m)));
+    pushedDown(await explainInto((m, part) => build(part).members(m), [])); // the members read the candidates, not the policy
   });
 
   it('the service builds that way: a distributed partition, counts that agree with it, nothing left behind', async () => {

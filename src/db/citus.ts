@@ -247,9 +247,12 @@ const FACTS_LOCK = 7_023_145_611;
 export async function factSession(manager: EntityManager, writesFacts = true): Promise<void> {
   if (!(await distributedTables(manager)).size) return;
   const [{ xid }] = await manager.query(`SELECT pg_current_xact_id()::text AS xid`);
-  await manager.query(`SET LOCAL citus.propagate_set_commands = 'local'`);
-  await manager.query(`SET LOCAL aidg.fact_xid = '${BigInt(xid)}'`);
-  if (writesFacts) await manager.query(`SELECT pg_advisory_xact_lock_shared(${FACTS_LOCK})`);
+  // One round trip for the rest (the simple protocol runs several statements); `SET LOCAL`, not set_config(), because
+  // Citus propagates only the command.
+  await manager.query(
+    `SET LOCAL citus.propagate_set_commands = 'local'; SET LOCAL aidg.fact_xid = '${BigInt(xid)}'` +
+      (writesFacts ? `; SELECT pg_advisory_xact_lock_shared(${FACTS_LOCK})` : ''),
+  );
 }
 
 /**

@@ -114,10 +114,13 @@ function slowClientGuard(res: Response, windowMs: number, minBytesPerSecond: num
   return guard;
 }
 
-/** A pooled connection for the export (a replica's when there are replicas) and the function that gives it back. */
-async function exportConnection(dataSource: DataSource): Promise<[any, (err?: Error) => void]> {
+/**
+ * A pooled connection for the export and the function that gives it back: a replica's when there are replicas and the
+ * export carries no text; the primary's for text, so that an erasure holds for what is handed out once it commits.
+ */
+async function exportConnection(dataSource: DataSource, withText: boolean): Promise<[any, (err?: Error) => void]> {
   const driver = dataSource.driver as PostgresDriver;
-  const [client, release] = driver.isReplicated ? await driver.obtainSlaveConnection() : await driver.obtainMasterConnection();
+  const [client, release] = driver.isReplicated && !withText ? await driver.obtainSlaveConnection() : await driver.obtainMasterConnection();
   return [client, release as (err?: Error) => void];
 }
 
@@ -151,7 +154,7 @@ export async function exportDataset(ctx: RequestContext, req: Request, res: Resp
   let failure: Error | undefined;
   let release: ((err?: Error) => void) | undefined;
   try {
-    const [client, giveConnectionBack] = await exportConnection(ctx.dataSource);
+    const [client, giveConnectionBack] = await exportConnection(ctx.dataSource, withText);
     release = giveConnectionBack;
     const { exportIdleTimeoutMs, exportMinBytesPerSecond, exportStatementTimeoutMs } = ctx.config;
     await client.query(`SET statement_timeout = ${Math.round(exportStatementTimeoutMs)}`);
