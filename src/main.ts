@@ -8,7 +8,8 @@ import { EmbeddedBusyError } from './db/embedded-lock';
 import { createApp } from './server';
 import { createContext } from './context';
 import { ALL_ROLES, signToken } from './common/auth';
-import { seedDemoIfEmpty } from './modules/seed/demo';
+import { devSubject } from './common/tokens';
+import { seedDemoDataset, seedDemoIfEmpty } from './modules/seed/demo';
 
 /** Process entry: configuration, database (real or embedded), migrations, demo data, HTTP server. */
 async function main(): Promise<void> {
@@ -36,7 +37,10 @@ async function main(): Promise<void> {
   if (config.seedDemo) {
     const system = createContext({ dataSource: db.dataSource, services, config, log }, { subject: 'system:demo-seed', roles: [] });
     log.info('loading the demo data set if the database has no users (SEED_DEMO=false: never)');
-    if (await seedDemoIfEmpty(system)) log.info('loaded the demo data set');
+    if (await seedDemoIfEmpty(system)) {
+      await seedDemoDataset(system);
+      log.info('loaded the demo data set (and its demo dataset, which the IDE\'s examples name)');
+    }
   }
   try {
     await new Promise<void>((resolve, reject) => httpServer.once('error', reject).listen(config.port, config.host, resolve));
@@ -63,7 +67,7 @@ async function main(): Promise<void> {
       `Health: ${base}/healthz   Ready: ${base}/readyz`,
       'Development tokens (send as "Authorization: Bearer <token>"):',
     ];
-    for (const role of ALL_ROLES) lines.push(`  ${role.padEnd(16)} ${await signToken(secret, `dev-${role.toLowerCase()}`, [role], undefined, config.tokenMaxLifetimeSeconds)}`);
+    for (const role of ALL_ROLES) lines.push(`  ${role.padEnd(16)} ${await signToken(secret, devSubject(role), [role], undefined, config.tokenMaxLifetimeSeconds)}`);
     lines.push(`Try: curl -s ${base}/graphql -H 'content-type: application/json' -H "authorization: Bearer $TOKEN" -d '{"query":"{ users(first: 5) { totalCount edges { node { id country } } } }"}'`, '');
     process.stderr.write(lines.join('\n') + '\n');
   }

@@ -23,10 +23,16 @@ import { createServices, Services } from './services';
 import { exportDataset, ExportBudget } from './modules/datasets/dataset.export';
 import { objectionsUpload } from './modules/consent/objections-upload';
 import { cardData, cardHtml } from './modules/datasets/dataset.card';
-import { hasRole, Role } from './common/auth';
+import { CardLinkError, viewerOfCardLink } from './modules/datasets/card-link';
+import { DATASET_READERS } from './modules/datasets/dataset.resolver';
+import { hasRole, Role, signToken, type Viewer } from './common/auth';
+import { devSubject } from './common/tokens';
 import { ideRouter } from './ide/ide';
 import { armorLimits, introspectionAliasRule, limitsPlugin, MAX_TOKENS } from './common/limits';
 import { every } from './modules/audit/checkpoints';
+
+/** How long a token that the IDE signs for a developer lasts. */
+const DEV_TOKEN_LIFETIME_SECONDS = 3600;
 
 export interface App {
   app: express.Express;
@@ -273,13 +279,31 @@ export async function createApp(config: Config, dataSource: DataSource, log: Log
       else next(err);
     }
   });
-  if (config.ide) app.use(ideRouter());
+  // The IDE; outside production, it signs development tokens for the role a developer picks (never in production).
+  const devTokenSeconds = Math.min(DEV_TOKEN_LIFETIME_SECONDS, config.tokenMaxLifetimeSeconds);
+  const devToken = async (role: Role) => ({
+    token: await signToken(secret, devSubject(role), [role], `${devTokenSeconds}s`, config.tokenMaxLifetimeSeconds),
+    subject: devSubject(role),
+    expiresInSeconds: devTokenSeconds,
+  });
+  if (config.ide) app.use(ideRouter(config.production ? {} : { devToken }));
+  // The HTML card: with the bearer token, or in a plain browser tab with a signed link from dataset.cardUrl (?sig=…).
   app.get('/datasets/:id/card', async (req, res, next) => {
     try {
-      const viewer = await viewerOf(req, res);
+      const sig = typeof req.query.sig === 'string' ? req.query.sig : undefined;
+      let viewer: Viewer | undefined;
+      if (sig && !req.headers.authorization) {
+        viewer = await viewerOfCardLink(config, String(req.params.id), sig).catch((err) => {
+          if (!(err instanceof CardLinkError)) throw err;
+          sendProblem(res, err.status, err.code, err.message);
+          return undefined;
+        });
+      } else {
+        viewer = await viewerOf(req, res);
+      }
       if (!viewer) return;
-      if (!hasRole(viewer, Role.ML_ENGINEER, Role.PRIVACY_OFFICER, Role.AUDITOR, Role.LINEAGE_READER)) {
-        res.status(403).json({ error: { code: 'FORBIDDEN', message: 'dataset cards are for ML_ENGINEER, PRIVACY_OFFICER, AUDITOR and LINEAGE_READER' } });
+      if (!hasRole(viewer, ...DATASET_READERS)) {
+        sendProblem(res, 403, 'FORBIDDEN', `dataset cards are for ${DATASET_READERS.join(', ')}`);
         return;
       }
       const ctx = createContext({ dataSource, services, config, log: req.log }, viewer, String(req.id));
@@ -288,10 +312,12 @@ export async function createApp(config: Config, dataSource: DataSource, log: Log
         throw err;
       });
       if (!dataset) {
-        res.status(404).json({ error: { code: 'NOT_FOUND', message: `No dataset ${shown(String(req.params.id))}` } });
+        sendProblem(res, 404, 'NOT_FOUND', `No dataset ${shown(String(req.params.id))}`);
         return;
       }
-      res.type('html').set('content-security-policy', "default-src 'none'; style-src 'unsafe-inline'").send(cardHtml(await cardData(ctx, dataset)));
+      // No referrer: the page's address may hold a signed link.
+      res.type('html').set({ 'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'", 'referrer-policy': 'no-referrer', 'cache-control': 'private, no-store' })
+        .send(cardHtml(await cardData(ctx, dataset)));
     } catch (err) {
       next(err);
     }

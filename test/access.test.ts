@@ -171,7 +171,7 @@ describe('ML engineers isolated on every path, with multi-role tokens', () => {
   );
 
   const DATASET = `id name version spec purpose origin status requestedBy snapshotAt createdAt memberCount candidateCount manifestDigest
-    exclusions { reason count } policy { key version } taint { tainted taintedCount } buildVerification { reproduced } card openLineageEvents
+    exclusions { reason count } policy { key version } taint { tainted taintedCount } buildVerification { reproduced } card cardUrl openLineageEvents
     supersededBy { id name requestedBy } parents { id name requestedBy }
     members(first: 50) { totalCount edges { node { itemId contentHash item { id text } } } }`;
   const RUN = `id modelName modelVersion description recordedBy createdAt reviewStatus reviews { reason reviewer } openLineageEvents datasets { ${DATASET} }`;
@@ -347,6 +347,11 @@ describe('ML engineers isolated on every path, with multi-role tokens', () => {
     const seen: unknown[] = [];
     for (const v of await variants()) for (const p of paths) seen.push({ p, roles: v.roles.join('+'), status: await status(p, v.token) });
     expect(seen).toEqual(seen.map((s: any) => ({ ...s, status: 404 })));
+    // A signed card link made for B (whatever B's other roles) opens none of A's cards either.
+    const { cardLink } = await import('../src/modules/datasets/card-link');
+    const links: unknown[] = [];
+    for (const v of await variants()) for (const id of [f.a.ds.id, f.a.child.id]) links.push({ id, roles: v.roles.join('+'), status: (await fetch(`${t.url}${await cardLink(t.config, id, { subject: 'engineer-b', roles: v.roles })}`)).status });
+    expect(links).toEqual(links.map((s: any) => ({ ...s, status: 404 })));
     // B's own card names A's parent only by its id.
     const card = await (await fetch(`${t.url}/datasets/${f.b.ds.id}/card`, { headers: { authorization: `Bearer ${(await variants())[0].token}` } })).text();
     expect(leaks(card, true)).toEqual([]);

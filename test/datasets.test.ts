@@ -293,6 +293,66 @@ describe('dataset card', () => {
     expect(html).toContain('<svg');
     expect(html).toContain(ds.manifestDigest);
     expect(html).not.toMatch(/<script|https?:\/\/(?!www\.w3\.org)/);
+    // The HTML Policy section says what the Markdown one says.
+    const mdPolicy = md.split('## Policy\n\n')[1].split('\n\n')[0].split('\n');
+    const htmlPolicy = html.split('<h2>Policy</h2><p>')[1].split('</p>')[0].split('<br>');
+    expect(htmlPolicy).toEqual(mdPolicy.map((l) => l.replace(/\\(.)/g, '$1')));
+    expect(htmlPolicy.join(' ')).toMatch(/purpose [A-Z_]+, legal basis: .*platforms .*kinds .*excluded labels/);
+  });
+});
+
+describe('dataset card links (cardUrl)', () => {
+  const urlOf = async (id: string, as: Role) => ok(await t.gql(`query($id: ID!) { dataset(id: $id) { cardUrl } }`, { id }, as)).dataset.cardUrl as string;
+  const problem = async (res: Response) => ({ status: res.status, code: ((await res.json()) as any).error?.code });
+
+  it('opens the HTML card in a plain browser tab (no Authorization) for the roles that read cards, for that dataset only', async () => {
+    const a = (await request({ filters: { languages: [lang()] }, purpose: 'card link test' })).dataset;
+    const b = (await request({ filters: { languages: [lang()] } })).dataset;
+    for (const role of [Role.PRIVACY_OFFICER, Role.AUDITOR, Role.LINEAGE_READER, Role.ML_ENGINEER]) {
+      const link = await urlOf(a.id, role);
+      expect(link).toMatch(new RegExp(`^/datasets/${a.id}/card\\?sig=[\\w-]+\\.[\\w-]+\\.[\\w-]+$`));
+      const page = await fetch(`${t.url}${link}`);
+      expect(page.status).toBe(200);
+      expect(page.headers.get('content-type')).toMatch(/text\/html/);
+      expect(page.headers.get('referrer-policy')).toBe('no-referrer');
+      const html = await page.text();
+      expect(html).toContain(a.manifestDigest);
+      // The page does not repeat the signature.
+      expect(html).not.toContain(link.split('sig=')[1]);
+    }
+    const link = await urlOf(a.id, Role.AUDITOR);
+    const sig = link.split('sig=')[1];
+    // Another dataset's signature does not open this one.
+    const other = (await urlOf(b.id, Role.AUDITOR)).split('sig=')[1];
+    expect(await problem(await fetch(`${t.url}/datasets/${a.id}/card?sig=${other}`))).toEqual({ status: 403, code: 'FORBIDDEN' });
+    // Altered: the payload (another dataset's id inside, same signature) or the signature itself.
+    const [h, p, s] = sig.split('.');
+    const payload = JSON.parse(Buffer.from(p, 'base64url').toString());
+    const forged = Buffer.from(JSON.stringify({ ...payload, ds: b.id })).toString('base64url');
+    expect(await problem(await fetch(`${t.url}/datasets/${b.id}/card?sig=${h}.${forged}.${s}`))).toEqual({ status: 401, code: 'UNAUTHENTICATED' });
+    const flipped = s.slice(0, -2) + (s.at(-2) === 'A' ? 'B' : 'A') + s.at(-1);
+    expect(await problem(await fetch(`${t.url}/datasets/${a.id}/card?sig=${h}.${p}.${flipped}`))).toEqual({ status: 401, code: 'UNAUTHENTICATED' });
+    expect(await problem(await fetch(`${t.url}/datasets/${a.id}/card?sig=nonsense`))).toEqual({ status: 401, code: 'UNAUTHENTICATED' });
+    // Expired.
+    const { cardLink } = await import('../src/modules/datasets/card-link');
+    const expired = await cardLink(t.config, a.id, { subject: 'test-auditor', roles: [Role.AUDITOR] }, -60);
+    const res = await fetch(`${t.url}${expired}`);
+    expect(res.status).toBe(401);
+    expect(((await res.json()) as any).error.message).toMatch(/expired/);
+    // A link is not a bearer token, and a bearer token is not a link.
+    expect((await t.gql('{ viewer { subject } }', {}, sig)).status).toBe(401);
+    expect(await problem(await fetch(`${t.url}/datasets/${a.id}/card?sig=${t.tokens.AUDITOR}`))).toEqual({ status: 401, code: 'UNAUTHENTICATED' });
+    // A role that may not read cards gets no link, and a link made for it is refused.
+    expect((await t.gql(`query($id: ID!) { dataset(id: $id) { cardUrl } }`, { id: a.id }, Role.INGEST_SERVICE)).errors?.[0].extensions?.code).toBe('FORBIDDEN');
+    const ingest = await cardLink(t.config, a.id, { subject: 'test-ingest', roles: [Role.INGEST_SERVICE] });
+    expect(await problem(await fetch(`${t.url}${ingest}`))).toEqual({ status: 403, code: 'FORBIDDEN' });
+  });
+
+  it('keeps ML engineers to their own datasets: another engineer\'s link for a dataset they cannot see finds nothing', async () => {
+    const a = (await request({ filters: { languages: [lang()] } })).dataset;
+    const { cardLink } = await import('../src/modules/datasets/card-link');
+    const stranger = await cardLink(t.config, a.id, { subject: 'another-engineer', roles: [Role.ML_ENGINEER] });
+    expect(await problem(await fetch(`${t.url}${stranger}`))).toEqual({ status: 404, code: 'NOT_FOUND' });
   });
 });
 

@@ -32,6 +32,10 @@ describe('logs', () => {
     // A refused request and a bad one log too.
     await t.gql(`query($u: ID!) { user(id: $u) { email } }`, { u: userId }, Role.AUDITOR);
     await t.gql(`mutation { usersIngest(input: { users: [{ externalId: "x", country: "DE", email: "${email}", birthDate: "3000-01-01" }] }) { userErrors { code } } }`, {}, Role.INGEST_SERVICE);
+    // A signed card link opened in a browser: its signature is a credential, the log keeps the path only.
+    const ds = ok(await t.gql(`mutation { datasetRequest(input: { name: "log-card", policyKey: "eu-ai-training", filters: { languages: ["zz"] } }) { dataset { id cardUrl } } }`, {}, Role.ML_ENGINEER)).datasetRequest.dataset;
+    expect((await fetch(`${t.url}${ds.cardUrl}`)).status).toBe(200);
+    const cardSignature = ds.cardUrl.split('.')[2];
     ok(await t.gql(`mutation($i: ErasureRequestInput!) { erasureRequest(input: $i) { erasedContentCount } }`, { i: { userId, reason: 'DSAR-17' } }));
 
     expect(lines.length).toBeGreaterThan(10);
@@ -39,6 +43,6 @@ describe('logs', () => {
     for (const entry of parsed) expect(entry.reqId ?? entry.req?.id).toEqual(expect.any(String));
     expect(parsed.filter((e) => e.msg === 'graphql operation').length).toBeGreaterThanOrEqual(8);
     const all = lines.join('\n');
-    for (const secret of [email, birthDate, text, 'privatehandle', t.tokens.PRIVACY_OFFICER.split('.')[2]]) expect(all).not.toContain(secret);
+    for (const secret of [email, birthDate, text, 'privatehandle', t.tokens.PRIVACY_OFFICER.split('.')[2], cardSignature, 'sig=']) expect(all).not.toContain(secret);
   });
 });

@@ -14,6 +14,9 @@ export enum Role {
 }
 export const ALL_ROLES = Object.values(Role);
 
+/** The subject of the development tokens (start-up banner, the IDE's role picker): one per role. */
+export const devSubject = (role: Role) => `dev-${role.toLowerCase()}`;
+
 export const ISSUER = 'ai-data-governance';
 export const AUDIENCE = 'ai-data-governance-api';
 

@@ -1,45 +1,44 @@
-import crypto from 'node:crypto';
-import { DEMO_SPEC } from '../modules/seed/demo';
-
-/** Ids of the demo data set (deterministic), so that the examples run as they are on a fresh `npm start`. */
-const demoId = (kind: 'u' | 'c', n: number) => {
-  const h = crypto.createHash('md5').update(`${DEMO_SPEC.prefix}${kind}:${n}`).digest('hex');
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
-};
+import { Role } from '../common/tokens';
+import { DEMO_DATASET_ID, demoId } from '../modules/seed/demo';
 
 export interface ExampleTab {
+  /** What the IDE shows on the tab. */
   title: string;
+  /** The role whose token the tab needs (the IDE fills one in, in development). */
+  role: Role;
+  /** One named operation, so that the Run button runs it without asking which. */
   query: string;
   variables: string;
 }
 
 const vars = (v: Record<string, unknown>) => JSON.stringify(v, null, 2);
 
-/** Ready operations for privacy staff, ML teams and internal tools (one IDE tab each). */
+/**
+ * Ready operations for privacy staff, ML teams and internal tools (one IDE tab each), on the ids of the demo data set
+ * (deterministic: see src/modules/seed/demo.ts), so that each runs as it is on a fresh `npm start`.
+ */
 export function exampleTabs(): ExampleTab[] {
   const person = demoId('u', 7);
   const items = [demoId('c', 1), demoId('c', 2), demoId('c', 3)];
   return [
     {
       title: 'Privacy: record an objection',
-      query: `# Privacy staff (PRIVACY_OFFICER token in the Headers tab).
-# Record an objection; replaying the same idempotencyKey returns the same event.
+      role: Role.PRIVACY_OFFICER,
+      query: `# Privacy staff (PRIVACY_OFFICER). Record an objection for a person of the demo data;
+# replaying the same idempotencyKey returns the same event (replayed: true).
 mutation RecordObjection($userId: ID!) {
   objectionRecord(input: { userId: $userId, scope: ALL_AI_TRAINING, channel: OBJECTION_FORM, idempotencyKey: "form-0001" }) {
     event { id type scope effectiveAt recordedAt channel actor }
     replayed
     userErrors { code message field }
   }
-}
-
-# Withdraw it again (NOTHING_TO_WITHDRAW when none is in force).
-mutation WithdrawObjection($userId: ID!) {
-  objectionWithdraw(input: { userId: $userId, scope: ALL_AI_TRAINING, channel: PRIVACY_STAFF }) {
-    event { id type scope effectiveAt }
-    userErrors { code message field }
-  }
-}
-
+}`,
+      variables: vars({ userId: person }),
+    },
+    {
+      title: 'Privacy: consent state and history',
+      role: Role.PRIVACY_OFFICER,
+      query: `# What is in force for a person now, and every consent event recorded for them.
 query ConsentState($userId: ID!) {
   consentState(userId: $userId) { objectedScopes scopes { scope objected decidedBy { type effectiveAt } } }
   consentHistory(userId: $userId) { id type scope effectiveAt recordedAt channel }
@@ -47,22 +46,41 @@ query ConsentState($userId: ID!) {
       variables: vars({ userId: person }),
     },
     {
+      title: 'Privacy: withdraw an objection',
+      role: Role.PRIVACY_OFFICER,
+      query: `# Withdraw the objection again (userErrors: NOTHING_TO_WITHDRAW when none is in force).
+mutation WithdrawObjection($userId: ID!) {
+  objectionWithdraw(input: { userId: $userId, scope: ALL_AI_TRAINING, channel: PRIVACY_STAFF }) {
+    event { id type scope effectiveAt }
+    userErrors { code message field }
+  }
+}`,
+      variables: vars({ userId: person }),
+    },
+    {
       title: 'Privacy: explain eligibility',
+      role: Role.PRIVACY_OFFICER,
       query: `# Why is an item (not) eligible, now and at a past instant? Every reason that applies is listed.
 query Explain($ids: [ID!]!) {
   now: eligibility(itemIds: $ids, policyKey: "eu-ai-training") { itemId eligible excluded reasons item { kind platform language } }
   lastYear: eligibility(itemIds: $ids, policyKey: "eu-ai-training", asOf: "2025-11-01T00:00:00Z") { itemId eligible reasons }
-}
-
-# What would the policy exclude, by reason?
-query Report {
-  eligibilityReport(policyKey: "eu-ai-training") { mode evaluated eligible excluded reasons { reason count } }
 }`,
       variables: vars({ ids: items }),
     },
     {
+      title: 'Privacy: what the policy excludes',
+      role: Role.PRIVACY_OFFICER,
+      query: `# What would the policy exclude from the whole corpus now, by reason?
+query Report {
+  eligibilityReport(policyKey: "eu-ai-training") { mode evaluated eligible excluded reasons { reason count } }
+}`,
+      variables: '{}',
+    },
+    {
       title: 'Privacy: where did a person\'s data go?',
-      query: `query Footprint($userId: ID!) {
+      role: Role.PRIVACY_OFFICER,
+      query: `# Every dataset and training run that holds a person's content.
+query Footprint($userId: ID!) {
   subjectFootprint(userId: $userId) {
     contentCount
     datasets { itemCount dataset { id name version status taint { tainted taintedCount } } }
@@ -72,28 +90,35 @@ query Report {
       variables: vars({ userId: person }),
     },
     {
-      title: 'ML: request a dataset and page its members',
-      query: `# ML teams (ML_ENGINEER token). The server computes membership now; you never send member ids.
+      title: 'ML: request a dataset',
+      role: Role.ML_ENGINEER,
+      query: `# ML teams (ML_ENGINEER). The server computes membership now; you never send member ids.
+# cardUrl opens the dataset card in a browser tab (the IDE lists it above the editors).
 mutation RequestDataset {
   datasetRequest(input: { name: "assistant-tuning", policyKey: "eu-ai-training", purpose: "assistant tone tuning",
                           filters: { platforms: [FACEBOOK, INSTAGRAM], kinds: [POST, COMMENT] }, sample: { rate: 0.5, seed: 42 } }) {
-    dataset { id name version snapshotAt memberCount manifestDigest exclusions { reason count } }
+    dataset { id name version snapshotAt memberCount manifestDigest exclusions { reason count } cardUrl }
     userErrors { code message field }
   }
-}
-
-# Paste the dataset id into the variables, then page with \`after: endCursor\`.
+}`,
+      variables: '{}',
+    },
+    {
+      title: 'ML: page a dataset\'s members',
+      role: Role.ML_ENGINEER,
+      query: `# The members of the demo dataset (or put the id of yours); next page: "after" = pageInfo.endCursor.
 query Members($id: ID!, $after: String) {
   dataset(id: $id) {
     name version memberCount taint { tainted }
     members(first: 20, after: $after) { pageInfo { hasNextPage endCursor } edges { node { itemId contentHash item { text language } } } }
   }
 }`,
-      variables: vars({ id: '<dataset id from RequestDataset>', after: null }),
+      variables: vars({ id: DEMO_DATASET_ID, after: null }),
     },
     {
       title: 'Tools: lineage',
-      query: `# Internal tools (LINEAGE_READER token): upstream and downstream of a dataset or a training run.
+      role: Role.LINEAGE_READER,
+      query: `# Internal tools (LINEAGE_READER): upstream and downstream of a dataset or a training run.
 query Lineage($id: ID!) {
   lineage(nodeId: $id, direction: BOTH, depth: 5) {
     truncated
@@ -101,7 +126,17 @@ query Lineage($id: ID!) {
     edges { upstreamId downstreamId type transformation }
   }
 }`,
-      variables: vars({ id: '<dataset or training run id>' }),
+      variables: vars({ id: DEMO_DATASET_ID }),
+    },
+    {
+      title: 'Cards: dataset cards in the browser',
+      role: Role.AUDITOR,
+      query: `# Dataset cards (ML_ENGINEER, PRIVACY_OFFICER, AUDITOR, LINEAGE_READER): cardUrl is a signed link, valid
+# 15 minutes, that opens the HTML card in a plain browser tab. The IDE lists the links above the editors.
+query DatasetCards {
+  datasets(first: 10) { edges { node { id name version status memberCount cardUrl } } }
+}`,
+      variables: '{}',
     },
   ];
 }

@@ -63,6 +63,12 @@ const purposeOf = (d: DatasetRow) => d.purpose ?? '(no purpose given)';
  */
 export const mdText = (s: string) => s.replace(/[\r\n]+/g, ' ').replace(/[\\`*_{}[\]()<>#+!|~&"':]/g, '\\$&');
 
+/** The policy's facts, in two sentences (the same in both forms of the card); `text` escapes free text. */
+const policySummary = (p: Policy, text: (s: string) => string) => [
+  `${text(p.key)} v${p.version} (${p.mode}), purpose ${p.purpose}, legal basis: ${text(p.legalBasis)}.`,
+  `Minimum age ${p.minimumAge}; regions ${p.regions.join(', ')}; platforms ${p.platforms.join(', ')}; kinds ${p.kinds.join(', ')}; excluded labels ${text(p.excludedLabels.join(', ')) || 'none'}.`,
+];
+
 /** The card as Markdown. */
 export function cardMarkdown(c: CardData): string {
   const d = c.dataset;
@@ -80,8 +86,7 @@ export function cardMarkdown(c: CardData): string {
     '',
     '## Policy',
     '',
-    `${mdText(c.policy.key)} v${c.policy.version} (${c.policy.mode}), purpose ${c.policy.purpose}, legal basis: ${mdText(c.policy.legalBasis)}.`,
-    `Minimum age ${c.policy.minimumAge}; regions ${c.policy.regions.join(', ')}; platforms ${c.policy.platforms.join(', ')}; kinds ${c.policy.kinds.join(', ')}; excluded labels ${mdText(c.policy.excludedLabels.join(', ')) || 'none'}.`,
+    ...policySummary(c.policy, mdText),
     '',
     '## Composition',
     '',
@@ -105,31 +110,49 @@ export function cardMarkdown(c: CardData): string {
 
 const esc = (s: string) => s.replace(/[&<>"']/g, (ch) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[ch]!);
 
-/** A horizontal bar chart as inline SVG (no script, no external resource). */
+/** A label that may break after underscores, dots and dashes (long reason codes wrap instead of being cut). */
+const breakable = (s: string) => esc(s).replace(/([_./-])/g, '$1<wbr>');
+
+/**
+ * A horizontal bar chart: one table row per value (a label that wraps, a bar as inline SVG that scales with the
+ * column, the count), so that it fits any column width. No script, no external resource.
+ */
 function bars(title: string, rows: { key: string; count: number }[]): string {
   const max = Math.max(1, ...rows.map((r) => r.count));
-  const h = 22;
-  const items = rows.slice(0, 20);
-  const body = items
-    .map((r, i) => {
-      const w = Math.round((360 * r.count) / max);
-      return `<text x="0" y="${i * h + 15}" font-size="12">${esc(r.key)}</text><rect x="140" y="${i * h + 4}" width="${w}" height="14" fill="#4a6fa5"><title>${esc(r.key)}: ${r.count}</title></rect><text x="${146 + w}" y="${i * h + 15}" font-size="12">${r.count}</text>`;
+  const shown = rows.slice(0, 20);
+  const body = shown
+    .map((r) => {
+      const w = ((100 * r.count) / max).toFixed(2);
+      return `<tr><th scope="row">${breakable(r.key)}</th><td class="bar"><svg xmlns="http://www.w3.org/2000/svg" aria-hidden="true" width="100%" height="14" viewBox="0 0 100 14" preserveAspectRatio="none"><rect x="0" y="0" width="${w}" height="14" fill="#4a6fa5"><title>${esc(r.key)}: ${r.count}</title></rect></svg></td><td class="n">${r.count}</td></tr>`;
     })
     .join('');
-  return `<figure><figcaption>${esc(title)}</figcaption><svg xmlns="http://www.w3.org/2000/svg" role="img" aria-label="${esc(title)}" width="580" height="${Math.max(h, items.length * h)}">${body}</svg></figure>`;
+  const more = rows.length > shown.length ? `<tr><td colspan="3">and ${rows.length - shown.length} more</td></tr>` : '';
+  return `<figure><figcaption>${esc(title)}</figcaption><table class="chart"><tbody>${body || '<tr><td colspan="3">none</td></tr>'}${more}</tbody></table></figure>`;
 }
 
-/** The card as a self-contained HTML page with inline SVG bar charts. */
+const STYLE = [
+  'body{font:14px/1.45 system-ui,sans-serif;max-width:1000px;margin:2em auto;padding:0 16px;color:#222}',
+  'code{background:#f3f3f3;padding:2px 4px;overflow-wrap:anywhere}',
+  'figure{margin:1em 0;min-width:0}figcaption{font-weight:600;margin-bottom:.3em}',
+  '.grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(380px,1fr));gap:1em 2em}',
+  'table.chart{width:100%;border-collapse:collapse;table-layout:fixed}',
+  'table.chart th{width:40%;font-weight:normal;text-align:left;padding:2px 8px 2px 0;overflow-wrap:anywhere;vertical-align:top}',
+  'table.chart td.bar{padding:2px 0;vertical-align:top}table.chart td.bar svg{display:block;margin-top:3px}',
+  'table.chart td.n{width:4.5em;text-align:right;padding:2px 0 2px 6px;vertical-align:top;font-variant-numeric:tabular-nums}',
+  '.exclusions{max-width:640px}',
+].join('');
+
+/** The card as a self-contained HTML page with inline SVG bar charts; it fits a window 1,200 px wide (or narrower). */
 export function cardHtml(c: CardData): string {
   const d = c.dataset;
-  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Dataset card: ${esc(d.name)} v${d.version}</title>
-<style>body{font:14px/1.45 system-ui,sans-serif;max-width:980px;margin:2em auto;color:#222}code{background:#f3f3f3;padding:2px 4px}figure{margin:1em 0}figcaption{font-weight:600;margin-bottom:.3em}.grid{display:grid;grid-template-columns:1fr 1fr;gap:1em}td,th{padding:2px 8px;text-align:left}</style></head><body>
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>Dataset card: ${esc(d.name)} v${d.version}</title>
+<style>${STYLE}</style></head><body>
 <h1>Dataset card: ${esc(d.name)} v${d.version}</h1>
-<p><b>Purpose:</b> ${esc(purposeOf(d))}<br><b>Status:</b> ${d.status}<br><b>Made by:</b> ${d.origin} by ${esc(d.requestedBy)}<br>
-<b>Snapshot:</b> ${d.snapshotAt.toISOString()}<br><b>Members:</b> ${d.memberCount} of ${d.candidateCount} candidates<br><b>Manifest digest (SHA-256):</b> <code>${d.manifestDigest}</code></p>
-<h2>Policy</h2><p>${esc(c.policy.key)} v${c.policy.version} (${c.policy.mode}), legal basis: ${esc(c.policy.legalBasis)}; minimum age ${c.policy.minimumAge}; regions ${c.policy.regions.join(', ')}.</p>
+<p><b>Purpose:</b> ${esc(purposeOf(d))}<br><b>Status:</b> ${d.status}${d.supersededBy ? ` (superseded by ${d.supersededBy})` : ''}<br><b>Made by:</b> ${d.origin} by ${esc(d.requestedBy)}<br>
+<b>Snapshot:</b> ${d.snapshotAt.toISOString()} (membership honours every objection, erasure and change recorded by then)<br><b>Members:</b> ${d.memberCount} of ${d.candidateCount} candidates<br><b>Manifest digest (SHA-256):</b> <code>${d.manifestDigest}</code></p>
+<h2>Policy</h2><p>${policySummary(c.policy, esc).join('<br>')}</p>
 <h2>Composition</h2><div class="grid">${bars('By platform', c.breakdown.platform)}${bars('By kind', c.breakdown.kind)}${bars('By language', c.breakdown.language)}${bars('By country', c.breakdown.country)}</div>
-<h2>Exclusions at build time</h2>${bars('Candidates excluded, by reason', d.exclusions.map((e) => ({ key: e.reason, count: e.count })))}
+<h2>Exclusions at build time</h2><div class="exclusions">${bars('Candidates excluded, by reason', d.exclusions.map((e) => ({ key: e.reason, count: e.count })))}</div>
 <h2>Lineage</h2><ul>${[...c.parents.map((p) => `<li>from ${esc(p.label)} (${p.relation})</li>`), ...c.children.map((p) => `<li>used by ${esc(p.label)} (${p.relation})</li>`)].join('') || '<li>built from content directly</li>'}</ul>
 </body></html>`;
 }

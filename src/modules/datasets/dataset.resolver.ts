@@ -14,6 +14,7 @@ import { ContentItem } from '../content/content.types';
 import { JSONResolver } from 'graphql-scalars';
 import { datasetEvent } from '../lineage/openlineage';
 import { cardData, cardMarkdown } from './dataset.card';
+import { cardLink } from './card-link';
 import { APP_VERSION } from '../../version';
 
 export const DatasetConnection = ConnectionType(Dataset, 'Dataset');
@@ -73,9 +74,18 @@ export class DatasetResolver {
     return ctx.services.datasets.verifyBuild(ctx, d);
   }
 
-  @FieldResolver(() => String, { description: 'A human-readable dataset card (Markdown): purpose, policy and legal basis, snapshot, composition, exclusions, lineage, digest. As HTML with charts: GET /datasets/{id}/card.' })
+  @FieldResolver(() => String, { description: 'A human-readable dataset card (Markdown): purpose, policy and legal basis, snapshot, composition, exclusions, lineage, digest. As HTML with charts: GET /datasets/{id}/card (in a browser: cardUrl).' })
   async card(@Root() d: DatasetRow, @Ctx() ctx: RequestContext) {
     return cardMarkdown(await cardData(ctx, d));
+  }
+
+  @Authorized(...DATASET_READERS)
+  @FieldResolver(() => String, {
+    description: 'A link to the HTML card (GET /datasets/{id}/card with inline SVG charts) that opens in a plain browser tab without an Authorization header: '
+      + 'signed for the caller and this dataset, valid 15 minutes. Relative to the service\'s base URL.',
+  })
+  cardUrl(@Root() d: DatasetRow, @Ctx() ctx: RequestContext) {
+    return cardLink(ctx.config, d.id, ctx.viewer!);
   }
 
   @FieldResolver(() => [JSONResolver], { description: 'OpenLineage RunEvents (COMPLETE) for the build of this version; they validate against the official 2-0-2 schemas.' })

@@ -93,7 +93,8 @@ export class DatasetService {
   }
 
   /** datasetRequest: membership computed by the server, now, under an ENFORCE policy. */
-  async request(ctx: RequestContext, input: DatasetRequestInput): Promise<MutationOutcome<DatasetPayload>> {
+  /** `id`: the new version's id (only the demo seed chooses one, so that the IDE's examples can name it). */
+  async request(ctx: RequestContext, input: DatasetRequestInput, id?: string): Promise<MutationOutcome<DatasetPayload>> {
     const problems = new Problems();
     if (!NAME.test(input.name)) problems.add('name', 'name must be letters, digits, dot, dash or underscore (1-100 characters)');
     checkString(problems, 'purpose', input.purpose, { max: MAX_FREE_TEXT });
@@ -104,7 +105,7 @@ export class DatasetService {
     problems.throwIfAny();
     const policy = await ctx.services.eligibility.enforcedPolicy(ctx, input.policyKey);
     const spec: DatasetSpec = { filters: specFilters(input.filters), sample: input.sample ? { rate: input.sample.rate, seed: input.sample.seed } : undefined, cap: input.cap ?? undefined };
-    const dataset = await this.build(ctx, { name: input.name, policyId: policy.id, purpose: input.purpose ?? null, origin: DatasetOrigin.REQUEST, spec });
+    const dataset = await this.build(ctx, { name: input.name, policyId: policy.id, purpose: input.purpose ?? null, origin: DatasetOrigin.REQUEST, spec }, id);
     return { payload: { dataset, userErrors: [] }, targetIds: [dataset.id] };
   }
 
@@ -177,12 +178,12 @@ export class DatasetService {
    * exclusions, keys added after the load, then the manifest digest. The knowledge is that statement's snapshot,
    * recorded with the version; fact writers are never waited for and never wait.
    */
-  private async build(ctx: RequestContext, d: BuildInput): Promise<DatasetRow> {
+  private async build(ctx: RequestContext, d: BuildInput, id: string = crypto.randomUUID()): Promise<DatasetRow> {
     const observe = this.metrics?.datasetBuildTimer();
     const distributed = (await distributedTables(ctx.manager)).has('dataset_members');
     const labels = { origin: d.origin, database: distributed ? 'citus' : 'postgres' };
     try {
-      const dataset = await this.buildVersion(ctx, d, distributed);
+      const dataset = await this.buildVersion(ctx, d, distributed, id);
       observe?.({ ...labels, outcome: 'ok' });
       return dataset;
     } catch (err) {
@@ -191,10 +192,9 @@ export class DatasetService {
     }
   }
 
-  private async buildVersion(ctx: RequestContext, d: BuildInput, distributed: boolean): Promise<DatasetRow> {
+  private async buildVersion(ctx: RequestContext, d: BuildInput, distributed: boolean, id: string): Promise<DatasetRow> {
     const m = ctx.manager;
     await lockForTransaction(m, `dataset:${d.name}`);
-    const id = crypto.randomUUID();
     const { params, p } = sqlParams(d.policyId, id);
     const policy = (await ctx.loaders.policyById.load(d.policyId))!;
     const membership: MembershipInput = { spec: d.spec, policyId: '$1::uuid', times: NOW, p, policy: { values: policy, bind: p } };

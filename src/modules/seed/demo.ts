@@ -1,4 +1,6 @@
-import type { RequestContext } from '../../context';
+import crypto from 'node:crypto';
+import { createContext, type RequestContext } from '../../context';
+import { devSubject, Role } from '../../common/tokens';
 import { runAudited } from '../audit/audited-mutation';
 import { bulkSession, writeSynthetic } from './synthetic';
 import { lockForTransaction } from '../../common/sql';
@@ -22,3 +24,21 @@ export async function seedDemoIfEmpty(ctx: RequestContext): Promise<boolean> {
 }
 
 class AlreadySeeded extends Error {}
+
+/** Ids of the demo data (deterministic: u users, c content items, d the demo dataset), as the synthetic writer makes them. */
+export const demoId = (kind: 'u' | 'c' | 'd', n: number) => {
+  const h = crypto.createHash('md5').update(`${DEMO_SPEC.prefix}${kind}:${n}`).digest('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+};
+
+export const DEMO_DATASET_ID = demoId('d', 1);
+export const DEMO_DATASET_INPUT = { name: 'demo-assistant-tuning', policyKey: 'eu-ai-training', purpose: 'demo: assistant tone tuning' };
+
+/**
+ * The demo dataset (after the demo data): requested by the development ML engineer (so that the IDE's ML_ENGINEER
+ * token sees it as its own) with a known id, so that the IDE's examples run as they are. Audited like any request.
+ */
+export async function seedDemoDataset(system: RequestContext): Promise<void> {
+  const ctx = createContext(system, { subject: devSubject(Role.ML_ENGINEER), roles: [Role.ML_ENGINEER] });
+  await runAudited(ctx, 'datasetRequest', DEMO_DATASET_INPUT, (tx) => tx.services.datasets.request(tx, DEMO_DATASET_INPUT, DEMO_DATASET_ID));
+}
