@@ -302,3 +302,41 @@ export const stopProcess = (child: ChildProcess, signal: NodeJS.Signals = 'SIGTE
     child.once('exit', r);
     child.kill(signal);
   });
+
+/** The 99th percentile of `values` (the nearest rank; undefined when there are none). */
+export const p99 = (values: number[]): number => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * 0.99))];
+};
+
+/**
+ * Ordinary requests, what other users see during an attack: `send` one after another on `lanes` lanes, 20 ms apart,
+ * until stop(). A request fails when `send` rejects or resolves to anything but a 200 without errors. stop() gives the
+ * latencies' p99 in ms, how many were sent and the failures.
+ */
+export function ordinaryTraffic(send: () => Promise<{ status: number; errors?: unknown }>, lanes = 3) {
+  const latencies: number[] = [];
+  const failures: string[] = [];
+  let running = true;
+  const lane = async () => {
+    while (running) {
+      const started = Date.now();
+      try {
+        const a = await send();
+        if (a.status !== 200 || a.errors) failures.push(`${a.status} ${JSON.stringify(a.errors)}`);
+      } catch (err) {
+        failures.push(String(err));
+      }
+      latencies.push(Date.now() - started);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  };
+  const done = Promise.all(Array.from({ length: lanes }, lane));
+  return {
+    async stop() {
+      running = false;
+      await done;
+      return { p99: p99(latencies), count: latencies.length, failures };
+    },
+  };
+}

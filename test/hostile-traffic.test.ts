@@ -3,7 +3,7 @@ import { Client, type Pool } from 'pg';
 import { Role } from '../src/common/auth';
 import { runAudited } from '../src/modules/audit/audited-mutation';
 import { writeSynthetic } from '../src/modules/seed/synthetic';
-import { ok, startTestApp, TestApp, uniq } from './helpers';
+import { ok, ordinaryTraffic, startTestApp, TestApp, uniq } from './helpers';
 
 /**
  * Hostile traffic against a live server: aborted and slow downloads, while ordinary requests measure what other users
@@ -76,40 +76,17 @@ const abortAfter = (bytes: number) =>
     }).then((a) => a.status !== 200 && done());
   });
 
-/** Ordinary authenticated requests, one after another on `lanes` lanes, until `stop()`; their latencies in ms. */
-function steadyTraffic(app: TestApp, lanes = 4) {
-  const latencies: number[] = [];
-  const failures: string[] = [];
-  let running = true;
-  const lane = async () => {
-    while (running) {
-      const started = Date.now();
-      try {
-        const res = await fetch(`${app.url}/graphql`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json', authorization: `Bearer ${app.tokens.AUDITOR}` },
-          body: JSON.stringify({ query: `{ users(first: 3) { edges { node { id country } } } policies { key } }` }),
-          signal: AbortSignal.timeout(15_000),
-        });
-        const body = (await res.json()) as { errors?: unknown[] };
-        if (res.status !== 200 || body.errors) failures.push(`${res.status} ${JSON.stringify(body.errors)}`);
-      } catch (err) {
-        failures.push(String(err));
-      }
-      latencies.push(Date.now() - started);
-      await sleep(20);
-    }
-  };
-  const done = Promise.all(Array.from({ length: lanes }, lane));
-  return {
-    async stop() {
-      running = false;
-      await done;
-      const sorted = [...latencies].sort((a, b) => a - b);
-      return { p99: sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * 0.99))], count: sorted.length, failures };
-    },
-  };
-}
+/** Ordinary authenticated requests, one after another on `lanes` lanes, until `stop()`. */
+const steadyTraffic = (app: TestApp, lanes = 4) =>
+  ordinaryTraffic(async () => {
+    const res = await fetch(`${app.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${app.tokens.AUDITOR}` },
+      body: JSON.stringify({ query: `{ users(first: 3) { edges { node { id country } } } policies { key } }` }),
+      signal: AbortSignal.timeout(15_000),
+    });
+    return { status: res.status, errors: ((await res.json()) as { errors?: unknown[] }).errors };
+  }, lanes);
 
 /** The pool is whole: nothing checked out, nobody waiting, and no backend of the service still running a COPY. */
 async function expectPoolWhole(app: TestApp = t) {
