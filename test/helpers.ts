@@ -5,6 +5,7 @@ import crypto from 'node:crypto';
 import { spawn, ChildProcess } from 'node:child_process';
 import pino from 'pino';
 import { spawnSync } from 'node:child_process';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Client } from 'pg';
 import { loadConfig, Config } from '../src/config';
 import { factSession } from '../src/db/citus';
@@ -339,4 +340,19 @@ export function ordinaryTraffic(send: () => Promise<{ status: number; errors?: u
       return { p99: p99(latencies), count: latencies.length, failures };
     },
   };
+}
+
+/**
+ * Runs `work` while this process's event loop is measured with perf_hooks.monitorEventLoopDelay (sampled every
+ * `resolution` ms): the result, and the longest delay and the delays' p99 seen meanwhile, in ms.
+ */
+export async function eventLoopDelayDuring<T>(work: () => Promise<T>, resolution = 10): Promise<{ result: T; maxMs: number; p99Ms: number }> {
+  const h = monitorEventLoopDelay({ resolution });
+  h.enable();
+  try {
+    const result = await work();
+    return { result, maxMs: h.max / 1e6, p99Ms: h.percentile(99) / 1e6 };
+  } finally {
+    h.disable();
+  }
 }

@@ -1,14 +1,13 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Role } from '../src/common/auth';
 import { importObjectionsCsv } from '../src/cli/objections-import';
 import { redact, redactInSlices } from '../src/modules/audit/audit.service';
 import { runAudited } from '../src/modules/audit/audited-mutation';
 import { ConsentScope } from '../src/common/enums';
 import { writeSynthetic } from '../src/modules/seed/synthetic';
-import { startTestApp, TestApp, uniq } from './helpers';
+import { eventLoopDelayDuring, startTestApp, TestApp, uniq } from './helpers';
 
 /**
  * A long bulk import never holds the event loop for long: validation, the INSERTs' parameters, the audit digest of the
@@ -39,18 +38,6 @@ beforeAll(async () => {
 }, 300_000);
 afterAll(async () => t?.close());
 
-/** Runs `work` while measuring the event loop: the longest delay seen, in ms. */
-async function longestBlock<T>(work: () => Promise<T>): Promise<{ result: T; maxMs: number; p99Ms: number }> {
-  const h = monitorEventLoopDelay({ resolution: 10 });
-  h.enable();
-  try {
-    const result = await work();
-    return { result, maxMs: h.max / 1e6, p99Ms: h.percentile(99) / 1e6 };
-  } finally {
-    h.disable();
-  }
-}
-
 const rowsOf = (n: number, reason: string) =>
   Array.from({ length: n }, (_, i) => ({
     externalUserId: `${prefix}u${1 + (i % 2000)}`,
@@ -71,7 +58,7 @@ describe('long imports never block the event loop', () => {
     const ctx = t.context(Role.PRIVACY_OFFICER);
     const rows = rowsOf(ROWS, `loop ${uniq()}`);
     const before = await count();
-    const { result, maxMs, p99Ms } = await longestBlock(() =>
+    const { result, maxMs, p99Ms } = await eventLoopDelayDuring(() =>
       runAudited(ctx, 'objectionsImport', { rows, reason: 'loop test' }, (tx) => tx.services.consent.importObjections(tx, rows, 'loop test')),
     );
     console.log(`service path, ${ROWS} rows: event-loop delay max ${maxMs.toFixed(1)} ms, p99 ${p99Ms.toFixed(1)} ms`);
@@ -95,7 +82,7 @@ describe('long imports never block the event loop', () => {
     const lines = rowsOf(ROWS, reason).map((r) => `${r.externalUserId},${r.scope},${r.effectiveAt.toISOString()},,${r.reason}`);
     fs.writeFileSync(file, `external_user_id,scope,effective_at,channel,reason\n${lines.join('\n')}\n`);
     const before = await count();
-    const { result, maxMs, p99Ms } = await longestBlock(() => importObjectionsCsv(t.context(Role.PRIVACY_OFFICER), file, { progress: false }));
+    const { result, maxMs, p99Ms } = await eventLoopDelayDuring(() => importObjectionsCsv(t.context(Role.PRIVACY_OFFICER), file, { progress: false }));
     console.log(`CLI path, ${ROWS} rows: event-loop delay max ${maxMs.toFixed(1)} ms, p99 ${p99Ms.toFixed(1)} ms`);
     expect(result).toMatchObject({ rows: ROWS, imported: ROWS, errors: [] });
     expect(await count()).toBe(before + ROWS);
