@@ -1,4 +1,4 @@
-import { ASTVisitor, GraphQLError, GraphQLSchema, Kind, ValidationContext } from 'graphql';
+import { ASTVisitor, GraphQLError, GraphQLSchema, Kind, TypeNode, ValidationContext } from 'graphql';
 import { getComplexity, ComplexityEstimator } from 'graphql-query-complexity';
 import type { ApolloServerPlugin } from '@apollo/server';
 import { ApolloArmor } from '@escape.tech/graphql-armor';
@@ -10,6 +10,22 @@ export const MAX_COST = 25000;
 export const MAX_TOKENS = 10000;
 export const MAX_ALIASES = 30;
 export const MAX_DIRECTIVES = 20;
+/**
+ * Rows `objectionsImport` takes through GraphQL. graphql-js coerces a request's variables in one synchronous pass (twice
+ * here: to price the operation and to run it), 10-20 µs a row on a busy core: the 9,000 rows that fit in a 1 MB body held
+ * the event loop 0.4-0.8 s. Bigger batches stream through `POST /objections/import`, which never holds the loop long.
+ */
+export const MAX_GRAPHQL_IMPORT_ROWS = 1000;
+/** List fields of input types bounded in the raw variables, before anything coerces them: type → field → most items. */
+const VARIABLE_LISTS: Record<string, Record<string, { max: number; why: string }>> = {
+  ObjectionsImportInput: {
+    rows: { max: MAX_GRAPHQL_IMPORT_ROWS, why: 'objectionsImport takes at most 1,000 rows through GraphQL; send bigger batches (up to 200,000 rows) as CSV or NDJSON to POST /objections/import, which streams them' },
+  },
+};
+
+/** The named type of a variable's type node (`[Foo!]!` → `Foo`). */
+const namedType = (type: TypeNode): string => (type.kind === Kind.NAMED_TYPE ? type.name.value : namedType(type.type));
+
 /** graphql-armor's generic cost (objects 2, scalars 1, ×1.5 a level, × `first`): a backstop under the domain cost. */
 export const GENERIC_MAX_COST = 500000;
 
@@ -101,7 +117,17 @@ export function limitsPlugin(schema: GraphQLSchema): ApolloServerPlugin {
   return {
     async requestDidStart() {
       return {
-        async didResolveOperation({ request, document }) {
+        async didResolveOperation({ request, document, operation }) {
+          // Long lists are refused by their raw length: coercing them is what would hold the event loop.
+          for (const definition of operation?.variableDefinitions ?? []) {
+            const bounded = VARIABLE_LISTS[namedType(definition.type)];
+            const value = request.variables?.[definition.variable.name.value] as Record<string, unknown> | null | undefined;
+            if (!bounded || typeof value !== 'object' || value === null) continue;
+            for (const [field, { max, why }] of Object.entries(bounded)) {
+              const list = value[field];
+              if (Array.isArray(list) && list.length > max) throw limitError(`${why} (this request has ${list.length.toLocaleString('en')})`, { maxItems: max });
+            }
+          }
           let cost: number;
           try {
             cost = getComplexity({ schema, query: document, operationName: request.operationName ?? undefined, variables: request.variables ?? {}, estimators: [estimator] });
