@@ -25,7 +25,7 @@ import { objectionsUpload } from './modules/consent/objections-upload';
 import { cardData, cardHtml } from './modules/datasets/dataset.card';
 import { hasRole, Role } from './common/auth';
 import { ideRouter } from './ide/ide';
-import { armorLimits, introspectionAliasRule, limitsPlugin, MAX_TOKENS } from './common/limits';
+import { armorLimits, documentSizeRule, introspectionAliasRule, limitsPlugin, MAX_TOKENS } from './common/limits';
 import { every } from './modules/audit/checkpoints';
 
 export interface App {
@@ -187,7 +187,7 @@ export async function createApp(config: Config, dataSource: DataSource, log: Log
       operationLog,
       metrics.graphqlPlugin(),
     ],
-    validationRules: [...armor.validationRules, introspectionAliasRule],
+    validationRules: [documentSizeRule, ...armor.validationRules, introspectionAliasRule],
     parseOptions: { maxTokens: MAX_TOKENS },
     formatError: formatError(config),
     includeStacktraceInErrorResponses: false,

@@ -356,3 +356,36 @@ export async function eventLoopDelayDuring<T>(work: () => Promise<T>, resolution
     h.disable();
   }
 }
+
+/** The bounds issue 13 sets for what other users see during an attack (ms). */
+export const OTHERS_BOUNDS = { ordinaryP99: 1000, healthP99: 200, eventLoopP99: 100 };
+
+/**
+ * A server's event-loop delay p99 in ms since the last scrape of its /metrics (prom-client's
+ * perf_hooks.monitorEventLoopDelay histogram, reset at every scrape).
+ */
+export const serverEventLoopP99 = async (url: string): Promise<number> =>
+  1000 * Number(/^nodejs_eventloop_lag_p99_seconds ([\d.e+-]+)$/m.exec(await (await fetch(`${url}/metrics`)).text())?.[1]);
+
+/** An ordinary authenticated read: a small page of people and the policies, as an AUDITOR. */
+export const ordinaryRead = async (app: TestApp) => {
+  const res = await fetch(`${app.url}/graphql`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${app.tokens.AUDITOR}` },
+    body: JSON.stringify({ query: `{ users(first: 3) { edges { node { id country } } } policies { key } }` }),
+    signal: AbortSignal.timeout(15_000),
+  });
+  return { status: res.status, errors: ((await res.json()) as { errors?: unknown[] }).errors };
+};
+
+/**
+ * Runs `attack` while other users are watched: ordinary reads on `lanes` lanes, /healthz every 20 ms, and the server's
+ * event-loop delay p99 over the whole attack (from its /metrics). Gives the attack's result and what the others saw.
+ */
+export async function whileOthersWatch<T>(app: TestApp, attack: () => Promise<T>, lanes = 4) {
+  await serverEventLoopP99(app.url);
+  const ordinary = ordinaryTraffic(() => ordinaryRead(app), lanes);
+  const health = ordinaryTraffic(async () => ({ status: (await fetch(`${app.url}/healthz`, { signal: AbortSignal.timeout(15_000) })).status }), 1);
+  const result = await attack();
+  return { result, ordinary: await ordinary.stop(), health: await health.stop(), eventLoopP99: await serverEventLoopP99(app.url) };
+}
