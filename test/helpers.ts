@@ -367,8 +367,11 @@ export const OTHERS_BOUNDS = { ordinaryP99: 1000, healthP99: 200, eventLoopP99: 
 export const serverEventLoopP99 = async (url: string): Promise<number> =>
   1000 * Number(/^nodejs_eventloop_lag_p99_seconds ([\d.e+-]+)$/m.exec(await (await fetch(`${url}/metrics`)).text())?.[1]);
 
+/** A server to send requests to: its address and a token per role. */
+export type Target = Pick<TestApp, 'url' | 'tokens'>;
+
 /** An ordinary authenticated read: a small page of people and the policies, as an AUDITOR. */
-export const ordinaryRead = async (app: TestApp) => {
+export const ordinaryRead = async (app: Target) => {
   const res = await fetch(`${app.url}/graphql`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', authorization: `Bearer ${app.tokens.AUDITOR}` },
@@ -382,7 +385,7 @@ export const ordinaryRead = async (app: TestApp) => {
  * Runs `attack` while other users are watched: ordinary reads on `lanes` lanes, /healthz every 20 ms, and the server's
  * event-loop delay p99 over the whole attack (from its /metrics). Gives the attack's result and what the others saw.
  */
-export async function whileOthersWatch<T>(app: TestApp, attack: () => Promise<T>, lanes = 4) {
+export async function whileOthersWatch<T>(app: Target, attack: () => Promise<T>, lanes = 4) {
   await serverEventLoopP99(app.url);
   const ordinary = ordinaryTraffic(() => ordinaryRead(app), lanes);
   const health = ordinaryTraffic(async () => ({ status: (await fetch(`${app.url}/healthz`, { signal: AbortSignal.timeout(15_000) })).status }), 1);

@@ -1,6 +1,7 @@
+import { spawn } from 'node:child_process';
 import http from 'node:http';
 import { Role } from '../src/common/auth';
-import type { TestApp } from './helpers';
+import type { Target } from './helpers';
 
 /**
  * The attacks of issue 13, one or more per item, as requests against a live server. Each case resolves to the HTTP
@@ -34,7 +35,7 @@ export const HOSTILE_ITEMS: HostileItem[] = [
 const b64 = (v: unknown) => Buffer.from(typeof v === 'string' ? v : JSON.stringify(v)).toString('base64');
 
 /** Starts an export; once it streams, `streaming` gets the paused response and the request. Resolves to its status. */
-function openExport(app: TestApp, datasetId: string, streaming: (res: http.IncomingMessage, req: http.ClientRequest, done: () => void) => void): Promise<number> {
+function openExport(app: Target, datasetId: string, streaming: (res: http.IncomingMessage, req: http.ClientRequest, done: () => void) => void): Promise<number> {
   return new Promise((resolve) => {
     const req = http.get(`${app.url}/datasets/${datasetId}/export.ndjson`, { headers: { authorization: `Bearer ${app.tokens.ML_ENGINEER}` } }, (res) => {
       res.on('error', () => undefined);
@@ -49,7 +50,7 @@ function openExport(app: TestApp, datasetId: string, streaming: (res: http.Incom
 }
 
 /** Reads `bytes` of an export (0: none), then drops the connection. */
-export const abortedExport = (app: TestApp, datasetId: string, bytes: number) =>
+export const abortedExport = (app: Target, datasetId: string, bytes: number) =>
   openExport(app, datasetId, (res, req, done) => {
     let seen = 0;
     const abort = () => {
@@ -65,7 +66,7 @@ export const abortedExport = (app: TestApp, datasetId: string, bytes: number) =>
   });
 
 /** Reads an export at about 1 KB/s for `ms`, then drops the connection (or is cut by the server before). */
-export const slowExport = (app: TestApp, datasetId: string, ms: number) =>
+export const slowExport = (app: Target, datasetId: string, ms: number) =>
   openExport(app, datasetId, (res, req, done) => {
     const timer = setInterval(() => res.read(100), 100);
     const stop = () => {
@@ -80,7 +81,31 @@ export const slowExport = (app: TestApp, datasetId: string, ms: number) =>
     });
   });
 
-export function hostileCases(app: TestApp, options: { datasetId: string; exportBytes: number; exportBudget: number }): HostileCase[] {
+/**
+ * Unauthenticated floods sent `rounds` times by a process of its own (so that measuring the server is not measuring a
+ * busy client): 10 MB of nested arrays, 400,000 `__typename` aliases (7.5 MB), 2,500 aliased `__schema` and the nested
+ * arrays again with a forged token. Resolves to the statuses.
+ */
+export function floodFromProcess(url: string, rounds = 1): Promise<number[]> {
+  const attacker = `
+    const nested = Buffer.from('['.repeat(5_000_000) + ']'.repeat(5_000_000));
+    const typenames = Buffer.from(JSON.stringify({ query: '{ ' + Array.from({ length: 400_000 }, (_, i) => 'a' + i + ': __typename').join(' ') + ' }' }));
+    const schemas = Buffer.from(JSON.stringify({ query: '{ ' + Array.from({ length: 2500 }, (_, i) => 's' + i + ': __schema { types { name fields { name type { name } } } }').join(' ') + ' }' }));
+    const send = (body, headers = {}) => fetch(process.argv[1] + '/graphql', { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body }).then((r) => r.status, () => 599);
+    (async () => {
+      const statuses = [];
+      for (let i = 0; i < Number(process.argv[2]); i++) statuses.push(await send(nested), await send(typenames), await send(schemas), await send(nested, { authorization: 'Bearer forged.token.here' }));
+      console.log(JSON.stringify(statuses));
+    })();`;
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['-e', attacker, url, String(rounds)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout!.on('data', (d) => (out += d));
+    child.on('exit', () => resolve(out.trim() ? (JSON.parse(out) as number[]) : [599]));
+  });
+}
+
+export function hostileCases(app: Target, options: { datasetId: string; exportBytes: number; exportBudget: number }): HostileCase[] {
   const sends: Record<number, () => Promise<number[]>> = {};
   const { datasetId, exportBytes, exportBudget } = options;
   const post = (body: string | Buffer, headers: Record<string, string> = {}) =>
@@ -97,9 +122,6 @@ export function hostileCases(app: TestApp, options: { datasetId: string; exportB
   };
 
   // Built once.
-  const nested = Buffer.from('['.repeat(5_000_000) + ']'.repeat(5_000_000));
-  const typenames = Buffer.from(JSON.stringify({ query: `{ ${Array.from({ length: 400_000 }, (_, i) => `a${i}: __typename`).join(' ')} }` }));
-  const schemas = Buffer.from(JSON.stringify({ query: `{ ${Array.from({ length: 2500 }, (_, i) => `s${i}: __schema { types { name fields { name type { name } } } }`).join(' ')} }` }));
   const fanned = Array.from({ length: 20 }, (_, i) => `a${i}: users(first: 500) { edges { node { id country contentCount } } }`).join(' ');
   const padded = JSON.stringify({ query: `{ ${fanned} ${'__typename '.repeat(10_001)}}` });
   const costly = JSON.stringify({ query: `{ ${fanned} }` });
@@ -119,7 +141,7 @@ export function hostileCases(app: TestApp, options: { datasetId: string; exportB
   sends[2] = () => Promise.all(Array.from({ length: exportBudget }, () => slowExport(app, datasetId, 4000)));
   sends[3] = () => each(() => post(costly, as()), () => post(padded, as()));
   sends[4] = () => each(() => post(reports, as()), () => post(reports, as()));
-  sends[5] = () => each(() => post(nested), () => post(typenames), () => post(schemas), () => post(nested, { authorization: 'Bearer forged.token.here' }));
+  sends[5] = () => floodFromProcess(app.url, 3);
   sends[6] = () =>
     each(
       () => post('{"query": "{ viewer { subject } }", "variables": {"email": "someone@example.org"', as()),
