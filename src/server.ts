@@ -28,7 +28,7 @@ import { DATASET_READERS } from './modules/datasets/dataset.resolver';
 import { hasRole, Role, signToken, type Viewer } from './common/auth';
 import { devSubject } from './common/tokens';
 import { ideRouter } from './ide/ide';
-import { armorLimits, introspectionAliasRule, limitsPlugin, MAX_TOKENS } from './common/limits';
+import { armorLimits, documentSizeRule, introspectionAliasRule, limitsPlugin, MAX_TOKENS } from './common/limits';
 import { every } from './modules/audit/checkpoints';
 
 /** How long a token that the IDE signs for a developer lasts. */
@@ -202,7 +202,7 @@ export async function createApp(config: Config, dataSource: DataSource, log: Log
       operationLog,
       metrics.graphqlPlugin(),
     ],
-    validationRules: [...armor.validationRules, introspectionAliasRule],
+    validationRules: [documentSizeRule, ...armor.validationRules, introspectionAliasRule],
     parseOptions: { maxTokens: MAX_TOKENS },
     formatError: formatError(config),
     includeStacktraceInErrorResponses: false,

@@ -1,7 +1,7 @@
 import { Role } from '../src/common/auth';
 import { runAudited } from '../src/modules/audit/audited-mutation';
 import { writeSynthetic } from '../src/modules/seed/synthetic';
-import { onCitus, startTestApp, TestApp } from './helpers';
+import { onCitus, ordinaryTraffic, startTestApp, TestApp } from './helpers';
 
 /**
  * Whole-corpus evaluations (eligibilityReport, eligible counts, taint, buildVerification, lineage, footprints) are
@@ -42,35 +42,17 @@ async function post(query: string, role: Role): Promise<Answer> {
   return { status: res.status, ms: Date.now() - started, retryAfter: res.headers.get('retry-after'), body };
 }
 
-/** Ordinary requests of another role, one after another on `lanes` lanes, until stop(): their latencies. */
-function ordinaryTraffic(lanes = 3) {
-  const latencies: number[] = [];
-  const failures: string[] = [];
-  let running = true;
-  const lane = async () => {
-    while (running) {
-      const a = await post(`{ users(first: 1) { edges { node { id } } } }`, Role.PRIVACY_OFFICER).catch((err) => ({ status: 0, ms: 60_000, body: { errors: [{ message: String(err) }] } }) as Answer);
-      if (a.status !== 200 || a.body.errors) failures.push(`${a.status} ${JSON.stringify(a.body.errors)}`);
-      latencies.push(a.ms);
-      await sleep(20);
-    }
-  };
-  const done = Promise.all(Array.from({ length: lanes }, lane));
-  return {
-    async stop() {
-      running = false;
-      await done;
-      const sorted = [...latencies].sort((a, b) => a - b);
-      return { p99: sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * 0.99))], count: sorted.length, failures };
-    },
-  };
-}
+/** Ordinary requests of another role, one after another on `lanes` lanes, until stop(). */
+const traffic = (lanes = 3) => ordinaryTraffic(async () => {
+  const a = await post(`{ users(first: 1) { edges { node { id } } } }`, Role.PRIVACY_OFFICER);
+  return { status: a.status, errors: a.body.errors };
+}, lanes);
 
 const refusedBusy = (a: Answer) => a.body.errors?.some((e) => e.extensions?.code === 'RATE_LIMITED') ?? false;
 
 describe('whole-corpus evaluations are bounded per role', () => {
   it('a flood of eligibilityReport from one role: the excess is refused at once with 429 RATE_LIMITED, other users unaffected', async () => {
-    const traffic = ordinaryTraffic();
+    const ordinary = traffic();
     await sleep(200);
     // Three waves of 30 concurrent requests for reports from one role, a third of them with 3 aliases; each wave is sent
     // when the one before has been answered.
@@ -85,7 +67,7 @@ describe('whole-corpus evaluations are bounded per role', () => {
     await sleep(100);
     const other = await post(`{ eligibilityReport { evaluated } }`, Role.PRIVACY_OFFICER);
     const answers = await flood;
-    const seen = await traffic.stop();
+    const seen = await ordinary.stop();
 
 
     // Nothing is a server error: what is not answered is refused with the documented 429.

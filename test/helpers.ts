@@ -5,6 +5,7 @@ import crypto from 'node:crypto';
 import { spawn, ChildProcess } from 'node:child_process';
 import pino from 'pino';
 import { spawnSync } from 'node:child_process';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Client } from 'pg';
 import { loadConfig, Config } from '../src/config';
 import { factSession } from '../src/db/citus';
@@ -302,3 +303,92 @@ export const stopProcess = (child: ChildProcess, signal: NodeJS.Signals = 'SIGTE
     child.once('exit', r);
     child.kill(signal);
   });
+
+/** The 99th percentile of `values` (the nearest rank; undefined when there are none). */
+export const p99 = (values: number[]): number => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * 0.99))];
+};
+
+/**
+ * Ordinary requests, what other users see during an attack: `send` one after another on `lanes` lanes, 20 ms apart,
+ * until stop(). A request fails when `send` rejects or resolves to anything but a 200 without errors. stop() gives the
+ * latencies' p99 in ms, how many were sent and the failures.
+ */
+export function ordinaryTraffic(send: () => Promise<{ status: number; errors?: unknown }>, lanes = 3) {
+  const latencies: number[] = [];
+  const failures: string[] = [];
+  let running = true;
+  const lane = async () => {
+    while (running) {
+      const started = Date.now();
+      try {
+        const a = await send();
+        if (a.status !== 200 || a.errors) failures.push(`${a.status} ${JSON.stringify(a.errors)}`);
+      } catch (err) {
+        failures.push(String(err));
+      }
+      latencies.push(Date.now() - started);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  };
+  const done = Promise.all(Array.from({ length: lanes }, lane));
+  return {
+    async stop() {
+      running = false;
+      await done;
+      return { p99: p99(latencies), count: latencies.length, failures };
+    },
+  };
+}
+
+/**
+ * Runs `work` while this process's event loop is measured with perf_hooks.monitorEventLoopDelay (sampled every
+ * `resolution` ms): the result, and the longest delay and the delays' p99 seen meanwhile, in ms.
+ */
+export async function eventLoopDelayDuring<T>(work: () => Promise<T>, resolution = 10): Promise<{ result: T; maxMs: number; p99Ms: number }> {
+  const h = monitorEventLoopDelay({ resolution });
+  h.enable();
+  try {
+    const result = await work();
+    return { result, maxMs: h.max / 1e6, p99Ms: h.percentile(99) / 1e6 };
+  } finally {
+    h.disable();
+  }
+}
+
+/** The bounds issue 13 sets for what other users see during an attack (ms). */
+export const OTHERS_BOUNDS = { ordinaryP99: 1000, healthP99: 200, eventLoopP99: 100 };
+
+/**
+ * A server's event-loop delay p99 in ms since the last scrape of its /metrics (prom-client's
+ * perf_hooks.monitorEventLoopDelay histogram, reset at every scrape).
+ */
+export const serverEventLoopP99 = async (url: string): Promise<number> =>
+  1000 * Number(/^nodejs_eventloop_lag_p99_seconds ([\d.e+-]+)$/m.exec(await (await fetch(`${url}/metrics`)).text())?.[1]);
+
+/** A server to send requests to: its address and a token per role. */
+export type Target = Pick<TestApp, 'url' | 'tokens'>;
+
+/** An ordinary authenticated read: a small page of people and the policies, as an AUDITOR. */
+export const ordinaryRead = async (app: Target) => {
+  const res = await fetch(`${app.url}/graphql`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${app.tokens.AUDITOR}` },
+    body: JSON.stringify({ query: `{ users(first: 3) { edges { node { id country } } } policies { key } }` }),
+    signal: AbortSignal.timeout(15_000),
+  });
+  return { status: res.status, errors: ((await res.json()) as { errors?: unknown[] }).errors };
+};
+
+/**
+ * Runs `attack` while other users are watched: ordinary reads on `lanes` lanes, /healthz every 20 ms, and the server's
+ * event-loop delay p99 over the whole attack (from its /metrics). Gives the attack's result and what the others saw.
+ */
+export async function whileOthersWatch<T>(app: Target, attack: () => Promise<T>, lanes = 4) {
+  await serverEventLoopP99(app.url);
+  const ordinary = ordinaryTraffic(() => ordinaryRead(app), lanes);
+  const health = ordinaryTraffic(async () => ({ status: (await fetch(`${app.url}/healthz`, { signal: AbortSignal.timeout(15_000) })).status }), 1);
+  const result = await attack();
+  return { result, ordinary: await ordinary.stop(), health: await health.stop(), eventLoopP99: await serverEventLoopP99(app.url) };
+}

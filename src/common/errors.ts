@@ -44,6 +44,15 @@ export class DomainError extends Error {
     this.details = details ?? [{ code, message, field }];
   }
 
+  /**
+   * A malformed value raised by a query (tampered cursor, NUL, lone surrogate, over-long string, unknown language…)
+   * answers HTTP 400, as refusals before execution do: the client gets a 4xx (Apollo Server reads `extensions.http`).
+   * Other refusals (NOT_FOUND, CONFLICT…) keep 200; mutations report theirs in `userErrors`.
+   */
+  get extensions(): Record<string, unknown> | undefined {
+    return this.code === ErrorCode.BAD_USER_INPUT ? { code: this.code, http: { status: 400 } } : undefined;
+  }
+
   static invalid(details: UserErrorDetail[]): DomainError {
     const first = details[0];
     const more = details.length > 1 ? ` (and ${details.length - 1} more)` : '';
@@ -59,7 +68,7 @@ export class RateLimitedError extends DomainError {
   constructor(message: string, readonly retryAfterSeconds: number) {
     super(ErrorCode.RATE_LIMITED, message);
   }
-  get extensions() {
+  override get extensions(): Record<string, unknown> {
     return { code: this.code, http: { status: 429, headers: new Map([['retry-after', String(this.retryAfterSeconds)]]) } };
   }
 }

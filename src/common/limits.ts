@@ -1,4 +1,4 @@
-import { ASTVisitor, GraphQLError, GraphQLSchema, Kind, ValidationContext } from 'graphql';
+import { ASTVisitor, DocumentNode, GraphQLError, GraphQLSchema, Kind, SelectionSetNode, TypeNode, ValidationContext } from 'graphql';
 import { getComplexity, ComplexityEstimator } from 'graphql-query-complexity';
 import type { ApolloServerPlugin } from '@apollo/server';
 import { ApolloArmor } from '@escape.tech/graphql-armor';
@@ -9,7 +9,29 @@ export const MAX_COST = 25000;
 /** Lexical tokens of a document (graphql's parser stops counting there: nothing bigger is even parsed). */
 export const MAX_TOKENS = 10000;
 export const MAX_ALIASES = 30;
+/**
+ * Fields a document may hold, counted right after parsing with its aliases, before validation: graphql-js's validation
+ * compares fields that share a name pairwise (1,000 copies of `users(first: 1) { totalCount }` held the event loop
+ * 0.3-0.5 s, and 1,000 aliases 20-40 ms, before armor's rules, which run in the same pass, could refuse them).
+ */
+export const MAX_FIELDS = 500;
 export const MAX_DIRECTIVES = 20;
+/**
+ * Rows `objectionsImport` takes through GraphQL. graphql-js coerces a request's variables in one synchronous pass (twice
+ * here: to price the operation and to run it), 10-20 µs a row on a busy core: the 9,000 rows that fit in a 1 MB body held
+ * the event loop 0.4-0.8 s. Bigger batches stream through `POST /objections/import`, which never holds the loop long.
+ */
+export const MAX_GRAPHQL_IMPORT_ROWS = 1000;
+/** List fields of input types bounded in the raw variables, before anything coerces them: type → field → most items. */
+const VARIABLE_LISTS: Record<string, Record<string, { max: number; why: string }>> = {
+  ObjectionsImportInput: {
+    rows: { max: MAX_GRAPHQL_IMPORT_ROWS, why: 'objectionsImport takes at most 1,000 rows through GraphQL; send bigger batches (up to 200,000 rows) as CSV or NDJSON to POST /objections/import, which streams them' },
+  },
+};
+
+/** The named type of a variable's type node (`[Foo!]!` → `Foo`). */
+const namedType = (type: TypeNode): string => (type.kind === Kind.NAMED_TYPE ? type.name.value : namedType(type.type));
+
 /** graphql-armor's generic cost (objects 2, scalars 1, ×1.5 a level, × `first`): a backstop under the domain cost. */
 export const GENERIC_MAX_COST = 500000;
 
@@ -62,6 +84,28 @@ export function armorLimits() {
 }
 
 /**
+ * Fields and aliases counted before any other rule does work on them: graphql-js runs every validation rule in one
+ * pass, and OverlappingFieldsCanBeMerged compares the fields that share a name pairwise (1,000 copies of one field held
+ * the event loop 0.3-0.5 s before armor's counts, in the same pass, could refuse them). Over a limit, the rule reports it
+ * at the document's root and empties the document (a refused document is never run nor cached), so that no rule visits
+ * what it held.
+ */
+export function documentSizeRule(context: ValidationContext): ASTVisitor {
+  return {
+    Document: {
+      enter(document) {
+        const { fields, aliases } = countFields(document);
+        const problem =
+          aliases > MAX_ALIASES ? `Query has ${aliases} aliases; the limit is ${MAX_ALIASES}` : fields > MAX_FIELDS ? `Query has ${fields} fields; the limit is ${MAX_FIELDS}` : undefined;
+        if (!problem) return;
+        context.reportError(limitError(problem));
+        (document as { definitions: DocumentNode['definitions'] }).definitions = [];
+      },
+    },
+  };
+}
+
+/**
  * Introspection is never aliased: aliases of `__schema` or `__type`, or inside them (or in a fragment on an
  * introspection type), would multiply the whole schema in one answer (29 aliased copies: 4 MB). One copy is enough.
  */
@@ -93,6 +137,23 @@ export function introspectionAliasRule(context: ValidationContext): ASTVisitor {
   };
 }
 
+/** The fields and aliases written in a document (fragments counted once, where they are written). */
+function countFields(document: DocumentNode): { fields: number; aliases: number } {
+  let fields = 0;
+  let aliases = 0;
+  const walk = (set: SelectionSetNode | undefined) => {
+    for (const selection of set?.selections ?? []) {
+      if (selection.kind === Kind.FIELD) {
+        fields++;
+        if (selection.alias) aliases++;
+      }
+      if (selection.kind !== Kind.FRAGMENT_SPREAD) walk(selection.selectionSet);
+    }
+  };
+  for (const definition of document.definitions) if ('selectionSet' in definition) walk(definition.selectionSet);
+  return { fields, aliases };
+}
+
 /**
  * The domain cost (page sizes, id lists, lineage depth, whole-corpus fields), refused before execution above
  * MAX_COST (BAD_USER_INPUT). Fails closed: a document the analyser cannot price is refused.
@@ -101,7 +162,19 @@ export function limitsPlugin(schema: GraphQLSchema): ApolloServerPlugin {
   return {
     async requestDidStart() {
       return {
-        async didResolveOperation({ request, document }) {
+        // Counted once parsed, before validation does work that grows with the square of them (armor's own counts, in
+        // the same validation pass, remain for what fragments multiply).
+        async didResolveOperation({ request, document, operation }) {
+          // Long lists are refused by their raw length: coercing them is what would hold the event loop.
+          for (const definition of operation?.variableDefinitions ?? []) {
+            const bounded = VARIABLE_LISTS[namedType(definition.type)];
+            const value = request.variables?.[definition.variable.name.value] as Record<string, unknown> | null | undefined;
+            if (!bounded || typeof value !== 'object' || value === null) continue;
+            for (const [field, { max, why }] of Object.entries(bounded)) {
+              const list = value[field];
+              if (Array.isArray(list) && list.length > max) throw limitError(`${why} (this request has ${list.length.toLocaleString('en')})`, { maxItems: max });
+            }
+          }
           let cost: number;
           try {
             cost = getComplexity({ schema, query: document, operationName: request.operationName ?? undefined, variables: request.variables ?? {}, estimators: [estimator] });

@@ -1,6 +1,7 @@
 import { Arg, Authorized, Ctx, FieldResolver, ID, Query, Resolver, Root } from 'type-graphql';
 import type { RequestContext } from '../../context';
 import { Role } from '../../common/auth';
+import { MAX_GRAPHQL_IMPORT_ROWS } from '../../common/limits';
 import { AuditedMutation } from '../audit/audited-mutation';
 import { User } from '../users/user.types';
 import {
@@ -42,7 +43,8 @@ export class ConsentResolver {
   @Authorized(Role.PRIVACY_OFFICER)
   @AuditedMutation(() => ObjectionsImportPayload, { description: 'Import many objections at once, all or nothing; each bad row is reported by position and field (PRIVACY_OFFICER).' })
   objectionsImport(@Ctx() ctx: RequestContext, @Arg('input') input: ObjectionsImportInput) {
-    return ctx.services.consent.importObjections(ctx, input.rows, input.reason);
+    // Rows in variables are counted before coercion (limits.ts); the service counts those written in the document too.
+    return ctx.services.consent.importObjections(ctx, input.rows, input.reason, MAX_GRAPHQL_IMPORT_ROWS);
   }
 
   @Authorized(Role.PRIVACY_OFFICER)

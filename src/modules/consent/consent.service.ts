@@ -183,10 +183,13 @@ export class ConsentService {
     return written;
   }
 
-  /** objectionsImport: every row or none. */
-  async importObjections(ctx: RequestContext, rows: ObjectionImportRow[], reason?: string): Promise<MutationOutcome<ObjectionsImportPayload>> {
+  /** objectionsImport: every row or none; at most `maxRows` (through GraphQL fewer: MAX_GRAPHQL_IMPORT_ROWS). */
+  async importObjections(ctx: RequestContext, rows: ObjectionImportRow[], reason?: string, maxRows = MAX_IMPORT_ROWS): Promise<MutationOutcome<ObjectionsImportPayload>> {
     if (rows.length === 0) throw new DomainError(ErrorCode.BAD_USER_INPUT, 'rows must not be empty', 'rows');
-    if (rows.length > MAX_IMPORT_ROWS) throw new DomainError(ErrorCode.BAD_USER_INPUT, `at most ${MAX_IMPORT_ROWS} rows per call`, 'rows');
+    if (rows.length > maxRows) {
+      const bigger = maxRows < MAX_IMPORT_ROWS ? '; send bigger batches to POST /objections/import' : '';
+      throw new DomainError(ErrorCode.BAD_USER_INPUT, `at most ${maxRows.toLocaleString('en')} rows per call${bigger}`, 'rows');
+    }
     const importedCount = await this.importChunk(ctx, rows, { reason });
     return { payload: { importedCount, userErrors: [] }, targetIds: [] };
   }

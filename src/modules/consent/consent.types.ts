@@ -102,7 +102,7 @@ export class ObjectionImportRow {
 
 @InputType({ description: 'Many objections at once: all or nothing.' })
 export class ObjectionsImportInput {
-  @Field(() => [ObjectionImportRow], { description: 'Up to 200,000 rows.' })
+  @Field(() => [ObjectionImportRow], { description: 'At most 1,000 rows (more are refused with BAD_USER_INPUT before they are read); bigger batches, up to 200,000 rows, go as CSV or NDJSON to `POST /objections/import`.' })
   rows: ObjectionImportRow[];
 
   @Field(() => String, { nullable: true, description: 'Reason for rows that give none (at most 2,000 characters).' })
