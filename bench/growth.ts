@@ -29,7 +29,7 @@ export interface GrowthRow {
   unit: string;
   values: (number | undefined)[];
   /** Per step: the metric's growth (cost, so throughputs inverted) and the corpus's. */
-  steps: { growth: number; corpus: number; flag?: 'SUPERLINEAR' | 'GROWS' }[];
+  steps: { growth: number; corpus: number; flag?: 'SUPERLINEAR' | 'GROWS'; vsFloor?: number }[];
 }
 
 export function growthRows(files: Results[]): GrowthRow[] {
@@ -41,6 +41,7 @@ export function growthRows(files: Results[]): GrowthRow[] {
     rows.push({ metric: 'floor', unit: 'ms, bare scan of content joined to users', values: files.map((f) => f.metrics.eligibleCountVsFloor?.baseline), steps: [] });
   }
   if (files.some((f) => f.seedSeconds != null)) rows.push({ metric: 'seed', unit: 's, seeding with indexes and vacuum', values: files.map((f) => f.seedSeconds), steps: [] });
+  const floor = rows.find((r) => r.metric === 'floor');
   for (const row of rows) {
     const throughput = /requests\/s/.test(row.unit);
     for (let i = 1; i < files.length; i++) {
@@ -53,7 +54,10 @@ export function growthRows(files: Results[]): GrowthRow[] {
       const growth = throughput ? a / b : b / a;
       const perRequest = PER_REQUEST.has(row.metric);
       const flag = perRequest ? (growth > PER_REQUEST_GROWTH ? 'GROWS' : undefined) : growth > corpus * SUPERLINEAR ? 'SUPERLINEAR' : undefined;
-      row.steps.push({ growth, corpus, flag });
+      // The floor's own growth says how much of it is the hardware's (a corpus outgrowing the caches grows it too).
+      const [fa, fb] = [floor?.values[i - 1], floor?.values[i]];
+      const vsFloor = !perRequest && row !== floor && fa && fb ? growth / (fb / fa) : undefined;
+      row.steps.push({ growth, corpus, flag, vsFloor });
     }
   }
   return rows;
@@ -66,13 +70,13 @@ export function growthTable(files: Results[]): { text: string; flagged: number }
   const cells = rows.map((r) => [
     r.metric,
     ...r.values.map((v) => (v == null ? '-' : String(v))),
-    ...r.steps.map((s) => (Number.isNaN(s.growth) ? '-' : `×${round(s.growth)}${s.flag ? ` ${s.flag}` : ''}`)),
+    ...r.steps.map((s) => (Number.isNaN(s.growth) ? '-' : `×${round(s.growth)}${s.flag ? ` ${s.flag}` : ''}${s.vsFloor ? ` (${round(s.vsFloor)}× the floor's)` : ''}`)),
     PER_REQUEST.has(r.metric) ? `${r.unit} [per request]` : r.unit,
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i].length)));
   const line = (c: string[]) => c.map((x, i) => (i === c.length - 1 ? x : x.padEnd(widths[i]))).join('  ');
   const flagged = rows.reduce((n, r) => n + r.steps.filter((s) => s.flag).length, 0);
-  const legend = `growth: the cost's factor from one scale to the next (throughputs inverted); SUPERLINEAR: whole-corpus work growing more than ${SUPERLINEAR}× faster than the corpus; GROWS: per-request work growing more than ${PER_REQUEST_GROWTH}×`;
+  const legend = `growth: the cost's factor from one scale to the next (throughputs inverted); SUPERLINEAR: whole-corpus work growing more than ${SUPERLINEAR}× faster than the corpus; GROWS: per-request work growing more than ${PER_REQUEST_GROWTH}×; (N× the floor's): whole-corpus growth over the floor's, the bare scan's, which shows what the hardware adds (caches outgrown)`;
   return { text: [line(head), ...cells.map(line), '', legend, `${flagged} flagged`].join('\n'), flagged };
 }
 
