@@ -53,7 +53,9 @@ export function growthRows(files: Results[]): GrowthRow[] {
       }
       const growth = throughput ? a / b : b / a;
       const perRequest = PER_REQUEST.has(row.metric);
-      const flag = perRequest ? (growth > PER_REQUEST_GROWTH ? 'GROWS' : undefined) : growth > corpus * SUPERLINEAR ? 'SUPERLINEAR' : undefined;
+      // The floor and the seed are not the service: shown, never flagged.
+      const ours = row !== floor && row.metric !== 'seed';
+      const flag = !ours ? undefined : perRequest ? (growth > PER_REQUEST_GROWTH ? 'GROWS' : undefined) : growth > corpus * SUPERLINEAR ? 'SUPERLINEAR' : undefined;
       // The floor's own growth says how much of it is the hardware's (a corpus outgrowing the caches grows it too).
       const [fa, fb] = [floor?.values[i - 1], floor?.values[i]];
       const vsFloor = !perRequest && row !== floor && fa && fb ? growth / (fb / fa) : undefined;
