@@ -10,10 +10,11 @@ afterAll(async () => t?.close());
 const CATALOG = `SELECT conrelid::regclass::text || ' ' || conname || ' ' || pg_get_constraintdef(oid) AS d FROM pg_constraint
                  WHERE conrelid::regclass::text IN ('users', 'content_items', 'visibility_changes', 'consent_events', 'content_label_history')
                  UNION ALL SELECT indexdef FROM pg_indexes WHERE tablename IN ('users', 'content_items', 'visibility_changes', 'consent_events', 'content_label_history')
+                 UNION ALL SELECT tgrelid::regclass::text || ' ' || tgname || ' ' || tgenabled::text FROM pg_trigger WHERE NOT tgisinternal
                  ORDER BY 1`;
 
 describe('bulk synthetic seed', () => {
-  it('loads 50,000 items with its keys, indexes and foreign keys deferred, and leaves the catalog and the current state as the migrations and triggers would', async () => {
+  it('loads 50,000 items with its keys, indexes and foreign keys deferred, and leaves the catalog (triggers enabled) and the current state as the migrations and triggers would', async () => {
     t = await startFreshTestApp();
     const before = (await t.sql(CATALOG)).map((r: any) => r.d);
     const prefix = `${uniq('sy')}-`;
