@@ -1,14 +1,15 @@
 import http from 'node:http';
 import { Pool } from 'pg';
-import { evaluationFromSql, NOW, reasonsSql } from '../src/modules/eligibility/eligibility.rules';
+import { POOL_SIZE } from '../src/config';
+import { VERDICTS_SQL } from '../src/modules/eligibility/eligibility.service';
+import { LATEST_POLICY_SQL } from '../src/modules/policies/policy.service';
 
 /**
- * The httpEligibility baseline: a minimal node:http handler that runs the same SQL as the service's eligibility query
- * (policy lookup, then the verdicts) and writes the same JSON, with no GraphQL, auth or framework in between.
+ * The httpEligibility baseline: a minimal node:http handler that runs the very statements of the service's eligibility
+ * query (the policy lookup, then the verdicts: the same SQL text and parameters, on a pool of the server's size) and
+ * writes the same JSON, with no GraphQL, auth or framework in between.
  */
-const pool = new Pool({ connectionString: process.env.DATABASE_URL, max: 10 });
-const VERDICTS = `SELECT c.id, ${reasonsSql(NOW)} AS reasons
-  FROM ${evaluationFromSql({ items: '(SELECT * FROM content_items WHERE id = ANY($2::uuid[]))', policyId: '$1::uuid', times: NOW })}`;
+const pool = new Pool({ connectionString: process.env.DATABASE_URL, max: POOL_SIZE });
 
 const server = http.createServer((req, res) => {
   const chunks: Buffer[] = [];
@@ -16,8 +17,8 @@ const server = http.createServer((req, res) => {
   req.on('end', async () => {
     try {
       const ids: string[] = JSON.parse(Buffer.concat(chunks).toString()).variables.ids;
-      const [policy] = (await pool.query(`SELECT * FROM policies WHERE key = 'eu-ai-training' ORDER BY version DESC LIMIT 1`)).rows;
-      const rows = (await pool.query(VERDICTS, [policy.id, ids])).rows;
+      const [policy] = (await pool.query(LATEST_POLICY_SQL, ['eu-ai-training'])).rows;
+      const rows = (await pool.query(VERDICTS_SQL, [policy.id, null, ids])).rows;
       const byId = new Map(rows.map((r) => [r.id, r.reasons as string[]]));
       const verdicts = ids.map((id) => ({ itemId: id, eligible: (byId.get(id) ?? ['?']).length === 0, reasons: byId.get(id) ?? [] }));
       res.writeHead(200, { 'content-type': 'application/json' });

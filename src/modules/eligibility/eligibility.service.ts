@@ -25,6 +25,10 @@ const bulkTimes = (asOf: Date | null | undefined): RuleTimes => (asOf == null ? 
 /** Their parameters: $1 the policy id, and $2 the instant when there is one. */
 const bulkParams = (policy: Policy, asOf: Date | null | undefined): unknown[] => (asOf == null ? [policy.id] : [policy.id, asOf]);
 
+/** The verdicts of the explain path: $1 the policy id, $2 the instant (NULL: now), $3 the item ids; reasons per found id. */
+export const VERDICTS_SQL = `SELECT c.id, ${reasonsSql(AT_PARAM_2)} AS reasons
+  FROM ${evaluationFromSql({ items: `(SELECT * FROM content_items WHERE id = ANY($3::uuid[]))`, policyId: '$1::uuid', times: AT_PARAM_2 })}`;
+
 /** Items that are eligible under `policyId` at the given times, as a relation with content_items' columns. */
 export function eligibleItemsSql(items: string, policyId: string, times: RuleTimes, policy?: EvaluationSql['policy']): string {
   return `(SELECT c.* FROM ${evaluationFromSql({ items, policyId, times, policy })} WHERE ${eligibleSql(times)})`;
@@ -50,8 +54,7 @@ export class EligibilityService {
     const ids = [...new Set(itemIds.filter(isUuid).map((id) => id.toLowerCase()))];
     const rows: { id: string; reasons: ReasonCode[] }[] = ids.length
       ? await ctx.manager.query(
-          `SELECT c.id, ${reasonsSql(AT_PARAM_2)} AS reasons
-           FROM ${evaluationFromSql({ items: `(SELECT * FROM content_items WHERE id = ANY($3::uuid[]))`, policyId: '$1::uuid', times: AT_PARAM_2 })}`,
+          VERDICTS_SQL,
           [policy.id, asOfInput ?? null, ids],
         )
       : [];

@@ -10,6 +10,8 @@ import { Policy, PolicyPublishInput, PolicyPublishPayload } from './policy.types
 
 const COLUMNS = `id, key, version, purpose, legal_basis AS "legalBasis", description, minimum_age AS "minimumAge", regions, platforms, kinds,
   window_start AS "windowStart", window_end AS "windowEnd", excluded_labels AS "excludedLabels", mode, created_at AS "createdAt", created_by AS "createdBy"`;
+/** The latest version of a key ($1), whatever its mode. */
+export const LATEST_POLICY_SQL = `SELECT ${COLUMNS} FROM policies WHERE key = $1 ORDER BY version DESC LIMIT 1`;
 
 /** The lowest minimum age an ENFORCE version may set (DESIGN.md §3; also a database CHECK). */
 export const ADULT = 18;
@@ -20,7 +22,7 @@ export class PolicyService {
   async get(ctx: RequestContext, key: string, version?: number | null): Promise<Policy> {
     const rows: Policy[] = version
       ? await ctx.manager.query(`SELECT ${COLUMNS} FROM policies WHERE key = $1 AND version = $2`, [key, version])
-      : await ctx.manager.query(`SELECT ${COLUMNS} FROM policies WHERE key = $1 ORDER BY version DESC LIMIT 1`, [key]);
+      : await ctx.manager.query(LATEST_POLICY_SQL, [key]);
     if (!rows[0]) throw new DomainError(ErrorCode.NOT_FOUND, `No policy "${shown(key)}"${version ? ` version ${version}` : ''}`, 'policyKey');
     return rows[0];
   }
