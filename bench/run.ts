@@ -372,7 +372,7 @@ async function main() {
         a.push(x);
         b.push(y);
       }
-      metrics.eligibleContentPage = costMetric({ ours: quantile(a, 0.5), baseline: quantile(b, 0.5) }, null, 'ms',
+      metrics.eligibleContentPage = costMetric({ ours: quantile(a, 0.5), baseline: quantile(b, 0.5) }, 3, 'ms',
         `p50 of a page of eligibleContent (first: 100) after a random cursor, ${REQUESTS} requests (p99 ${round(quantile(a, 0.99), 1)} ms); baseline: the hand-written page`);
       metrics.eligibleContentPage.value = round(quantile(a, 0.5), 2);
       metrics.eligibleContentPage.baseline = round(quantile(b, 0.5), 2);

@@ -6,7 +6,7 @@ import { Connection, decodeCursor, lazyTotal, pageSize, toConnection } from '../
 import { CONTENT_COLUMNS, contentFilterSql } from '../content/content.service';
 import { ContentFilter, ContentRow } from '../content/content.types';
 import { isUuid } from '../../common/ids';
-import { sqlParams } from '../../common/sql';
+import { serialPlan, sqlParams } from '../../common/sql';
 import { Policy } from '../policies/policy.types';
 import { eligibleSql, EvaluationSql, evaluationFromSql, NOW, reasonsSql, RuleTimes } from './eligibility.rules';
 import { EligibilityReport, EligibilityVerdict } from './eligibility.types';
@@ -97,10 +97,7 @@ export class EligibilityService {
       const narrowed = hasRole(ctx.viewer, Role.ML_ENGINEER) && asOfInput != null;
       return eligibleItemsSql(narrowed ? eligibleItemsSql(base, '$1::uuid', NOW, values) : base, '$1::uuid', bulkTimes(asOfInput), values);
     };
-    const rows: ContentRow[] = await ctx.manager.query(
-      `SELECT ${CONTENT_COLUMNS} FROM ${relation(where)} c ORDER BY c.id LIMIT ${limit + 1}`,
-      params,
-    );
+    const rows: ContentRow[] = await serialPlan(ctx.manager, (m) => m.query(`SELECT ${CONTENT_COLUMNS} FROM ${relation(where)} c ORDER BY c.id LIMIT ${limit + 1}`, params));
     // Every row here is eligible now under this policy, so its text may go to an ML engineer.
     const conn = toConnection(rows, limit, (r) => [r.id], (r) => ({ ...r, textCleared: true }));
     // The count evaluates the rules over every item the filter lets through: whole-corpus work (see CorpusGate).
