@@ -1,4 +1,3 @@
-import { GraphQLError } from 'graphql';
 import { QueryRunnerProviderAlreadyReleasedError } from 'typeorm';
 
 /** Every error code a client can see, in `extensions.code` or in a payload's `userErrors`. */
@@ -26,6 +25,28 @@ export enum ErrorCode {
   TIMEOUT = 'TIMEOUT',
 }
 
+/**
+ * The HTTP status of each code, for every route that answers outside GraphQL's own error list (export, card, upload)
+ * and for the GraphQL errors that set one: a Record, so that a new code does not compile until it has its status.
+ */
+export const HTTP_STATUS: Record<ErrorCode, number> = {
+  [ErrorCode.UNAUTHENTICATED]: 401,
+  [ErrorCode.FORBIDDEN]: 403,
+  [ErrorCode.BAD_USER_INPUT]: 400,
+  [ErrorCode.NOT_FOUND]: 404,
+  [ErrorCode.CONFLICT]: 409,
+  [ErrorCode.NOTHING_TO_WITHDRAW]: 409,
+  [ErrorCode.POLICY_NOT_ENFORCED]: 409,
+  [ErrorCode.ALREADY_ERASED]: 409,
+  [ErrorCode.DATASET_TAINTED]: 409,
+  [ErrorCode.DATASET_SUPERSEDED]: 409,
+  [ErrorCode.INTERNAL_SERVER_ERROR]: 500,
+  [ErrorCode.SERVICE_UNAVAILABLE]: 503,
+  [ErrorCode.BUSY]: 503,
+  [ErrorCode.RATE_LIMITED]: 429,
+  [ErrorCode.TIMEOUT]: 503,
+};
+
 /** One problem with the input, pointing at the offending field (for batches: `users[3].country`). */
 export interface UserErrorDetail {
   code: ErrorCode;
@@ -50,7 +71,7 @@ export class DomainError extends Error {
    * Other refusals (NOT_FOUND, CONFLICT…) keep 200; mutations report theirs in `userErrors`.
    */
   get extensions(): Record<string, unknown> | undefined {
-    return this.code === ErrorCode.BAD_USER_INPUT ? { code: this.code, http: { status: 400 } } : undefined;
+    return this.code === ErrorCode.BAD_USER_INPUT ? { code: this.code, http: { status: HTTP_STATUS[this.code] } } : undefined;
   }
 
   static invalid(details: UserErrorDetail[]): DomainError {
@@ -69,7 +90,7 @@ export class RateLimitedError extends DomainError {
     super(ErrorCode.RATE_LIMITED, message);
   }
   override get extensions(): Record<string, unknown> {
-    return { code: this.code, http: { status: 429, headers: new Map([['retry-after', String(this.retryAfterSeconds)]]) } };
+    return { code: this.code, http: { status: HTTP_STATUS[this.code], headers: new Map([['retry-after', String(this.retryAfterSeconds)]]) } };
   }
 }
 
@@ -90,13 +111,6 @@ export class Problems {
 
 /** A client's value as a message repeats it: cut after `max` characters, so that an error never echoes a huge input. */
 export const shown = (value: string, max = 100): string => (value.length > max ? `${value.slice(0, max)}… (${value.length} characters)` : value);
-
-/** Maps a domain error to a top-level GraphQL error (used by queries and by the formatError boundary). */
-export function toGraphQLError(err: DomainError): GraphQLError {
-  return new GraphQLError(err.message, {
-    extensions: { code: err.code, field: err.details[0]?.field, userErrors: err.details.length > 1 ? err.details : undefined },
-  });
-}
 
 /** SQLSTATEs of a connection that is gone: the server shut it (admin, crash, shutdown) or it failed. */
 const CONNECTION_LOST_CODES = new Set(['57P01', '57P02', '57P03', '08000', '08003', '08006']);

@@ -7,17 +7,10 @@ import { StringDecoder } from 'node:string_decoder';
 import { to as copyTo } from 'pg-copy-streams';
 import type { RequestContext } from '../../context';
 import { hasRole, Role } from '../../common/auth';
-import { DomainError, ErrorCode } from '../../common/errors';
+import { DomainError, ErrorCode, HTTP_STATUS } from '../../common/errors';
 import type { Metrics } from '../../common/metrics';
 
 const EXPORT_RETRY_AFTER_SECONDS = 5;
-
-const STATUS: Partial<Record<ErrorCode, number>> = {
-  [ErrorCode.NOT_FOUND]: 404,
-  [ErrorCode.DATASET_TAINTED]: 409,
-  [ErrorCode.DATASET_SUPERSEDED]: 409,
-  [ErrorCode.BAD_USER_INPUT]: 400,
-};
 
 /**
  * One export line per member, rendered by PostgreSQL (Node only forwards text): `id`, `contentHash`, `text`,
@@ -152,7 +145,7 @@ export async function exportDataset(ctx: RequestContext, req: Request, res: Resp
     datasetId = (await ctx.services.datasets.exportable(ctx, String(req.params.id))).id;
   } catch (err) {
     if (err instanceof DomainError) {
-      res.status(STATUS[err.code] ?? 400).json({ error: { code: err.code, message: err.message } });
+      res.status(HTTP_STATUS[err.code]).json({ error: { code: err.code, message: err.message } });
       return;
     }
     throw err;
