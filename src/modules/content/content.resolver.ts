@@ -1,6 +1,6 @@
 import { Arg, Args, Authorized, Ctx, FieldResolver, ID, Query, Resolver, Root } from 'type-graphql';
 import type { RequestContext } from '../../context';
-import { forbidden, hasRole, Role } from '../../common/auth';
+import { Role } from '../../common/auth';
 import { Visibility } from '../../common/enums';
 import { ConnectionType, PageArgs } from '../../common/pagination';
 import { AuditedMutation } from '../audit/audited-mutation';
@@ -37,11 +37,8 @@ export class ContentResolver {
     nullable: true,
     description: 'The text. PRIVACY_OFFICER: always (null once erased). ML_ENGINEER: only while the item is eligible now, else null. Other roles: FORBIDDEN.',
   })
-  async text(@Root() item: ContentRow, @Ctx() ctx: RequestContext): Promise<string | null> {
-    if (hasRole(ctx.viewer, Role.PRIVACY_OFFICER)) return item.text;
-    if (!hasRole(ctx.viewer, Role.ML_ENGINEER)) throw forbidden('ContentItem.text: PRIVACY_OFFICER or ML_ENGINEER (eligible items) only');
-    if (item.textCleared) return item.text;
-    return (await ctx.loaders.eligibleNow.load(item.id)) ? item.text : null;
+  text(@Root() item: ContentRow, @Ctx() ctx: RequestContext): Promise<string | null> {
+    return ctx.services.content.textFor(ctx, item);
   }
 
   @FieldResolver(() => User, { nullable: true, description: 'The author.' })

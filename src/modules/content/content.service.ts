@@ -1,5 +1,6 @@
 import type { EntityManager } from 'typeorm';
 import type { RequestContext } from '../../context';
+import { forbidden, hasRole, Role } from '../../common/auth';
 import { DomainError, ErrorCode, Problems, shown } from '../../common/errors';
 import { Connection, decodeCursor, lazyTotal, pageSize, toConnection } from '../../common/pagination';
 import { checkBatch, checkLanguages, checkNotFuture, checkString, checkUnique, LANGUAGE, MAX_TEXT } from '../../common/validate';
@@ -52,6 +53,18 @@ export async function lockContentIdentity(manager: EntityManager): Promise<void>
 
 /** Content items: ingest from the platform, visibility history, deletion, reads. */
 export class ContentService {
+  /**
+   * The text a viewer may read of an item, whatever path reached it: PRIVACY_OFFICER always (null once erased); an
+   * ML_ENGINEER only while the item is eligible now under the default policy's latest ENFORCE version (null otherwise;
+   * rows that eligibleContent returns are known eligible, `textCleared`); any other role is refused.
+   */
+  async textFor(ctx: RequestContext, item: ContentRow): Promise<string | null> {
+    if (hasRole(ctx.viewer, Role.PRIVACY_OFFICER)) return item.text;
+    if (!hasRole(ctx.viewer, Role.ML_ENGINEER)) throw forbidden('ContentItem.text: PRIVACY_OFFICER or ML_ENGINEER (eligible items) only');
+    if (item.textCleared) return item.text;
+    return (await ctx.loaders.eligibleNow.load(item.id)) ? item.text : null;
+  }
+
   /** Items by id in the order asked; one statement whatever the count. */
   async byIds(ctx: RequestContext, ids: readonly string[]): Promise<(ContentRow | undefined)[]> {
     const valid = ids.filter(isUuid);
