@@ -90,7 +90,11 @@ withBrowser('GraphQL IDE in a real browser, on a fresh database with the demo da
     for (const [i, example] of examples.entries()) {
       await page.click(`#graphiql-session-tab-${i}`);
       // Each example tab gets a token for its own role when it opens.
-      await page.waitForFunction((role) => document.getElementById('ide-role-status')?.textContent?.includes(`token for ${role}`), example.role);
+      // (For this tab: the status of the tab before may name the same role.)
+      await page.waitForFunction(([role, tab]) => {
+        const status = document.getElementById('ide-role-status');
+        return status?.dataset.tab === String(tab) && status.textContent?.includes(`token for ${role}`);
+      }, [example.role, i] as const);
       await page.waitForTimeout(600); // GraphiQL reads its editors after a short debounce
       await page.click('.graphiql-execute-button');
       await page.waitForFunction(() => {

@@ -100,20 +100,22 @@ const INIT = (settings: { tabs: ReturnType<typeof exampleTabs>; devTokens: boole
     var schema = GraphiQL.React.useSchemaContext({ nonNull: true });
     var tab = editor.tabs[editor.activeTabIndex];
     var example = tab && byOperation[tab.operationName || (/(?:query|mutation)\\s+(\\w+)/.exec(tab.query || '') || [])[1]];
-    var st = React.useState({ role: '', message: '', error: false }), state = st[0], setState = st[1];
+    // state.tab: the index of the tab whose headers the state describes (the browser test waits for its own tab's).
+    var st = React.useState({ role: '', message: '', error: false, tab: -1 }), state = st[0], setState = st[1];
     var lt = React.useState([]), links = lt[0], setLinks = lt[1];
 
     function useRole(role, why) {
       if (!role || !S.devTokens) return;
-      setState({ role: role, message: 'signing a token for ' + role + '…', error: false });
+      var index = editor.activeTabIndex;
+      setState({ role: role, message: 'signing a token for ' + role + '…', error: false, tab: -1 });
       devToken(role).then(function (signed) {
         var headers = parseHeaders(editor.headerEditor && editor.headerEditor.getValue()) || {};
         headers.Authorization = 'Bearer ' + signed.token;
         editor.headerEditor.setValue(JSON.stringify(headers, null, 2));
-        setState({ role: role, message: 'token for ' + role + ' in the Headers of this tab' + (why ? ' (' + why + ')' : '') + ', valid ' + Math.round(signed.expiresInSeconds / 60) + ' min', error: false });
+        setState({ role: role, message: 'token for ' + role + ' in the Headers of this tab' + (why ? ' (' + why + ')' : '') + ', valid ' + Math.round(signed.expiresInSeconds / 60) + ' min', error: false, tab: index });
         // The schema again, with the token (GraphiQL reads the headers once they have settled).
         setTimeout(function () { schema.introspect(); }, 700);
-      }).catch(function (err) { setState({ role: role, message: 'no token: ' + err.message, error: true }); });
+      }).catch(function (err) { setState({ role: role, message: 'no token: ' + err.message, error: true, tab: -1 }); });
     }
 
     // An example tab without a token gets one for its own role when it is opened.
@@ -121,7 +123,7 @@ const INIT = (settings: { tabs: ReturnType<typeof exampleTabs>; devTokens: boole
       if (!editor.headerEditor || !S.devTokens) return;
       var headers = parseHeaders(editor.headerEditor.getValue());
       if (headers && !headers.Authorization && example) useRole(example.role, 'the role of this example');
-      else if (headers && headers.Authorization) setState({ role: roleOf(headers.Authorization), message: '', error: false });
+      else if (headers && headers.Authorization) setState({ role: roleOf(headers.Authorization), message: '', error: false, tab: editor.activeTabIndex });
     }, [tab && tab.id, !!editor.headerEditor]);
 
     // Links to the dataset cards of the response shown.
@@ -151,7 +153,7 @@ const INIT = (settings: { tabs: ReturnType<typeof exampleTabs>; devTokens: boole
                 onChange: function (e) { useRole(e.target.value, ''); } },
                 h('option', { value: '' }, '— pick a role —'),
                 S.roles.map(function (r) { return h('option', { key: r, value: r }, r + (example && example.role === r ? ' (this example)' : '')); }))),
-            ' ', h('span', { className: state.error ? 'error' : 'status', id: 'ide-role-status' }, state.message))
+            ' ', h('span', { className: state.error ? 'error' : 'status', id: 'ide-role-status', 'data-tab': String(state.tab) }, state.message))
         : h('span', { className: 'status' }, 'Put a token into Headers: {"Authorization": "Bearer <token>"} (npm run token)'),
       h('span', { className: 'cards', id: 'ide-cards' },
         links.length ? 'Dataset cards (open in a browser tab, links valid 15 min): ' : 'Dataset cards: run the "Cards" tab (or any query with cardUrl) for links',
