@@ -1,8 +1,8 @@
 import http from 'node:http';
 import { Pool } from 'pg';
 import { POOL_SIZE } from '../src/config';
-import { VERDICTS_SQL } from '../src/modules/eligibility/eligibility.service';
-import { LATEST_POLICY_SQL } from '../src/modules/policies/policy.service';
+import { VERDICTS_SQL } from '../src/modules/eligibility/eligibility.store';
+import { LATEST_POLICY_SQL } from '../src/modules/policies';
 
 /**
  * The httpEligibility baseline: a minimal node:http handler that runs the very statements of the service's eligibility

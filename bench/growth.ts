@@ -17,7 +17,15 @@ interface Results {
 }
 
 /** Work per request, which must not grow with the corpus at all. */
-export const PER_REQUEST = new Set(['verdictLatency', 'verdictLatencyP99', 'eligibleContentPage', 'eligibilityBatch', 'eligibilityBatchLatency', 'httpEligibility', 'httpEligibilityP99']);
+export const PER_REQUEST = new Set([
+  'verdictLatency',
+  'verdictLatencyP99',
+  'eligibleContentPage',
+  'eligibilityBatch',
+  'eligibilityBatchLatency',
+  'httpEligibility',
+  'httpEligibilityP99',
+]);
 /** The corpus of result files written before they recorded it (mixed plus clean items). */
 const ITEMS_BY_SCALE: Record<string, number> = { s: 200_000, m: 2_000_000, l: 10_000_000 };
 /** Noise margins: how much faster than the corpus whole-corpus work may grow, and how much per-request work may. */
@@ -35,12 +43,23 @@ export interface GrowthRow {
 export function growthRows(files: Results[]): GrowthRow[] {
   const items = files.map((f) => f.corpus?.items ?? ITEMS_BY_SCALE[f.scale]);
   const keys = [...new Set(files.flatMap((f) => Object.keys(f.metrics)))].filter((k) => !k.endsWith('VsFloor'));
-  const rows: GrowthRow[] = keys.map((k) => ({ metric: k, unit: files.map((f) => f.metrics[k]?.unit).find(Boolean) ?? '', values: files.map((f) => f.metrics[k]?.value), steps: [] }));
+  const rows: GrowthRow[] = keys.map((k) => ({
+    metric: k,
+    unit: files.map((f) => f.metrics[k]?.unit).find(Boolean) ?? '',
+    values: files.map((f) => f.metrics[k]?.value),
+    steps: [],
+  }));
   // The floor (a bare scan of content joined to users): the hardware's own growth, for comparison.
   if (files.some((f) => f.metrics.eligibleCountVsFloor)) {
-    rows.push({ metric: 'floor', unit: 'ms, bare scan of content joined to users', values: files.map((f) => f.metrics.eligibleCountVsFloor?.baseline), steps: [] });
+    rows.push({
+      metric: 'floor',
+      unit: 'ms, bare scan of content joined to users',
+      values: files.map((f) => f.metrics.eligibleCountVsFloor?.baseline),
+      steps: [],
+    });
   }
-  if (files.some((f) => f.seedSeconds != null)) rows.push({ metric: 'seed', unit: 's, seeding with indexes and vacuum', values: files.map((f) => f.seedSeconds), steps: [] });
+  if (files.some((f) => f.seedSeconds != null))
+    rows.push({ metric: 'seed', unit: 's, seeding with indexes and vacuum', values: files.map((f) => f.seedSeconds), steps: [] });
   const floor = rows.find((r) => r.metric === 'floor');
   for (const row of rows) {
     const throughput = /requests\/s/.test(row.unit);
@@ -55,7 +74,15 @@ export function growthRows(files: Results[]): GrowthRow[] {
       const perRequest = PER_REQUEST.has(row.metric);
       // The floor and the seed are not the service: shown, never flagged.
       const ours = row !== floor && row.metric !== 'seed';
-      const flag = !ours ? undefined : perRequest ? (growth > PER_REQUEST_GROWTH ? 'GROWS' : undefined) : growth > corpus * SUPERLINEAR ? 'SUPERLINEAR' : undefined;
+      const flag = !ours
+        ? undefined
+        : perRequest
+          ? growth > PER_REQUEST_GROWTH
+            ? 'GROWS'
+            : undefined
+          : growth > corpus * SUPERLINEAR
+            ? 'SUPERLINEAR'
+            : undefined;
       // The floor's own growth says how much of it is the hardware's (a corpus outgrowing the caches grows it too).
       const [fa, fb] = [floor?.values[i - 1], floor?.values[i]];
       const vsFloor = !perRequest && row !== floor && fa && fb ? growth / (fb / fa) : undefined;
@@ -68,11 +95,20 @@ export function growthRows(files: Results[]): GrowthRow[] {
 export function growthTable(files: Results[]): { text: string; flagged: number } {
   const rows = growthRows(files);
   const items = files.map((f) => f.corpus?.items ?? ITEMS_BY_SCALE[f.scale]);
-  const head = ['metric', ...files.map((f, i) => `${f.scale} (${(items[i] / 1e6).toLocaleString('en')}M items)`), ...files.slice(1).map((f, i) => `${files[i].scale}→${f.scale} (corpus ×${round(items[i + 1] / items[i])})`), 'unit'];
+  const head = [
+    'metric',
+    ...files.map((f, i) => `${f.scale} (${(items[i] / 1e6).toLocaleString('en')}M items)`),
+    ...files.slice(1).map((f, i) => `${files[i].scale}→${f.scale} (corpus ×${round(items[i + 1] / items[i])})`),
+    'unit',
+  ];
   const cells = rows.map((r) => [
     r.metric,
     ...r.values.map((v) => (v == null ? '-' : String(v))),
-    ...r.steps.map((s) => (Number.isNaN(s.growth) ? '-' : `×${round(s.growth)}${s.flag ? ` ${s.flag}` : ''}${s.vsFloor ? ` (${round(s.vsFloor)}× the floor's)` : ''}`)),
+    ...r.steps.map((s) =>
+      Number.isNaN(s.growth)
+        ? '-'
+        : `×${round(s.growth)}${s.flag ? ` ${s.flag}` : ''}${s.vsFloor ? ` (${round(s.vsFloor)}× the floor's)` : ''}`,
+    ),
     PER_REQUEST.has(r.metric) ? `${r.unit} [per request]` : r.unit,
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i].length)));

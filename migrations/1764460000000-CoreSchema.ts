@@ -51,7 +51,9 @@ export class CoreSchema1764460000000 implements MigrationInterface {
         recorded_at  timestamptz NOT NULL DEFAULT now()
       )`);
     // The explain and bulk paths both look up "latest change at or before T" per item.
-    await q.query(`CREATE INDEX visibility_changes_item_time_idx ON visibility_changes (item_id, changed_at DESC, id DESC) INCLUDE (visibility, recorded_at)`);
+    await q.query(
+      `CREATE INDEX visibility_changes_item_time_idx ON visibility_changes (item_id, changed_at DESC, id DESC) INCLUDE (visibility, recorded_at)`,
+    );
     await q.query(`
       CREATE TABLE consent_events (
         id              bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -67,7 +69,9 @@ export class CoreSchema1764460000000 implements MigrationInterface {
         request_digest  text,
         CHECK (effective_at <= recorded_at)
       )`);
-    await q.query(`CREATE INDEX consent_events_user_scope_idx ON consent_events (user_id, scope, effective_at DESC, recorded_at DESC, id DESC)`);
+    await q.query(
+      `CREATE INDEX consent_events_user_scope_idx ON consent_events (user_id, scope, effective_at DESC, recorded_at DESC, id DESC)`,
+    );
     await q.query(`
       CREATE TABLE policies (
         id              uuid PRIMARY KEY DEFAULT gen_random_uuid(),
@@ -110,8 +114,12 @@ export class CoreSchema1764460000000 implements MigrationInterface {
         RAISE EXCEPTION '% is append-only: % refused', TG_TABLE_NAME, TG_OP USING ERRCODE = 'insufficient_privilege';
       END $$`);
     for (const table of ['consent_events', 'audit_events', 'policies']) {
-      await q.query(`CREATE TRIGGER ${table}_append_only BEFORE UPDATE OR DELETE ON ${table} FOR EACH ROW EXECUTE FUNCTION reject_modification()`);
-      await q.query(`CREATE TRIGGER ${table}_no_truncate BEFORE TRUNCATE ON ${table} FOR EACH STATEMENT EXECUTE FUNCTION reject_modification()`);
+      await q.query(
+        `CREATE TRIGGER ${table}_append_only BEFORE UPDATE OR DELETE ON ${table} FOR EACH ROW EXECUTE FUNCTION reject_modification()`,
+      );
+      await q.query(
+        `CREATE TRIGGER ${table}_no_truncate BEFORE TRUNCATE ON ${table} FOR EACH STATEMENT EXECUTE FUNCTION reject_modification()`,
+      );
     }
   }
 

@@ -72,7 +72,9 @@ export class Datasets1764460000002 implements MigrationInterface {
       )`);
     await q.query(`CREATE INDEX lineage_edges_downstream_idx ON lineage_edges (downstream_id, upstream_id)`);
     for (const table of ['training_run_reviews', 'lineage_edges']) {
-      await q.query(`CREATE TRIGGER ${table}_append_only BEFORE UPDATE OR DELETE ON ${table} FOR EACH ROW EXECUTE FUNCTION reject_modification()`);
+      await q.query(
+        `CREATE TRIGGER ${table}_append_only BEFORE UPDATE OR DELETE ON ${table} FOR EACH ROW EXECUTE FUNCTION reject_modification()`,
+      );
     }
   }
 

@@ -12,12 +12,20 @@ export class ChangeIndexes1764460000003 implements MigrationInterface {
     await q.query(`CREATE INDEX consent_events_recorded_idx ON consent_events (recorded_at)`);
     await q.query(`CREATE INDEX users_updated_idx ON users (updated_at)`);
     await q.query(`CREATE INDEX content_items_updated_idx ON content_items (updated_at)`);
-    await q.query(`CREATE INDEX content_items_deletion_recorded_idx ON content_items (deletion_recorded_at) WHERE deletion_recorded_at IS NOT NULL`);
+    await q.query(
+      `CREATE INDEX content_items_deletion_recorded_idx ON content_items (deletion_recorded_at) WHERE deletion_recorded_at IS NOT NULL`,
+    );
     await q.query(`CREATE INDEX visibility_changes_recorded_idx ON visibility_changes (recorded_at)`);
   }
 
   async down(q: QueryRunner): Promise<void> {
-    for (const index of ['consent_events_recorded_idx', 'users_updated_idx', 'content_items_updated_idx', 'content_items_deletion_recorded_idx', 'visibility_changes_recorded_idx']) {
+    for (const index of [
+      'consent_events_recorded_idx',
+      'users_updated_idx',
+      'content_items_updated_idx',
+      'content_items_deletion_recorded_idx',
+      'visibility_changes_recorded_idx',
+    ]) {
       await q.query(`DROP INDEX ${index}`);
     }
   }

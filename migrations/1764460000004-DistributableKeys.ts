@@ -18,26 +18,40 @@ export class DistributableKeys1764460000004 implements MigrationInterface {
     await q.query(`UPDATE visibility_changes v SET author_id = c.author_id FROM content_items c WHERE c.id = v.item_id`);
     await q.query(`ALTER TABLE visibility_changes ALTER COLUMN author_id SET NOT NULL`);
     await q.query(`ALTER TABLE visibility_changes DROP CONSTRAINT visibility_changes_item_id_fkey`);
-    await q.query(`ALTER TABLE content_items DROP CONSTRAINT content_items_pkey, ADD CONSTRAINT content_items_pkey PRIMARY KEY (id, author_id)`);
+    await q.query(
+      `ALTER TABLE content_items DROP CONSTRAINT content_items_pkey, ADD CONSTRAINT content_items_pkey PRIMARY KEY (id, author_id)`,
+    );
     await q.query(`ALTER TABLE content_items DROP CONSTRAINT content_items_external_id_key,
                      ADD CONSTRAINT content_items_external_id_key UNIQUE (external_id, author_id)`);
-    await q.query(`ALTER TABLE visibility_changes DROP CONSTRAINT visibility_changes_pkey, ADD CONSTRAINT visibility_changes_pkey PRIMARY KEY (id, author_id)`);
+    await q.query(
+      `ALTER TABLE visibility_changes DROP CONSTRAINT visibility_changes_pkey, ADD CONSTRAINT visibility_changes_pkey PRIMARY KEY (id, author_id)`,
+    );
     await q.query(`ALTER TABLE visibility_changes ADD CONSTRAINT visibility_changes_item_id_fkey
                      FOREIGN KEY (item_id, author_id) REFERENCES content_items (id, author_id)`);
     await q.query(`DROP INDEX visibility_changes_item_time_idx`);
-    await q.query(`CREATE INDEX visibility_changes_item_time_idx ON visibility_changes (item_id, changed_at DESC, id DESC) INCLUDE (visibility, recorded_at, author_id)`);
+    await q.query(
+      `CREATE INDEX visibility_changes_item_time_idx ON visibility_changes (item_id, changed_at DESC, id DESC) INCLUDE (visibility, recorded_at, author_id)`,
+    );
     await this.rekeyMemberPartitions(q, '(item_id, author_id)');
   }
 
   async down(q: QueryRunner): Promise<void> {
     await this.rekeyMemberPartitions(q, '(item_id)');
     await q.query(`DROP INDEX visibility_changes_item_time_idx`);
-    await q.query(`CREATE INDEX visibility_changes_item_time_idx ON visibility_changes (item_id, changed_at DESC, id DESC) INCLUDE (visibility, recorded_at)`);
+    await q.query(
+      `CREATE INDEX visibility_changes_item_time_idx ON visibility_changes (item_id, changed_at DESC, id DESC) INCLUDE (visibility, recorded_at)`,
+    );
     await q.query(`ALTER TABLE visibility_changes DROP CONSTRAINT visibility_changes_item_id_fkey`);
-    await q.query(`ALTER TABLE visibility_changes DROP CONSTRAINT visibility_changes_pkey, ADD CONSTRAINT visibility_changes_pkey PRIMARY KEY (id)`);
-    await q.query(`ALTER TABLE content_items DROP CONSTRAINT content_items_external_id_key, ADD CONSTRAINT content_items_external_id_key UNIQUE (external_id)`);
+    await q.query(
+      `ALTER TABLE visibility_changes DROP CONSTRAINT visibility_changes_pkey, ADD CONSTRAINT visibility_changes_pkey PRIMARY KEY (id)`,
+    );
+    await q.query(
+      `ALTER TABLE content_items DROP CONSTRAINT content_items_external_id_key, ADD CONSTRAINT content_items_external_id_key UNIQUE (external_id)`,
+    );
     await q.query(`ALTER TABLE content_items DROP CONSTRAINT content_items_pkey, ADD CONSTRAINT content_items_pkey PRIMARY KEY (id)`);
-    await q.query(`ALTER TABLE visibility_changes ADD CONSTRAINT visibility_changes_item_id_fkey FOREIGN KEY (item_id) REFERENCES content_items (id)`);
+    await q.query(
+      `ALTER TABLE visibility_changes ADD CONSTRAINT visibility_changes_item_id_fkey FOREIGN KEY (item_id) REFERENCES content_items (id)`,
+    );
     await q.query(`ALTER TABLE visibility_changes DROP COLUMN author_id`);
   }
 

@@ -50,8 +50,12 @@ export class KnowledgeBySnapshot1764460000005 implements MigrationInterface {
     await q.query(`ALTER TABLE users ADD CONSTRAINT users_deletion_recorded CHECK ((deleted_at IS NULL) = (deletion_recorded_at IS NULL))`);
     await q.query(`ALTER TABLE datasets ADD COLUMN knowledge_snapshot pg_snapshot`);
 
-    await q.query(`ALTER TABLE visibility_changes ADD CONSTRAINT visibility_changes_not_future CHECK (changed_at <= recorded_at) NOT VALID`);
-    await q.query(`ALTER TABLE content_items ADD CONSTRAINT content_items_deletion_not_future CHECK (deleted_at <= deletion_recorded_at) NOT VALID`);
+    await q.query(
+      `ALTER TABLE visibility_changes ADD CONSTRAINT visibility_changes_not_future CHECK (changed_at <= recorded_at) NOT VALID`,
+    );
+    await q.query(
+      `ALTER TABLE content_items ADD CONSTRAINT content_items_deletion_not_future CHECK (deleted_at <= deletion_recorded_at) NOT VALID`,
+    );
     await q.query(`ALTER TABLE users ADD CONSTRAINT users_deletion_not_future CHECK (deleted_at <= deletion_recorded_at) NOT VALID`);
 
     await q.query(`
@@ -144,7 +148,9 @@ export class KnowledgeBySnapshot1764460000005 implements MigrationInterface {
     await q.query(`ALTER TABLE datasets DROP COLUMN knowledge_snapshot`);
     await q.query(`ALTER TABLE users DROP COLUMN attributes_xid, DROP COLUMN erasure_xid, DROP COLUMN deletion_xid,
       DROP COLUMN attributes_recorded_at, DROP COLUMN deletion_recorded_at`);
-    await q.query(`ALTER TABLE content_items DROP COLUMN ingest_xid, DROP COLUMN labels_xid, DROP COLUMN deletion_xid, DROP COLUMN labels_recorded_at`);
+    await q.query(
+      `ALTER TABLE content_items DROP COLUMN ingest_xid, DROP COLUMN labels_xid, DROP COLUMN deletion_xid, DROP COLUMN labels_recorded_at`,
+    );
     await q.query(`ALTER TABLE visibility_changes DROP COLUMN recorded_xid`);
     await q.query(`ALTER TABLE consent_events DROP COLUMN recorded_xid`);
   }

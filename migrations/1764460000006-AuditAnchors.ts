@@ -29,14 +29,25 @@ export class AuditAnchors1764460000006 implements MigrationInterface {
         key_id        text NOT NULL,
         signature     text NOT NULL UNIQUE
       )`);
-    await q.query(`CREATE TRIGGER audit_checkpoints_append_only BEFORE UPDATE OR DELETE ON audit_checkpoints FOR EACH ROW EXECUTE FUNCTION reject_modification()`);
+    await q.query(
+      `CREATE TRIGGER audit_checkpoints_append_only BEFORE UPDATE OR DELETE ON audit_checkpoints FOR EACH ROW EXECUTE FUNCTION reject_modification()`,
+    );
     for (const table of ['audit_checkpoints', 'training_run_reviews', 'lineage_edges']) {
-      await q.query(`CREATE TRIGGER ${table}_no_truncate BEFORE TRUNCATE ON ${table} FOR EACH STATEMENT EXECUTE FUNCTION reject_modification()`);
+      await q.query(
+        `CREATE TRIGGER ${table}_no_truncate BEFORE TRUNCATE ON ${table} FOR EACH STATEMENT EXECUTE FUNCTION reject_modification()`,
+      );
     }
     const ids: { id: string }[] = await q.query(`SELECT id::text AS id FROM consent_events ORDER BY id`);
     if (ids.length) {
       const ledger = await ledgerBinding(q.manager, ledgerIdRanges(ids.map((r) => r.id)));
-      await appendEvent(q.manager, { subject: 'migration', roles: [], requestId: this.name }, 'auditUpgrade', { reason: 'ledger rows that predate ledger binding' }, [], ledger);
+      await appendEvent(
+        q.manager,
+        { subject: 'migration', roles: [], requestId: this.name },
+        'auditUpgrade',
+        { reason: 'ledger rows that predate ledger binding' },
+        [],
+        ledger,
+      );
     }
   }
 

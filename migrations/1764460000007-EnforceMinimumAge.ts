@@ -9,7 +9,9 @@ export class EnforceMinimumAge1764460000007 implements MigrationInterface {
   name = 'EnforceMinimumAge1764460000007';
 
   async up(q: QueryRunner): Promise<void> {
-    await q.query(`ALTER TABLE policies ADD CONSTRAINT policies_enforce_minimum_age CHECK (mode <> 'ENFORCE' OR minimum_age >= 18) NOT VALID`);
+    await q.query(
+      `ALTER TABLE policies ADD CONSTRAINT policies_enforce_minimum_age CHECK (mode <> 'ENFORCE' OR minimum_age >= 18) NOT VALID`,
+    );
     const [{ clean }] = await q.query(`SELECT NOT EXISTS (SELECT 1 FROM policies WHERE mode = 'ENFORCE' AND minimum_age < 18) AS clean`);
     if (clean) await q.query(`ALTER TABLE policies VALIDATE CONSTRAINT policies_enforce_minimum_age`);
   }

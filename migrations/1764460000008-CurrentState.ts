@@ -8,7 +8,11 @@ export const OBJECTION_COLUMNS = {
 } as const;
 
 /** SQL: is the deciding event of `scope` for person `userSql` (at T = infinity, everything the statement sees) an objection? */
-export const objectedNow = (userSql: string, scope: string, events = 'consent_events') => `coalesce((SELECT e.type = 'OBJECTION' FROM ${events} e
+export const objectedNow = (
+  userSql: string,
+  scope: string,
+  events = 'consent_events',
+) => `coalesce((SELECT e.type = 'OBJECTION' FROM ${events} e
     WHERE e.user_id = ${userSql} AND e.scope = '${scope}' ORDER BY e.effective_at DESC, e.recorded_at DESC, e.id DESC LIMIT 1), false)`;
 
 /** SQL: the latest visibility of item (`idSql`, `authorSql`), whatever its time (T = infinity). */
@@ -39,14 +43,18 @@ export class CurrentState1764460000008 implements MigrationInterface {
       FROM (SELECT DISTINCT ON (item_id, author_id) item_id, author_id, visibility FROM visibility_changes
             ORDER BY item_id, author_id, changed_at DESC, id DESC) v
       WHERE v.item_id = c.id AND v.author_id = c.author_id`);
-    await q.query(`UPDATE users u SET ${Object.entries(OBJECTION_COLUMNS).map(([scope, col]) => `${col} = ${objectedNow('u.id', scope)}`).join(', ')}
+    await q.query(`UPDATE users u SET ${Object.entries(OBJECTION_COLUMNS)
+      .map(([scope, col]) => `${col} = ${objectedNow('u.id', scope)}`)
+      .join(', ')}
       WHERE u.id IN (SELECT user_id FROM consent_events)`);
 
     await q.query(`
       CREATE FUNCTION refresh_objections() RETURNS trigger LANGUAGE plpgsql AS $$
       BEGIN
         PERFORM 1 FROM users WHERE id IN (SELECT user_id FROM new_events) ORDER BY id FOR UPDATE;
-        UPDATE users u SET ${Object.entries(OBJECTION_COLUMNS).map(([scope, col]) => `${col} = ${objectedNow('u.id', scope)}`).join(',\n          ')}
+        UPDATE users u SET ${Object.entries(OBJECTION_COLUMNS)
+          .map(([scope, col]) => `${col} = ${objectedNow('u.id', scope)}`)
+          .join(',\n          ')}
         WHERE u.id IN (SELECT user_id FROM new_events);
         RETURN NULL;
       END $$`);
@@ -71,7 +79,9 @@ export class CurrentState1764460000008 implements MigrationInterface {
     await q.query(`DROP FUNCTION refresh_visibility()`);
     await q.query(`DROP TRIGGER consent_events_refresh_objections ON consent_events`);
     await q.query(`DROP FUNCTION refresh_objections()`);
-    await q.query(`ALTER TABLE users DROP COLUMN objects_all_ai_training, DROP COLUMN objects_public_content, DROP COLUMN objects_ai_interactions`);
+    await q.query(
+      `ALTER TABLE users DROP COLUMN objects_all_ai_training, DROP COLUMN objects_public_content, DROP COLUMN objects_ai_interactions`,
+    );
     await q.query(`ALTER TABLE content_items DROP COLUMN visibility_now`);
   }
 }

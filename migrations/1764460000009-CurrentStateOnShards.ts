@@ -30,7 +30,9 @@ export class CurrentStateOnShards1764460000009 implements MigrationInterface {
   name = 'CurrentStateOnShards1764460000009';
 
   async up(q: QueryRunner): Promise<void> {
-    const objections = Object.entries(OBJECTION_COLUMNS).map(([scope, col]) => `${col} = ${objectedNow('u.id', scope, '%2$s')}`).join(',\n            ');
+    const objections = Object.entries(OBJECTION_COLUMNS)
+      .map(([scope, col]) => `${col} = ${objectedNow('u.id', scope, '%2$s')}`)
+      .join(',\n            ');
     await q.query(`
       CREATE OR REPLACE FUNCTION refresh_objections() RETURNS trigger LANGUAGE plpgsql AS $$
       DECLARE people regclass;

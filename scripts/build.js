@@ -22,7 +22,8 @@ function changedSince(p, since, found = [], limit = 5) {
     return found;
   }
   if (st.mtimeMs > since && found.length < limit) found.push(path.relative(root, p) || '.');
-  if (st.isDirectory()) for (const name of fs.readdirSync(p)) if (found.length < limit) changedSince(path.join(p, name), since, found, limit);
+  if (st.isDirectory())
+    for (const name of fs.readdirSync(p)) if (found.length < limit) changedSince(path.join(p, name), since, found, limit);
   return found;
 }
 
@@ -34,7 +35,11 @@ try {
 const changed = force || !built ? [] : inputs.flatMap((i) => changedSince(path.join(root, i), built));
 if (!force && built && changed.length === 0) process.exit(0);
 
-const why = force ? '' : built ? ` (changed since the last build: ${changed.join(', ')}${changed.length >= 5 ? ', …' : ''})` : ' (first build)';
+const why = force
+  ? ''
+  : built
+    ? ` (changed since the last build: ${changed.join(', ')}${changed.length >= 5 ? ', …' : ''})`
+    : ' (first build)';
 process.stderr.write(`compiling TypeScript${why}…\n`);
 const started = Date.now();
 const tsc = require.resolve('typescript/bin/tsc', { paths: [root] });

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { auditKeyProblems } from './modules/audit/checkpoints';
+import { auditKeyProblems } from './common/signing-keys';
 
 /** Validated process configuration. Every setting the service reads from the environment is here. */
 export interface Config {
@@ -93,8 +93,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (!LOG_LEVELS.includes(logLevel)) problems.push(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got "${logLevel}"`);
   const databaseUrl = env.DATABASE_URL || undefined;
   if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl)) problems.push('DATABASE_URL must start with postgres:// or postgresql://');
-  const replicaUrls = (env.DATABASE_REPLICA_URLS ?? '').split(',').map((u) => u.trim()).filter(Boolean);
-  if (replicaUrls.some((u) => !/^postgres(ql)?:\/\//.test(u))) problems.push('DATABASE_REPLICA_URLS must be postgres:// URLs separated by commas');
+  const replicaUrls = (env.DATABASE_REPLICA_URLS ?? '')
+    .split(',')
+    .map((u) => u.trim())
+    .filter(Boolean);
+  if (replicaUrls.some((u) => !/^postgres(ql)?:\/\//.test(u)))
+    problems.push('DATABASE_REPLICA_URLS must be postgres:// URLs separated by commas');
   if (replicaUrls.length && !databaseUrl) problems.push('DATABASE_REPLICA_URLS needs DATABASE_URL (the primary)');
   const authSecret = env.AUTH_SECRET || undefined;
   if (authSecret && authSecret.length < 32) problems.push('AUTH_SECRET must be at least 32 characters');
@@ -114,21 +118,29 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const introspection = bool('ENABLE_INTROSPECTION', !production) || ide;
   const bodyLimitText = env.BODY_LIMIT_MB || '1';
   const bodyLimitMb = Number(bodyLimitText);
-  if (!(bodyLimitMb >= 0.01 && bodyLimitMb <= 1024)) problems.push(`BODY_LIMIT_MB must be a number of megabytes 0.01-1024, got "${bodyLimitText}"`);
+  if (!(bodyLimitMb >= 0.01 && bodyLimitMb <= 1024))
+    problems.push(`BODY_LIMIT_MB must be a number of megabytes 0.01-1024, got "${bodyLimitText}"`);
   const metricsToken = env.METRICS_TOKEN || undefined;
   if (metricsToken && metricsToken.length < 16) problems.push('METRICS_TOKEN must be at least 16 characters');
   const lifetimeText = env.TOKEN_MAX_LIFETIME || '12h';
   const tokenMaxLifetimeSeconds = parseDuration(lifetimeText) ?? 0;
-  if (!tokenMaxLifetimeSeconds) problems.push(`TOKEN_MAX_LIFETIME must be a positive duration such as 3600, 30m, 12h or 1d, got "${lifetimeText}"`);
+  if (!tokenMaxLifetimeSeconds)
+    problems.push(`TOKEN_MAX_LIFETIME must be a positive duration such as 3600, 30m, 12h or 1d, got "${lifetimeText}"`);
   const auditSigningKey = env.AUDIT_SIGNING_KEY || undefined;
-  const auditPreviousPublicKeys = (env.AUDIT_PREVIOUS_PUBLIC_KEYS ?? '').split(',').map((k) => k.trim()).filter(Boolean);
+  const auditPreviousPublicKeys = (env.AUDIT_PREVIOUS_PUBLIC_KEYS ?? '')
+    .split(',')
+    .map((k) => k.trim())
+    .filter(Boolean);
   problems.push(...auditKeyProblems(auditSigningKey, auditPreviousPublicKeys));
   if (production && !auditSigningKey) {
-    problems.push('AUDIT_SIGNING_KEY is required when NODE_ENV=production (an Ed25519 key kept outside the database signs audit checkpoints)');
+    problems.push(
+      'AUDIT_SIGNING_KEY is required when NODE_ENV=production (an Ed25519 key kept outside the database signs audit checkpoints)',
+    );
   }
   const intervalText = env.AUDIT_CHECKPOINT_INTERVAL || '5m';
-  const auditCheckpointIntervalSeconds = ['0', 'off'].includes(intervalText) ? 0 : parseDuration(intervalText) ?? -1;
-  if (auditCheckpointIntervalSeconds < 0) problems.push(`AUDIT_CHECKPOINT_INTERVAL must be a duration such as 300, 5m or 1h, or off, got "${intervalText}"`);
+  const auditCheckpointIntervalSeconds = ['0', 'off'].includes(intervalText) ? 0 : (parseDuration(intervalText) ?? -1);
+  if (auditCheckpointIntervalSeconds < 0)
+    problems.push(`AUDIT_CHECKPOINT_INTERVAL must be a duration such as 300, 5m or 1h, or off, got "${intervalText}"`);
   const number = (name: string, fallback: number, min: number, max: number, what: string) => {
     const text = env[name] || String(fallback);
     const value = Number(text);
@@ -142,7 +154,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const exportIdleTimeoutSeconds = number('EXPORT_IDLE_TIMEOUT_SECONDS', 30, 1, 3600, 'a number of seconds');
   const exportMinKbPerSecond = number('EXPORT_MIN_KB_PER_SECOND', 16, 0, 1_000_000, 'a number of kilobytes a second');
   const corpusConcurrency = number('CORPUS_CONCURRENCY', DEFAULT_CORPUS_CONCURRENCY, 1, POOL_SIZE - 1, 'a number of evaluations');
-  const corpusConcurrencyPerRole = number('CORPUS_CONCURRENCY_PER_ROLE', Math.min(DEFAULT_CORPUS_CONCURRENCY_PER_ROLE, corpusConcurrency), 1, POOL_SIZE - 1, 'a number of evaluations');
+  const corpusConcurrencyPerRole = number(
+    'CORPUS_CONCURRENCY_PER_ROLE',
+    Math.min(DEFAULT_CORPUS_CONCURRENCY_PER_ROLE, corpusConcurrency),
+    1,
+    POOL_SIZE - 1,
+    'a number of evaluations',
+  );
   const statementTimeoutSeconds = number('STATEMENT_TIMEOUT_SECONDS', 30, 1, 86400, 'a number of seconds');
   const buildStatementTimeoutSeconds = number('BUILD_STATEMENT_TIMEOUT_SECONDS', 900, 1, 86400, 'a number of seconds');
   const exportStatementTimeoutSeconds = number('EXPORT_STATEMENT_TIMEOUT_SECONDS', 3600, 1, 86400, 'a number of seconds');

@@ -60,7 +60,9 @@ class Context {
 /** Builds a fresh context (and fresh loaders: never shared across callers). */
 export function createContext(deps: AppDeps, viewer: Viewer | undefined, requestId: string = crypto.randomUUID()): RequestContext {
   // A request's logger (pino-http) already carries its id; other callers (CLI, seed) get one here.
-  const log = (deps.log as Logger & { bindings(): Record<string, unknown> }).bindings?.().reqId ? deps.log : deps.log.child({ reqId: requestId });
+  const log = (deps.log as Logger & { bindings(): Record<string, unknown> }).bindings?.().reqId
+    ? deps.log
+    : deps.log.child({ reqId: requestId });
   const ctx = new Context(viewer, requestId, deps.dataSource, deps.services, deps.config, log, new Date());
   ctx.loaders = createLoaders(ctx);
   return ctx;

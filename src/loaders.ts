@@ -1,11 +1,10 @@
 import DataLoader from 'dataloader';
 import type { RequestContext } from './context';
-import type { UserRow } from './modules/users/user.types';
-import type { ContentRow, VisibilityChange } from './modules/content/content.types';
-import type { Policy } from './modules/policies/policy.types';
-import type { DatasetRow, DatasetTaint } from './modules/datasets/dataset.types';
-import type { TrainingRunReview, TrainingRunRow } from './modules/lineage/lineage.types';
-import type { ReviewStatus } from './modules/datasets/dataset.types';
+import type { UserRow } from './modules/users';
+import type { ContentRow, VisibilityChange } from './modules/content';
+import type { Policy } from './modules/policies';
+import type { DatasetRow, DatasetTaint } from './modules/datasets';
+import type { ReviewStatus, TrainingRunReview, TrainingRunRow } from './modules/lineage';
 
 /** Per-request DataLoaders (never shared across callers): one statement per batch, results in key order. */
 export function createLoaders(ctx: RequestContext) {
@@ -15,6 +14,7 @@ export function createLoaders(ctx: RequestContext) {
     contentCountByAuthor: new DataLoader<string, number>((ids) => ctx.services.content.countByAuthors(ctx, ids)),
     visibility: new DataLoader<string, string | null>((ids) => ctx.services.content.currentVisibility(ctx, ids)),
     visibilityHistory: new DataLoader<string, VisibilityChange[]>((ids) => ctx.services.content.visibilityHistory(ctx, ids)),
+    /** The ML text gate: eligible now under the default policy (EligibilityService.eligibleNow; eligibleContent primes it). */
     eligibleNow: new DataLoader<string, boolean>(async (ids) => {
       const eligible = await ctx.services.eligibility.eligibleNow(ctx, ids);
       return ids.map((id) => eligible.has(id));
@@ -28,7 +28,9 @@ export function createLoaders(ctx: RequestContext) {
     runReviews: new DataLoader<string, TrainingRunReview[]>((ids) => ctx.services.lineage.reviewsOfRuns(ctx, ids)),
     runReviewStatus: new DataLoader<string, ReviewStatus>((ids) => ctx.services.lineage.reviewStatuses(ctx, ids)),
     /** The latest ENFORCE version of a key (the ML text gate never follows a DRY_RUN version). */
-    defaultPolicy: new DataLoader<string, Policy | undefined>((keys) => Promise.all(keys.map((k) => ctx.services.policies.latestEnforced(ctx, k)))),
+    defaultPolicy: new DataLoader<string, Policy | undefined>((keys) =>
+      Promise.all(keys.map((k) => ctx.services.policies.latestEnforced(ctx, k))),
+    ),
   };
 }
 

@@ -9,7 +9,7 @@ import { createApp } from './server';
 import { createContext } from './context';
 import { ALL_ROLES, signToken } from './common/auth';
 import { devSubject } from './common/tokens';
-import { seedDemoDataset, seedDemoIfEmpty } from './modules/seed/demo';
+import { seedDemoDataset, seedDemoIfEmpty } from './modules/seed';
 
 /** Process entry: configuration, database (real or embedded), migrations, demo data, HTTP server. */
 async function main(): Promise<void> {
@@ -27,7 +27,12 @@ async function main(): Promise<void> {
   const log = pino({ level: config.logLevel, ...(tracing ? { mixin: tracing.logFields } : {}) });
   let db;
   try {
-    db = await openDatabase(config, { log, statementTimeoutMs: config.statementTimeoutMs, role: 'server', progress: (step) => log.info(step) });
+    db = await openDatabase(config, {
+      log,
+      statementTimeoutMs: config.statementTimeoutMs,
+      role: 'server',
+      progress: (step) => log.info(step),
+    });
   } catch (err) {
     if (!(err instanceof EmbeddedBusyError)) throw err;
     console.error(`failed to start: ${err.message}`);
@@ -38,8 +43,8 @@ async function main(): Promise<void> {
     const system = createContext({ dataSource: db.dataSource, services, config, log }, { subject: 'system:demo-seed', roles: [] });
     log.info('loading the demo data set if the database has no users (SEED_DEMO=false: never)');
     if (await seedDemoIfEmpty(system)) {
-      await seedDemoDataset(system);
-      log.info('loaded the demo data set (and its demo dataset, which the IDE\'s examples name)');
+      await seedDemoDataset(system, services.datasets);
+      log.info("loaded the demo data set (and its demo dataset, which the IDE's examples name)");
     }
   }
   try {
@@ -67,8 +72,12 @@ async function main(): Promise<void> {
       `Health: ${base}/healthz   Ready: ${base}/readyz`,
       'Development tokens (send as "Authorization: Bearer <token>"):',
     ];
-    for (const role of ALL_ROLES) lines.push(`  ${role.padEnd(16)} ${await signToken(secret, devSubject(role), [role], undefined, config.tokenMaxLifetimeSeconds)}`);
-    lines.push(`Try: curl -s ${base}/graphql -H 'content-type: application/json' -H "authorization: Bearer $TOKEN" -d '{"query":"{ users(first: 5) { totalCount edges { node { id country } } } }"}'`, '');
+    for (const role of ALL_ROLES)
+      lines.push(`  ${role.padEnd(16)} ${await signToken(secret, devSubject(role), [role], undefined, config.tokenMaxLifetimeSeconds)}`);
+    lines.push(
+      `Try: curl -s ${base}/graphql -H 'content-type: application/json' -H "authorization: Bearer $TOKEN" -d '{"query":"{ users(first: 5) { totalCount edges { node { id country } } } }"}'`,
+      '',
+    );
     process.stderr.write(lines.join('\n') + '\n');
   }
   const shutdown = async (signal: string) => {

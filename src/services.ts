@@ -1,13 +1,13 @@
 import { CorpusGate } from './common/corpus-gate';
-import { AccessService } from './modules/access/access.service';
-import { AuditService } from './modules/audit/audit.service';
-import { ConsentService } from './modules/consent/consent.service';
-import { ContentService } from './modules/content/content.service';
-import { DatasetService } from './modules/datasets/dataset.service';
-import { LineageService } from './modules/lineage/lineage.service';
-import { EligibilityService } from './modules/eligibility/eligibility.service';
-import { PolicyService } from './modules/policies/policy.service';
-import { UserService } from './modules/users/user.service';
+import { AccessService } from './modules/access';
+import { AuditService } from './modules/audit';
+import { ConsentService } from './modules/consent';
+import { ContentService } from './modules/content';
+import { DatasetService } from './modules/datasets';
+import { datasetLineage, LineageService } from './modules/lineage';
+import { EligibilityService } from './modules/eligibility';
+import { PolicyService } from './modules/policies';
+import { UserService } from './modules/users';
 import type { Metrics } from './common/metrics';
 
 /**
@@ -15,18 +15,25 @@ import type { Metrics } from './common/metrics';
  * what they do (the server's; the CLI has none).
  */
 export function createServices(metrics?: Pick<Metrics, 'datasetBuildTimer'>) {
+  /** Bounds whole-corpus evaluations at once, per role (process-wide state, shared by every request). */
+  const corpus = new CorpusGate();
+  const access = new AccessService();
+  const policies = new PolicyService();
+  const content = new ContentService();
+  const eligibility = new EligibilityService(policies, corpus);
+  const datasets = new DatasetService(access, eligibility, corpus, datasetLineage, metrics);
+  const users = new UserService(content);
   return {
-    access: new AccessService(),
+    access,
     audit: new AuditService(),
-    users: new UserService(),
-    content: new ContentService(),
-    policies: new PolicyService(),
-    eligibility: new EligibilityService(),
-    consent: new ConsentService(),
-    datasets: new DatasetService(metrics),
-    lineage: new LineageService(),
-    /** Bounds whole-corpus evaluations at once, per role (process-wide state, shared by every request). */
-    corpus: new CorpusGate(),
+    users,
+    content,
+    policies,
+    eligibility,
+    consent: new ConsentService(eligibility, users),
+    datasets,
+    lineage: new LineageService(access, datasets, corpus),
+    corpus,
   };
 }
 

@@ -3,16 +3,19 @@ import os from 'node:os';
 import path from 'node:path';
 import crypto from 'node:crypto';
 import { spawn, ChildProcess } from 'node:child_process';
-import pino from 'pino';
 import { spawnSync } from 'node:child_process';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import pino from 'pino';
 import { Client } from 'pg';
+import { print } from 'graphql';
+import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { loadConfig, Config } from '../src/config';
 import { factSession } from '../src/db/citus';
 import { openDatabase, Database } from '../src/db/data-source';
 import { createApp, App } from '../src/server';
 import { ALL_ROLES, Role, signToken } from '../src/common/auth';
 import { createContext, RequestContext } from '../src/context';
+import { ContentIngestDocument, UsersIngestDocument } from './generated/graphql';
 
 export interface GqlResult<T = any> {
   status: number;
@@ -26,7 +29,11 @@ export interface TestApp {
   app: App;
   url: string;
   tokens: Record<Role, string>;
-  /** Runs a GraphQL operation over HTTP as the given role (or with no token). */
+  /**
+   * Runs a GraphQL operation over HTTP as the given role (or with no token): a shared document from test/generated
+   * (its data typed) or an inline string. Variables stay loose: tests send wrong ones on purpose.
+   */
+  gql<T>(document: TypedDocumentNode<T, any>, variables?: Record<string, unknown>, as?: Role | null | string): Promise<GqlResult<T>>;
   gql<T = any>(query: string, variables?: Record<string, unknown>, as?: Role | null | string): Promise<GqlResult<T>>;
   /** A request context for calling services directly (as a role). */
   context(role?: Role): RequestContext;
@@ -42,7 +49,13 @@ const tmpRoot = () => fs.mkdtempSync(path.join(os.tmpdir(), 'aidg-test-'));
 
 /** Configuration for a test run: the PostgreSQL in DATABASE_URL, or a new embedded database in a temp folder. */
 export function testConfig(overrides: Partial<Config> = {}): Config {
-  const base = loadConfig({ ...process.env, DATA_DIR: tmpRoot(), SEED_DEMO: 'false', LOG_LEVEL: process.env.LOG_LEVEL ?? 'silent', NODE_ENV: 'test' });
+  const base = loadConfig({
+    ...process.env,
+    DATA_DIR: tmpRoot(),
+    SEED_DEMO: 'false',
+    LOG_LEVEL: process.env.LOG_LEVEL ?? 'silent',
+    NODE_ENV: 'test',
+  });
   // Periodic audit checkpoints are off unless a test asks; the checkpoint file lives with the data directory.
   const dataDir = overrides.dataDir ?? base.dataDir;
   return { ...base, auditCheckpointIntervalSeconds: 0, auditCheckpointDir: path.join(dataDir, 'audit'), ...overrides };
@@ -101,7 +114,9 @@ async function citusWorkers(url: string): Promise<{ host: string; port: number }
  * database is created on the coordinator and every worker with the extension, the workers are registered, and unless
  * `plain` the schema is migrated and distributed by deploy/citus/setup.sh, as an operator would.
  */
-export async function freshDatabaseConfig(options: { plain?: boolean } = {}): Promise<{ config: Pick<Config, 'databaseUrl' | 'dataDir'>; drop(): Promise<void> }> {
+export async function freshDatabaseConfig(
+  options: { plain?: boolean } = {},
+): Promise<{ config: Pick<Config, 'databaseUrl' | 'dataDir'>; drop(): Promise<void> }> {
   const dataDir = tmpRoot();
   const url = process.env.DATABASE_URL;
   if (!url) return { config: { dataDir }, drop: async () => fs.rmSync(dataDir, { recursive: true, force: true }) };
@@ -125,7 +140,10 @@ export async function freshDatabaseConfig(options: { plain?: boolean } = {}): Pr
       ...workers.map((w) => `SELECT citus_add_node('${w.host}', ${w.port})`),
     ]);
     if (!options.plain) {
-      const setup = spawnSync('sh', [path.join(__dirname, '..', 'deploy', 'citus', 'setup.sh')], { env: { ...process.env, DATABASE_URL: databaseUrl }, encoding: 'utf8' });
+      const setup = spawnSync('sh', [path.join(__dirname, '..', 'deploy', 'citus', 'setup.sh')], {
+        env: { ...process.env, DATABASE_URL: databaseUrl },
+        encoding: 'utf8',
+      });
       if (setup.status !== 0) throw new Error(`deploy/citus/setup.sh failed: ${setup.stderr}${setup.stdout}`);
     }
   }
@@ -159,9 +177,15 @@ export async function startTestApp(overrides: Partial<Config> = {}, logStream?: 
   const address = app.httpServer.address();
   const url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
   const tokens = {} as Record<Role, string>;
-  for (const role of ALL_ROLES) tokens[role] = await signToken(app.secret, `test-${role.toLowerCase()}`, [role], undefined, config.tokenMaxLifetimeSeconds);
-  const gql = async (query: string, variables?: Record<string, unknown>, as: Role | null | string = Role.PRIVACY_OFFICER) => {
-    const token = as == null ? undefined : (tokens as Record<string, string>)[as] ?? as;
+  for (const role of ALL_ROLES)
+    tokens[role] = await signToken(app.secret, `test-${role.toLowerCase()}`, [role], undefined, config.tokenMaxLifetimeSeconds);
+  const gql = async (
+    document: string | TypedDocumentNode,
+    variables?: Record<string, unknown>,
+    as: Role | null | string = Role.PRIVACY_OFFICER,
+  ) => {
+    const token = as == null ? undefined : ((tokens as Record<string, string>)[as] ?? as);
+    const query = typeof document === 'string' ? document : print(document);
     const res = await fetch(`${url}/graphql`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
@@ -178,11 +202,18 @@ export async function startTestApp(overrides: Partial<Config> = {}, logStream?: 
     tokens,
     gql,
     context: (role = Role.PRIVACY_OFFICER) =>
-      createContext({ dataSource: db.dataSource, services: app.services, config, log: app.log }, { subject: `test-${role.toLowerCase()}`, roles: [role] }),
+      createContext(
+        { dataSource: db.dataSource, services: app.services, config, log: app.log },
+        { subject: `test-${role.toLowerCase()}`, roles: [role] },
+      ),
     // On Citus a statement that writes facts names the coordinator's transaction, as the service's writers do
     // (src/db/citus.ts factSession); elsewhere it runs as it is.
     sql: onCitus
-      ? (text, params) => db.dataSource.transaction(async (m) => { await factSession(m); return m.query(text, params); })
+      ? (text, params) =>
+          db.dataSource.transaction(async (m) => {
+            await factSession(m);
+            return m.query(text, params);
+          })
       : (text, params) => db.dataSource.query(text, params),
     services: () => app.services,
     async close() {
@@ -203,9 +234,9 @@ export function runCli(args: string[], env: NodeJS.ProcessEnv = {}): { code: num
 }
 
 /** startTestApp on a database of its own (see freshDatabaseConfig), dropped by close(). */
-export async function startFreshTestApp(overrides: Partial<Config> = {}): Promise<TestApp> {
+export async function startFreshTestApp(overrides: Partial<Config> = {}, logStream?: NodeJS.WritableStream): Promise<TestApp> {
   const fresh = await freshDatabaseConfig();
-  const t = await startTestApp({ ...fresh.config, ...overrides });
+  const t = await startTestApp({ ...fresh.config, ...overrides }, logStream);
   return {
     ...t,
     async close() {
@@ -213,6 +244,36 @@ export async function startFreshTestApp(overrides: Partial<Config> = {}): Promis
       await fresh.drop();
     },
   };
+}
+
+export interface UseTestAppOptions {
+  /** Overrides of the test configuration (see testConfig). */
+  config?: Partial<Config>;
+  /** A database of its own (startFreshTestApp), dropped when the app closes. */
+  fresh?: boolean;
+  /** Where the app's log goes (at debug level), for tests that read it. */
+  logStream?: NodeJS.WritableStream;
+}
+
+/**
+ * The app of a test file or describe block: started in beforeAll, closed in afterAll (hooks run in the order they are
+ * registered, so a beforeAll after this call sees the app). The returned object stands for the running app and forwards
+ * to it, so that tests write `t.gql(…)` and helpers such as `new World(t)` take it as a TestApp; using it outside a test
+ * or hook is an error.
+ */
+export function useTestApp(options: UseTestAppOptions = {}): TestApp {
+  let app: TestApp | undefined;
+  beforeAll(async () => {
+    const start = options.fresh ? startFreshTestApp : startTestApp;
+    app = await start(options.config, options.logStream);
+  });
+  afterAll(async () => app?.close());
+  return new Proxy({} as TestApp, {
+    get(_, key) {
+      if (!app) throw new Error(`useTestApp: the app is not running (read ${String(key)} inside a test or a hook)`);
+      return app[key as keyof TestApp];
+    },
+  });
 }
 
 /** A unique suffix so that tests sharing one database never collide. */
@@ -243,7 +304,14 @@ export async function countStatements<T>(t: TestApp, fn: () => Promise<T>): Prom
 
 /** Test factories: unique people and items through the real ingest mutations. */
 export const factory = {
-  user: (over: Record<string, unknown> = {}) => ({ externalId: uniq('u'), handle: 'h', email: 'p@example.com', birthDate: '1990-01-01', country: 'DE', ...over }),
+  user: (over: Record<string, unknown> = {}) => ({
+    externalId: uniq('u'),
+    handle: 'h',
+    email: 'p@example.com',
+    birthDate: '1990-01-01',
+    country: 'DE',
+    ...over,
+  }),
   item: (authorExternalId: string, over: Record<string, unknown> = {}) => ({
     externalId: uniq('c'),
     authorExternalId,
@@ -258,21 +326,22 @@ export const factory = {
   }),
 };
 
-export const USERS_INGEST = `mutation($input: UsersIngestInput!) { usersIngest(input: $input) { users { id externalId country } createdCount updatedCount userErrors { code message field } } }`;
-export const CONTENT_INGEST = `mutation($input: ContentIngestInput!) { contentIngest(input: $input) { items { id externalId contentHash } createdCount updatedCount userErrors { code message field } } }`;
-
 /** Ingests users and items through GraphQL; returns their ids by externalId. */
-export async function ingest(t: TestApp, users: Record<string, unknown>[], items: Record<string, unknown>[] = []): Promise<Record<string, string>> {
+export async function ingest(
+  t: TestApp,
+  users: Record<string, unknown>[],
+  items: Record<string, unknown>[] = [],
+): Promise<Record<string, string>> {
   const ids: Record<string, string> = {};
   if (users.length) {
-    const r = ok(await t.gql(USERS_INGEST, { input: { users } }, Role.INGEST_SERVICE));
+    const r = ok(await t.gql(UsersIngestDocument, { input: { users } }, Role.INGEST_SERVICE));
     if (r.usersIngest.userErrors.length) throw new Error(JSON.stringify(r.usersIngest.userErrors));
-    for (const u of r.usersIngest.users) ids[u.externalId] = u.id;
+    for (const u of r.usersIngest.users!) ids[u.externalId] = u.id;
   }
   if (items.length) {
-    const r = ok(await t.gql(CONTENT_INGEST, { input: { items } }, Role.INGEST_SERVICE));
+    const r = ok(await t.gql(ContentIngestDocument, { input: { items } }, Role.INGEST_SERVICE));
     if (r.contentIngest.userErrors.length) throw new Error(JSON.stringify(r.contentIngest.userErrors));
-    for (const c of r.contentIngest.items) ids[c.externalId] = c.id;
+    for (const c of r.contentIngest.items!) ids[c.externalId] = c.id;
   }
   return ids;
 }
@@ -280,6 +349,22 @@ export async function ingest(t: TestApp, users: Record<string, unknown>[], items
 /** The compiled entry points, for tests that run the service and the CLI as separate processes. */
 export const MAIN_JS = path.resolve(__dirname, '..', 'dist', 'src', 'main.js');
 export const CLI_JS = path.resolve(__dirname, '..', 'dist', 'src', 'cli', 'index.js');
+
+/**
+ * The environment of a server process of its own on a fresh database (freshDatabaseConfig): development, no demo data,
+ * logging at info, a free port on loopback. `over` adds or replaces variables.
+ */
+export const serverEnv = (fresh: { config: Pick<Config, 'databaseUrl' | 'dataDir'> }, over: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv => ({
+  ...process.env,
+  DATA_DIR: fresh.config.dataDir,
+  DATABASE_URL: fresh.config.databaseUrl ?? '',
+  SEED_DEMO: 'false',
+  LOG_LEVEL: 'info',
+  PORT: '0',
+  HOST: '127.0.0.1',
+  NODE_ENV: 'development',
+  ...over,
+});
 
 /** Starts `node dist/src/main.js` with `env` (LOG_LEVEL info or lower, PORT 0) and resolves once it listens. */
 export function startServerProcess(env: NodeJS.ProcessEnv): Promise<{ child: ChildProcess; url: string; port: string }> {
@@ -346,7 +431,10 @@ export function ordinaryTraffic(send: () => Promise<{ status: number; errors?: u
  * Runs `work` while this process's event loop is measured with perf_hooks.monitorEventLoopDelay (sampled every
  * `resolution` ms): the result, and the longest delay and the delays' p99 seen meanwhile, in ms.
  */
-export async function eventLoopDelayDuring<T>(work: () => Promise<T>, resolution = 10): Promise<{ result: T; maxMs: number; p99Ms: number }> {
+export async function eventLoopDelayDuring<T>(
+  work: () => Promise<T>,
+  resolution = 10,
+): Promise<{ result: T; maxMs: number; p99Ms: number }> {
   const h = monitorEventLoopDelay({ resolution });
   h.enable();
   try {
@@ -388,7 +476,10 @@ export const ordinaryRead = async (app: Target) => {
 export async function whileOthersWatch<T>(app: Target, attack: () => Promise<T>, lanes = 4) {
   await serverEventLoopP99(app.url);
   const ordinary = ordinaryTraffic(() => ordinaryRead(app), lanes);
-  const health = ordinaryTraffic(async () => ({ status: (await fetch(`${app.url}/healthz`, { signal: AbortSignal.timeout(15_000) })).status }), 1);
+  const health = ordinaryTraffic(
+    async () => ({ status: (await fetch(`${app.url}/healthz`, { signal: AbortSignal.timeout(15_000) })).status }),
+    1,
+  );
   const result = await attack();
   return { result, ordinary: await ordinary.stop(), health: await health.stop(), eventLoopP99: await serverEventLoopP99(app.url) };
 }

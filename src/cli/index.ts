@@ -23,9 +23,9 @@ const load = async () => ({
   ...(await import('../db/citus')),
   ...(await import('../context')),
   ...(await import('../services')),
-  ...(await import('../modules/audit/audited-mutation')),
-  ...(await import('../modules/datasets/dataset.export')),
-  ...(await import('../modules/seed/synthetic')),
+  ...(await import('../modules/audit')),
+  ...(await import('../modules/datasets')),
+  ...(await import('../modules/seed')),
   ...(await import('./objections-import')),
 });
 
@@ -39,7 +39,8 @@ export const EXIT = { OK: 0, FAILED: 1, USAGE: 2, BUSY: 3 } as const;
 let commandName = 'aidg';
 
 /** Opens the configured database for this command. */
-const open = async (options: { runMigrations?: boolean } = {}) => (await load()).openDatabase(loadConfig(), { ...options, role: commandName });
+const open = async (options: { runMigrations?: boolean } = {}) =>
+  (await load()).openDatabase(loadConfig(), { ...options, role: commandName });
 
 const int = (name: string) => (value: string) => {
   const n = Number(value);
@@ -54,7 +55,10 @@ async function withContext<T>(actor: string, roles: Role[], fn: (ctx: RequestCon
   const { createContext, createServices, pino, openDatabase } = await load();
   const db = await openDatabase(config, { role: commandName });
   try {
-    const ctx = createContext({ dataSource: db.dataSource, services: createServices(), config, log: pino({ level: 'silent' }) }, { subject: actor, roles });
+    const ctx = createContext(
+      { dataSource: db.dataSource, services: createServices(), config, log: pino({ level: 'silent' }) },
+      { subject: actor, roles },
+    );
     return await fn(ctx, db);
   } finally {
     await db.close();
@@ -78,7 +82,9 @@ const defaultActor = () => `cli:${os.userInfo().username}`;
 
 export function buildProgram(setExit: (code: number) => void): Command {
   const program = new Command('aidg')
-    .description('Operator tools for the AI training-data governance service. Uses DATABASE_URL, or the embedded database in DATA_DIR (one process at a time: while the server runs on it, commands that open it exit 3).')
+    .description(
+      'Operator tools for the AI training-data governance service. Uses DATABASE_URL, or the embedded database in DATA_DIR (one process at a time: while the server runs on it, commands that open it exit 3).',
+    )
     .showHelpAfterError()
     .exitOverride()
     .hook('preAction', (_program, action) => {
@@ -107,7 +113,9 @@ export function buildProgram(setExit: (code: number) => void): Command {
         throw err;
       }
       process.stdout.write(`${token}\n`);
-      process.stderr.write(`token: signed for ${opts.subject} with ${roles.join(', ')}, expires in ${opts.expires ?? `${config.tokenMaxLifetimeSeconds}s`}\n`);
+      process.stderr.write(
+        `token: signed for ${opts.subject} with ${roles.join(', ')}, expires in ${opts.expires ?? `${config.tokenMaxLifetimeSeconds}s`}\n`,
+      );
     });
 
   program
@@ -120,38 +128,52 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .option('--prefix <prefix>', 'prefix of external ids (default syn<seed>-)')
     .option('--profile <profile>', 'mixed (realistic) or clean (every item eligible, language zzc)', 'mixed')
     .option('--actor <subject>', 'subject recorded in the audit log', defaultActor())
-    .action(async (opts: { users: number; items: number; objections: number; seed: number; prefix?: string; profile: string; actor: string }) => {
-      if (!['mixed', 'clean'].includes(opts.profile)) throw new InvalidArgumentError('--profile must be mixed or clean');
-      const started = Date.now();
-      const { runAudited, writeSynthetic } = await load();
-      await withContext(opts.actor, [Role.INGEST_SERVICE], async (ctx) => {
-        const progress = createProgress('seed', opts.users + opts.items + opts.objections, 'rows');
-        await runAudited(ctx, 'syntheticSeed', opts, async (tx) => {
-          await writeSynthetic(tx.manager, { ...opts, profile: opts.profile as 'mixed' | 'clean' }, (label, done) => progress.update(done, label));
-          return { payload: undefined, targetIds: [] };
+    .action(
+      async (opts: { users: number; items: number; objections: number; seed: number; prefix?: string; profile: string; actor: string }) => {
+        if (!['mixed', 'clean'].includes(opts.profile)) throw new InvalidArgumentError('--profile must be mixed or clean');
+        const started = Date.now();
+        const { runAudited, writeSynthetic } = await load();
+        await withContext(opts.actor, [Role.INGEST_SERVICE], async (ctx) => {
+          const progress = createProgress('seed', opts.users + opts.items + opts.objections, 'rows');
+          await runAudited(ctx, 'syntheticSeed', opts, async (tx) => {
+            await writeSynthetic(tx.manager, { ...opts, profile: opts.profile as 'mixed' | 'clean' }, (label, done) =>
+              progress.update(done, label),
+            );
+            return { payload: undefined, targetIds: [] };
+          });
+          progress.stop();
         });
-        progress.stop();
-      });
-      process.stdout.write(`seed: wrote ${opts.users} users, ${opts.items} items, ${opts.objections} objections (seed ${opts.seed}) in ${((Date.now() - started) / 1000).toFixed(1)}s\n`);
-    });
+        process.stdout.write(
+          `seed: wrote ${opts.users} users, ${opts.items} items, ${opts.objections} objections (seed ${opts.seed}) in ${((Date.now() - started) / 1000).toFixed(1)}s\n`,
+        );
+      },
+    );
 
   const objections = program.command('objections').description('Consent-ledger bulk operations.');
   objections
     .command('import')
-    .description('Import objections from a CSV file (header: external_user_id,scope,effective_at,channel,reason), all or nothing, streamed.')
+    .description(
+      'Import objections from a CSV file (header: external_user_id,scope,effective_at,channel,reason), all or nothing, streamed.',
+    )
     .argument('<file>', 'CSV file')
     .option('--reason <text>', 'reason for rows that give none (backdated rows need one)')
     .option('--actor <subject>', 'privacy officer recorded as the actor', defaultActor())
     .action(async (file: string, opts: { reason?: string; actor: string }) => {
       readableFile(file);
       const { importObjectionsCsv } = await load();
-      const summary = await withContext(opts.actor, [Role.PRIVACY_OFFICER], (ctx) => importObjectionsCsv(ctx, file, { reason: opts.reason }));
+      const summary = await withContext(opts.actor, [Role.PRIVACY_OFFICER], (ctx) =>
+        importObjectionsCsv(ctx, file, { reason: opts.reason }),
+      );
       if (summary.errors.length) {
         for (const e of summary.errors) process.stderr.write(`error: ${e.field ? `${e.field}: ` : ''}${e.message} [${e.code}]\n`);
-        process.stdout.write(`objections import: refused, ${summary.errors.length} error(s) in ${summary.rows} rows read; nothing was written\n`);
+        process.stdout.write(
+          `objections import: refused, ${summary.errors.length} error(s) in ${summary.rows} rows read; nothing was written\n`,
+        );
         setExit(EXIT.FAILED);
       } else {
-        process.stdout.write(`objections import: imported ${summary.imported} objections from ${file}, ${summary.alreadyInForce} already in force\n`);
+        process.stdout.write(
+          `objections import: imported ${summary.imported} objections from ${file}, ${summary.alreadyInForce} already in force\n`,
+        );
       }
     });
 
@@ -208,22 +230,33 @@ export function buildProgram(setExit: (code: number) => void): Command {
       if (!matches) setExit(EXIT.FAILED);
     });
 
-  const describe = (d: { id: string; name: string; version: number; memberCount: number; candidateCount: number; manifestDigest: string }) =>
-    `${d.id} ${d.name} v${d.version}, ${d.memberCount} members of ${d.candidateCount} candidates, digest ${d.manifestDigest}`;
+  const describe = (d: {
+    id: string;
+    name: string;
+    version: number;
+    memberCount: number;
+    candidateCount: number;
+    manifestDigest: string;
+  }) => `${d.id} ${d.name} v${d.version}, ${d.memberCount} members of ${d.candidateCount} candidates, digest ${d.manifestDigest}`;
 
   dataset
     .command('list')
-    .description('List dataset versions, newest first (every engineer\'s: an operator tool, run as AUDITOR).')
+    .description("List dataset versions, newest first (every engineer's: an operator tool, run as AUDITOR).")
     .option('--name <name>', 'only this name')
     .option('--status <status>', 'ACTIVE or SUPERSEDED')
     .option('--first <n>', 'at most this many', int('--first'), 50)
     .option('--after <cursor>', 'continue after this cursor (printed when there are more)')
     .action(async (opts: { name?: string; status?: string; first: number; after?: string }) => {
-      if (opts.status && !['ACTIVE', 'SUPERSEDED'].includes(opts.status.toUpperCase())) throw new InvalidArgumentError('--status must be ACTIVE or SUPERSEDED');
+      if (opts.status && !['ACTIVE', 'SUPERSEDED'].includes(opts.status.toUpperCase()))
+        throw new InvalidArgumentError('--status must be ACTIVE or SUPERSEDED');
       const filter = { name: opts.name, status: opts.status?.toUpperCase() as never };
-      const page = await withContext(defaultActor(), [Role.AUDITOR], (ctx) => ctx.services.datasets.list(ctx, filter, opts.first, opts.after));
+      const page = await withContext(defaultActor(), [Role.AUDITOR], (ctx) =>
+        ctx.services.datasets.list(ctx, filter, opts.first, opts.after),
+      );
       for (const { node: d } of page.edges) {
-        process.stdout.write(`${[d.id, d.name, `v${d.version}`, d.status, d.memberCount, d.requestedBy, d.createdAt.toISOString()].join('\t')}\n`);
+        process.stdout.write(
+          `${[d.id, d.name, `v${d.version}`, d.status, d.memberCount, d.requestedBy, d.createdAt.toISOString()].join('\t')}\n`,
+        );
       }
       const more = page.pageInfo.hasNextPage ? `; more with --after ${page.pageInfo.endCursor}` : '';
       process.stderr.write(`dataset list: ${page.edges.length} version(s)${more}\n`);
@@ -231,7 +264,9 @@ export function buildProgram(setExit: (code: number) => void): Command {
 
   dataset
     .command('request')
-    .description('Build a dataset version from the content eligible now under the latest ENFORCE version of the policy (as datasetRequest; the actor is the requesting ML engineer).')
+    .description(
+      'Build a dataset version from the content eligible now under the latest ENFORCE version of the policy (as datasetRequest; the actor is the requesting ML engineer).',
+    )
     .requiredOption('--name <name>', 'dataset name; an existing name gets the next version')
     .option('--policy <key>', 'policy key', 'eu-ai-training')
     .option('--purpose <text>', 'what it is for')
@@ -239,28 +274,49 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .option('--sample-seed <n>', 'seed of the sample', int('--sample-seed'), 0)
     .option('--cap <n>', 'at most this many members', int('--cap'))
     .option('--actor <subject>', 'ML engineer recorded as the requester (only they see and remediate it)', defaultActor())
-    .action(async (opts: { name: string; policy: string; purpose?: string; sampleRate?: number; sampleSeed: number; cap?: number; actor: string }) => {
-      const input = { name: opts.name, policyKey: opts.policy, purpose: opts.purpose, cap: opts.cap, sample: opts.sampleRate == null ? undefined : { rate: opts.sampleRate, seed: opts.sampleSeed } };
-      const { runAudited } = await load();
-      const payload = await withContext(opts.actor, [Role.ML_ENGINEER], (ctx) => runAudited(ctx, 'datasetRequest', input, (tx) => tx.services.datasets.request(tx, input)));
-      process.stdout.write(`dataset request: ${describe(payload.dataset!)}\n`);
-    });
+    .action(
+      async (opts: {
+        name: string;
+        policy: string;
+        purpose?: string;
+        sampleRate?: number;
+        sampleSeed: number;
+        cap?: number;
+        actor: string;
+      }) => {
+        const input = {
+          name: opts.name,
+          policyKey: opts.policy,
+          purpose: opts.purpose,
+          cap: opts.cap,
+          sample: opts.sampleRate == null ? undefined : { rate: opts.sampleRate, seed: opts.sampleSeed },
+        };
+        const { runAudited } = await load();
+        const payload = await withContext(opts.actor, [Role.ML_ENGINEER], (ctx) =>
+          runAudited(ctx, 'datasetRequest', input, (tx) => tx.services.datasets.request(tx, input)),
+        );
+        process.stdout.write(`dataset request: ${describe(payload.dataset!)}\n`);
+      },
+    );
 
   dataset
     .command('remediate')
-    .description('Build the next version of a tainted dataset without the members ineligible now; the old one becomes SUPERSEDED (as datasetRemediate).')
+    .description(
+      'Build the next version of a tainted dataset without the members ineligible now; the old one becomes SUPERSEDED (as datasetRemediate).',
+    )
     .argument('<id>', 'dataset version id')
     .option('--actor <subject>', 'the ML engineer who requested the dataset (ML engineers see only their own)', defaultActor())
     .action(async (id: string, opts: { actor: string }) => {
       const { runAudited } = await load();
       const input = { datasetId: id };
-      const payload = await withContext(opts.actor, [Role.ML_ENGINEER], (ctx) => runAudited(ctx, 'datasetRemediate', input, (tx) => tx.services.datasets.remediate(tx, input)));
+      const payload = await withContext(opts.actor, [Role.ML_ENGINEER], (ctx) =>
+        runAudited(ctx, 'datasetRemediate', input, (tx) => tx.services.datasets.remediate(tx, input)),
+      );
       process.stdout.write(`dataset remediate: ${describe(payload.dataset!)}; ${id} is superseded\n`);
     });
 
   const db = program.command('db').description('Database schema.');
-  db
-    .command('migrate')
+  db.command('migrate')
     .description('Apply pending migrations and exit (the server also applies them when it starts).')
     .action(async () => {
       const database = await open({ runMigrations: false });
@@ -271,8 +327,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
         await database.close();
       }
     });
-  db
-    .command('citus-check')
+  db.command('citus-check')
     .description(
       `Check the schema against Citus's rules for the layout in deploy/citus/distribute.sql, and on a Citus coordinator the tables' actual layout against it; exit 1 on any violation.`,
     )
@@ -296,11 +351,12 @@ export function buildProgram(setExit: (code: number) => void): Command {
   const audit = program.command('audit').description('Audit log.');
   audit
     .command('verify')
-    .description('Recompute the hash chain of the audit log, check it against the latest signed checkpoint and the consent ledger against it; exit 1 when anything does not match.')
+    .description(
+      'Recompute the hash chain of the audit log, check it against the latest signed checkpoint and the consent ledger against it; exit 1 when anything does not match.',
+    )
     .action(async () => {
       const result = await withContext(defaultActor(), [Role.AUDITOR], async (ctx) => {
-        const [{ n }] = await ctx.manager.query(`SELECT count(*)::int AS n FROM audit_events`);
-        const progress = createProgress('audit verify', n, 'events');
+        const progress = createProgress('audit verify', await ctx.services.audit.eventCount(ctx), 'events');
         try {
           return await ctx.services.audit.verifyChain(ctx, (checked) => progress.update(checked));
         } finally {
@@ -317,20 +373,27 @@ export function buildProgram(setExit: (code: number) => void): Command {
       }
       const c = result.checkpoint;
       process.stdout.write(
-        c ? `audit verify: latest checkpoint covers ${c.eventCount} events up to event ${c.lastEventId}, signed ${c.signedAt} by key ${c.keyId}; ${result.eventsAfterCheckpoint} events after it\n`
+        c
+          ? `audit verify: latest checkpoint covers ${c.eventCount} events up to event ${c.lastEventId}, signed ${c.signedAt} by key ${c.keyId}; ${result.eventsAfterCheckpoint} events after it\n`
           : 'audit verify: no signed checkpoint yet (run `aidg audit checkpoint`)\n',
       );
       process.stdout.write(`audit verify: ${result.checkedLedgerEvents} consent ledger rows checked\n`);
     });
   audit
     .command('checkpoint')
-    .description('Sign a checkpoint of the audit chain\'s head (after checking every event since the last one) and store it in the database and in AUDIT_CHECKPOINT_DIR.')
+    .description(
+      "Sign a checkpoint of the audit chain's head (after checking every event since the last one) and store it in the database and in AUDIT_CHECKPOINT_DIR.",
+    )
     .action(async () => {
       const outcome = await withContext(defaultActor(), [Role.AUDITOR], (ctx) => ctx.services.audit.checkpoint(ctx));
       const c = outcome.checkpoint;
       if (!c) process.stdout.write('audit checkpoint: the audit log is empty, nothing to sign\n');
-      else if (!outcome.created) process.stdout.write(`audit checkpoint: up to date, event ${c.lastEventId} (${c.eventCount} events) is already signed\n`);
-      else process.stdout.write(`audit checkpoint: signed event ${c.lastEventId} (${c.eventCount} events) with key ${c.keyId}; stored in the database and ${outcome.file}\n`);
+      else if (!outcome.created)
+        process.stdout.write(`audit checkpoint: up to date, event ${c.lastEventId} (${c.eventCount} events) is already signed\n`);
+      else
+        process.stdout.write(
+          `audit checkpoint: signed event ${c.lastEventId} (${c.eventCount} events) with key ${c.keyId}; stored in the database and ${outcome.file}\n`,
+        );
     });
 
   return program;
@@ -353,10 +416,12 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`error: ${err.message}\n`);
       return EXIT.BUSY;
     }
-    const { DomainError } = await import('../common/errors');
-    if (err instanceof DomainError) {
-      process.stderr.write(`error: ${err.message} [${err.code}]\n`);
-      for (const d of err.details.length > 1 ? err.details : []) process.stderr.write(`  ${d.field ? `${d.field}: ` : ''}${d.message} [${d.code}]\n`);
+    // A refusal, as the error boundary describes it (src/common/error-boundary.ts): the work was refused, exit 1.
+    const problem = (await import('../common/error-boundary')).problemOf(err);
+    if (problem) {
+      process.stderr.write(`error: ${problem.message} [${problem.code}]\n`);
+      for (const d of problem.details.length > 1 ? problem.details : [])
+        process.stderr.write(`  ${d.field ? `${d.field}: ` : ''}${d.message} [${d.code}]\n`);
       return EXIT.FAILED;
     }
     process.stderr.write(`error: ${err instanceof Error ? err.message : String(err)}\n`);

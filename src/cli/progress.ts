@@ -9,7 +9,12 @@ export interface Progress {
 export function createProgress(title: string, total: number, unit = 'rows', stream: NodeJS.WriteStream = process.stderr): Progress {
   if (stream.isTTY) {
     const bar = new SingleBar(
-      { format: `${title} [{bar}] {percentage}% | {value}/{total} ${unit} | {rate}/s | ETA {eta_formatted} {label}`, stream, hideCursor: true, etaBuffer: 50 },
+      {
+        format: `${title} [{bar}] {percentage}% | {value}/{total} ${unit} | {rate}/s | ETA {eta_formatted} {label}`,
+        stream,
+        hideCursor: true,
+        etaBuffer: 50,
+      },
       Presets.shades_classic,
     );
     const started = Date.now();
@@ -33,7 +38,9 @@ export function createProgress(title: string, total: number, unit = 'rows', stre
       const secs = (now - started) / 1000;
       const rate = done / Math.max(secs, 0.001);
       const left = rate > 0 && total > done ? Math.round((total - done) / rate) : 0;
-      stream.write(`${title}: ${done}/${total} ${unit} (${total ? Math.floor((100 * done) / total) : 100}%), ${Math.round(rate)}/s, ${left}s left${label ? ` ${label}` : ''}\n`);
+      stream.write(
+        `${title}: ${done}/${total} ${unit} (${total ? Math.floor((100 * done) / total) : 100}%), ${Math.round(rate)}/s, ${left}s left${label ? ` ${label}` : ''}\n`,
+      );
     },
     stop() {},
   };

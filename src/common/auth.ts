@@ -3,19 +3,19 @@ import { registerEnumType, AuthChecker } from 'type-graphql';
 import { GraphQLError } from 'graphql';
 import { DEFAULT_TOKEN_MAX_LIFETIME_SECONDS } from '../config';
 import type { RequestContext } from '../context';
+import { ErrorCode, errorExtensions } from './errors';
 import { ALL_ROLES, AUDIENCE, CLOCK_TOLERANCE_SECONDS, formatSeconds, ISSUER, Role, subjectProblem } from './tokens';
 
 // Token signing lives in tokens.ts (light to load: `npm run token` needs nothing else); re-exported for callers.
 export { ALL_ROLES, CLOCK_TOLERANCE_SECONDS, Role, resolveAuthSecret, signToken, subjectProblem, TokenSigningError } from './tokens';
 
-registerEnumType(Role, { name: 'Role', description: 'A role carried by the caller\'s token (DESIGN.md §5).' });
+registerEnumType(Role, { name: 'Role', description: "A role carried by the caller's token (DESIGN.md §5)." });
 
 /** The authenticated caller. */
 export interface Viewer {
   subject: string;
   roles: Role[];
 }
-
 
 export class AuthenticationError extends Error {}
 
@@ -31,7 +31,11 @@ const CLAIM_PROBLEMS: Record<string, string> = {
  * carry a non-empty string subject, an issue time (`iat`) no more than CLOCK_TOLERANCE_SECONDS in the future and an
  * expiry (`exp`) at most `maxLifetimeSeconds` after it.
  */
-export async function authenticate(secret: Uint8Array, header: string | undefined, maxLifetimeSeconds = DEFAULT_TOKEN_MAX_LIFETIME_SECONDS): Promise<Viewer | undefined> {
+export async function authenticate(
+  secret: Uint8Array,
+  header: string | undefined,
+  maxLifetimeSeconds = DEFAULT_TOKEN_MAX_LIFETIME_SECONDS,
+): Promise<Viewer | undefined> {
   if (!header) return undefined;
   const match = /^Bearer\s+(\S+)$/i.exec(header.trim());
   if (!match) throw new AuthenticationError('Authorization header must be "Bearer <token>"');
@@ -56,22 +60,26 @@ export async function authenticate(secret: Uint8Array, header: string | undefine
   } catch (err) {
     if (err instanceof AuthenticationError) throw err;
     if (err instanceof joseErrors.JWTExpired) {
-      throw new AuthenticationError(err.claim === 'iat' ? 'Token lifetime exceeds the maximum (issued too far in the past)' : 'Token expired');
+      throw new AuthenticationError(
+        err.claim === 'iat' ? 'Token lifetime exceeds the maximum (issued too far in the past)' : 'Token expired',
+      );
     }
     if (err instanceof joseErrors.JWTClaimValidationFailed) {
       const known = CLAIM_PROBLEMS[`${err.claim}:${err.reason}`];
-      throw new AuthenticationError(known ?? `Invalid token: "${err.claim}" claim ${err.reason === 'invalid' ? 'is malformed' : 'check failed'}`);
+      throw new AuthenticationError(
+        known ?? `Invalid token: "${err.claim}" claim ${err.reason === 'invalid' ? 'is malformed' : 'check failed'}`,
+      );
     }
     throw new AuthenticationError('Invalid token');
   }
 }
 
 export function unauthenticated(message = 'Authentication required: send "Authorization: Bearer <token>"'): GraphQLError {
-  return new GraphQLError(message, { extensions: { code: 'UNAUTHENTICATED', http: { status: 401 } } });
+  return new GraphQLError(message, { extensions: errorExtensions(ErrorCode.UNAUTHENTICATED) });
 }
 
 export function forbidden(message: string): GraphQLError {
-  return new GraphQLError(message, { extensions: { code: 'FORBIDDEN' } });
+  return new GraphQLError(message, { extensions: errorExtensions(ErrorCode.FORBIDDEN) });
 }
 
 export function hasRole(viewer: Viewer | undefined, ...roles: Role[]): boolean {

@@ -20,7 +20,11 @@ export function canonicalJson(value: unknown): string {
 function withoutNulls(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(withoutNulls);
   if (value !== null && typeof value === 'object' && !(value instanceof Date)) {
-    return Object.fromEntries(Object.entries(value as Record<string, unknown>).filter(([, v]) => v != null).map(([k, v]) => [k, withoutNulls(v)]));
+    return Object.fromEntries(
+      Object.entries(value as Record<string, unknown>)
+        .filter(([, v]) => v != null)
+        .map(([k, v]) => [k, withoutNulls(v)]),
+    );
   }
   return value;
 }
@@ -31,5 +35,8 @@ function withoutNulls(value: unknown): unknown {
  * matches. Any other difference is a different request.
  */
 export function requestDigest(request: unknown): string {
-  return crypto.createHash('sha256').update(canonicalJson(withoutNulls(request))).digest('hex');
+  return crypto
+    .createHash('sha256')
+    .update(canonicalJson(withoutNulls(request)))
+    .digest('hex');
 }

@@ -56,7 +56,10 @@ export class CorpusGate {
     const keys = [ALL, ...roles];
     const full = keys.find((k) => (this.running.get(k) ?? 0) >= (k === ALL ? corpusConcurrency : corpusConcurrencyPerRole));
     if (full) {
-      const who = full === ALL ? `${corpusConcurrency} requests are running whole-corpus evaluations` : `${corpusConcurrencyPerRole} requests of role ${full} are running whole-corpus evaluations`;
+      const who =
+        full === ALL
+          ? `${corpusConcurrency} requests are running whole-corpus evaluations`
+          : `${corpusConcurrencyPerRole} requests of role ${full} are running whole-corpus evaluations`;
       throw new RateLimitedError(`${who}; retry in ${CORPUS_RETRY_AFTER_SECONDS} s`, CORPUS_RETRY_AFTER_SECONDS);
     }
     for (const k of keys) this.running.set(k, (this.running.get(k) ?? 0) + 1);

@@ -26,26 +26,65 @@ export enum ErrorCode {
 }
 
 /**
- * The HTTP status of each code, for every route that answers outside GraphQL's own error list (export, card, upload)
- * and for the GraphQL errors that set one: a Record, so that a new code does not compile until it has its status.
+ * Codes that only the HTTP edge answers, about a request it could not read (before any rule ran): not members of
+ * ErrorCode, which is the schema's list of what operations report.
  */
-export const HTTP_STATUS: Record<ErrorCode, number> = {
-  [ErrorCode.UNAUTHENTICATED]: 401,
-  [ErrorCode.FORBIDDEN]: 403,
-  [ErrorCode.BAD_USER_INPUT]: 400,
-  [ErrorCode.NOT_FOUND]: 404,
-  [ErrorCode.CONFLICT]: 409,
-  [ErrorCode.NOTHING_TO_WITHDRAW]: 409,
-  [ErrorCode.POLICY_NOT_ENFORCED]: 409,
-  [ErrorCode.ALREADY_ERASED]: 409,
-  [ErrorCode.DATASET_TAINTED]: 409,
-  [ErrorCode.DATASET_SUPERSEDED]: 409,
-  [ErrorCode.INTERNAL_SERVER_ERROR]: 500,
-  [ErrorCode.SERVICE_UNAVAILABLE]: 503,
-  [ErrorCode.BUSY]: 503,
-  [ErrorCode.RATE_LIMITED]: 429,
-  [ErrorCode.TIMEOUT]: 503,
+export enum TransportCode {
+  BAD_REQUEST = 'BAD_REQUEST',
+  PAYLOAD_TOO_LARGE = 'PAYLOAD_TOO_LARGE',
+  UNSUPPORTED_MEDIA_TYPE = 'UNSUPPORTED_MEDIA_TYPE',
+  REQUEST_TIMEOUT = 'REQUEST_TIMEOUT',
+}
+
+/** Every code an answer can carry, whatever the transport. */
+export type WireCode = ErrorCode | TransportCode;
+
+/** How every transport answers one code (src/common/error-boundary.ts applies it). */
+export interface ErrorAnswer {
+  /** The HTTP status of a problem document (routes beside /graphql) and of a GraphQL answer that takes one. */
+  status: number;
+  /**
+   * True when a GraphQL answer carrying the code takes `status` too (`extensions.http`): a refusal of the request as a
+   * whole (no token, malformed input, rate limit). Otherwise it stays 200, beside whatever data the rest resolved.
+   */
+  graphqlStatus: boolean;
+}
+
+/**
+ * The error boundary's table: one row per code, a Record so that a new code does not compile until every transport
+ * knows how to answer it (GraphQL's formatError and extensions, the HTTP routes' problem documents, the CLI).
+ */
+export const ERROR_BOUNDARY: Record<WireCode, ErrorAnswer> = {
+  [ErrorCode.UNAUTHENTICATED]: { status: 401, graphqlStatus: true },
+  [ErrorCode.FORBIDDEN]: { status: 403, graphqlStatus: false },
+  [ErrorCode.BAD_USER_INPUT]: { status: 400, graphqlStatus: true },
+  [ErrorCode.NOT_FOUND]: { status: 404, graphqlStatus: false },
+  [ErrorCode.CONFLICT]: { status: 409, graphqlStatus: false },
+  [ErrorCode.NOTHING_TO_WITHDRAW]: { status: 409, graphqlStatus: false },
+  [ErrorCode.POLICY_NOT_ENFORCED]: { status: 409, graphqlStatus: false },
+  [ErrorCode.ALREADY_ERASED]: { status: 409, graphqlStatus: false },
+  [ErrorCode.DATASET_TAINTED]: { status: 409, graphqlStatus: false },
+  [ErrorCode.DATASET_SUPERSEDED]: { status: 409, graphqlStatus: false },
+  [ErrorCode.INTERNAL_SERVER_ERROR]: { status: 500, graphqlStatus: false },
+  [ErrorCode.SERVICE_UNAVAILABLE]: { status: 503, graphqlStatus: false },
+  [ErrorCode.BUSY]: { status: 503, graphqlStatus: false },
+  [ErrorCode.RATE_LIMITED]: { status: 429, graphqlStatus: true },
+  [ErrorCode.TIMEOUT]: { status: 503, graphqlStatus: false },
+  [TransportCode.BAD_REQUEST]: { status: 400, graphqlStatus: true },
+  [TransportCode.PAYLOAD_TOO_LARGE]: { status: 413, graphqlStatus: true },
+  [TransportCode.UNSUPPORTED_MEDIA_TYPE]: { status: 415, graphqlStatus: true },
+  [TransportCode.REQUEST_TIMEOUT]: { status: 408, graphqlStatus: true },
 };
+
+/** The `extensions` of a GraphQL error with this code: the status when the code's answer takes one (ERROR_BOUNDARY). */
+export function errorExtensions(
+  code: WireCode,
+  extensions: Record<string, unknown> = {},
+  headers?: Map<string, string>,
+): Record<string, unknown> {
+  const { status, graphqlStatus } = ERROR_BOUNDARY[code];
+  return { code, ...extensions, ...(graphqlStatus ? { http: { status, ...(headers ? { headers } : {}) } } : {}) };
+}
 
 /** One problem with the input, pointing at the offending field (for batches: `users[3].country`). */
 export interface UserErrorDetail {
@@ -60,7 +99,12 @@ export interface UserErrorDetail {
  */
 export class DomainError extends Error {
   readonly details: UserErrorDetail[];
-  constructor(readonly code: ErrorCode, message: string, field?: string, details?: UserErrorDetail[]) {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    field?: string,
+    details?: UserErrorDetail[],
+  ) {
     super(message);
     this.details = details ?? [{ code, message, field }];
   }
@@ -68,10 +112,10 @@ export class DomainError extends Error {
   /**
    * A malformed value raised by a query (tampered cursor, NUL, lone surrogate, over-long string, unknown language…)
    * answers HTTP 400, as refusals before execution do: the client gets a 4xx (Apollo Server reads `extensions.http`).
-   * Other refusals (NOT_FOUND, CONFLICT…) keep 200; mutations report theirs in `userErrors`.
+   * Other refusals (NOT_FOUND, CONFLICT…) keep 200 (ERROR_BOUNDARY); mutations report theirs in `userErrors`.
    */
   get extensions(): Record<string, unknown> | undefined {
-    return this.code === ErrorCode.BAD_USER_INPUT ? { code: this.code, http: { status: HTTP_STATUS[this.code] } } : undefined;
+    return ERROR_BOUNDARY[this.code].graphqlStatus ? errorExtensions(this.code) : undefined;
   }
 
   static invalid(details: UserErrorDetail[]): DomainError {
@@ -86,11 +130,24 @@ export class DomainError extends Error {
  * `extensions.http` gives GraphQL answers status 429 and a `Retry-After` header (Apollo Server reads them).
  */
 export class RateLimitedError extends DomainError {
-  constructor(message: string, readonly retryAfterSeconds: number) {
+  constructor(
+    message: string,
+    readonly retryAfterSeconds: number,
+  ) {
     super(ErrorCode.RATE_LIMITED, message);
   }
   override get extensions(): Record<string, unknown> {
-    return { code: this.code, http: { status: HTTP_STATUS[this.code], headers: new Map([['retry-after', String(this.retryAfterSeconds)]]) } };
+    return errorExtensions(this.code, {}, new Map([['retry-after', String(this.retryAfterSeconds)]]));
+  }
+}
+
+/** A refusal because too much of this kind of work is running (exports beyond their budget): retry after a while. */
+export class BusyError extends DomainError {
+  constructor(
+    message: string,
+    readonly retryAfterSeconds: number,
+  ) {
+    super(ErrorCode.BUSY, message);
   }
 }
 
@@ -110,7 +167,8 @@ export class Problems {
 }
 
 /** A client's value as a message repeats it: cut after `max` characters, so that an error never echoes a huge input. */
-export const shown = (value: string, max = 100): string => (value.length > max ? `${value.slice(0, max)}… (${value.length} characters)` : value);
+export const shown = (value: string, max = 100): string =>
+  value.length > max ? `${value.slice(0, max)}… (${value.length} characters)` : value;
 
 /** SQLSTATEs of a connection that is gone: the server shut it (admin, crash, shutdown) or it failed. */
 const CONNECTION_LOST_CODES = new Set(['57P01', '57P02', '57P03', '08000', '08003', '08006']);

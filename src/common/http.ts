@@ -2,12 +2,15 @@ import express from 'express';
 import { Kind, visit, type DocumentNode, type OperationDefinitionNode } from 'graphql';
 import type { Config } from '../config';
 import { authenticate, AuthenticationError, hasRole, type Role, type Viewer } from './auth';
+import type { Problem } from './error-boundary';
+import { ERROR_BOUNDARY, ErrorCode, TransportCode, type WireCode } from './errors';
 
 /**
  * The HTTP edge: who the caller is before anything expensive, body limits per route, and one error shape.
  *
  * - `/graphql` answers errors as GraphQL over HTTP: `{ errors: [{ message, extensions: { code } }] }` with a 4xx.
  * - Every other route answers a small JSON problem document: `{ error: { code, message } }`.
+ * - The status is the code's (ERROR_BOUNDARY in src/common/errors.ts) unless a caller has a more precise one.
  * - Never Express's HTML page, never a stack, never the request body (in the answer or in the log).
  */
 
@@ -27,14 +30,32 @@ function closeIfBig(req: express.Request, res: express.Response): void {
 
 export const AUTHENTICATION_REQUIRED = 'Authentication required: send "Authorization: Bearer <token>"';
 
-/** The small problem document of the routes beside /graphql. */
-export function sendProblem(res: express.Response, status: number, code: string, message: string): void {
-  res.status(status).type('application/json').send(JSON.stringify({ error: { code, message } }));
+/** The small problem document of the routes beside /graphql (`extra`: more members of `error`, e.g. userErrors). */
+export function sendProblem(
+  res: express.Response,
+  code: WireCode,
+  message: string,
+  extra: Record<string, unknown> = {},
+  status = ERROR_BOUNDARY[code].status,
+): void {
+  res
+    .status(status)
+    .type('application/json')
+    .send(JSON.stringify({ error: { code, message, ...extra } }));
+}
+
+/** A refusal (a DomainError, see problemOf) as a problem document, with `Retry-After` when it may succeed later. */
+export function sendRefusal(res: express.Response, problem: Problem): void {
+  if (problem.retryAfterSeconds !== undefined) res.setHeader('retry-after', String(problem.retryAfterSeconds));
+  sendProblem(res, problem.code, problem.message);
 }
 
 /** A GraphQL-over-HTTP error answer (no data: the request never reached execution). */
-export function sendGraphQLError(res: express.Response, status: number, code: string, message: string): void {
-  res.status(status).type('application/json').send(JSON.stringify({ errors: [{ message, extensions: { code } }] }));
+export function sendGraphQLError(res: express.Response, code: WireCode, message: string, status = ERROR_BOUNDARY[code].status): void {
+  res
+    .status(status)
+    .type('application/json')
+    .send(JSON.stringify({ errors: [{ message, extensions: { code } }] }));
 }
 
 /** The caller authenticated by `authenticateFirst` (undefined: no token). */
@@ -48,7 +69,7 @@ export function authenticateFirst(secret: Uint8Array, config: Pick<Config, 'toke
   return async (req, res, next) => {
     const refuse = (message: string) => {
       closeIfBig(req, res);
-      sendGraphQLError(res, 401, 'UNAUTHENTICATED', message);
+      sendGraphQLError(res, ErrorCode.UNAUTHENTICATED, message);
     };
     let viewer: Viewer | undefined;
     try {
@@ -59,7 +80,9 @@ export function authenticateFirst(secret: Uint8Array, config: Pick<Config, 'toke
     }
     res.locals.viewer = viewer;
     if (!viewer && Number(req.headers['content-length'] ?? 0) > ANONYMOUS_BODY_LIMIT) {
-      return refuse( `${AUTHENTICATION_REQUIRED} (without a token only introspection, in at most ${ANONYMOUS_BODY_LIMIT / 1024} KB, is answered)`);
+      return refuse(
+        `${AUTHENTICATION_REQUIRED} (without a token only introspection, in at most ${ANONYMOUS_BODY_LIMIT / 1024} KB, is answered)`,
+      );
     }
     next();
   };
@@ -70,7 +93,12 @@ export function authenticateFirst(secret: Uint8Array, config: Pick<Config, 'toke
  * a problem document (401 without a valid token, 403 without one of `roles`) and ending the connection after the
  * answer when the unread body is big. The caller is then `viewerOf(res)`.
  */
-export function authorizeFirst(secret: Uint8Array, config: Pick<Config, 'tokenMaxLifetimeSeconds'>, roles: Role[], what: string): express.RequestHandler {
+export function authorizeFirst(
+  secret: Uint8Array,
+  config: Pick<Config, 'tokenMaxLifetimeSeconds'>,
+  roles: Role[],
+  what: string,
+): express.RequestHandler {
   return async (req, res, next) => {
     let viewer: Viewer | undefined;
     try {
@@ -78,18 +106,33 @@ export function authorizeFirst(secret: Uint8Array, config: Pick<Config, 'tokenMa
     } catch (err) {
       if (!(err instanceof AuthenticationError)) return next(err);
       closeIfBig(req, res);
-      return sendProblem(res, 401, 'UNAUTHENTICATED', err.message);
+      return sendProblem(res, ErrorCode.UNAUTHENTICATED, err.message);
     }
     if (!viewer) {
       closeIfBig(req, res);
-      return sendProblem(res, 401, 'UNAUTHENTICATED', AUTHENTICATION_REQUIRED);
+      return sendProblem(res, ErrorCode.UNAUTHENTICATED, AUTHENTICATION_REQUIRED);
     }
     if (!hasRole(viewer, ...roles)) {
       closeIfBig(req, res);
-      return sendProblem(res, 403, 'FORBIDDEN', `${what} requires one of: ${roles.join(', ')}`);
+      return sendProblem(res, ErrorCode.FORBIDDEN, `${what} requires one of: ${roles.join(', ')}`);
     }
     res.locals.viewer = viewer;
     next();
+  };
+}
+
+/** For a bodiless route beside /graphql (GET): the caller of the bearer token, or undefined once refused with 401. */
+export function bearerViewer(secret: Uint8Array, config: Pick<Config, 'tokenMaxLifetimeSeconds'>) {
+  return async (req: express.Request, res: express.Response): Promise<Viewer | undefined> => {
+    try {
+      const viewer = await authenticate(secret, req.headers.authorization, config.tokenMaxLifetimeSeconds);
+      if (!viewer) sendProblem(res, ErrorCode.UNAUTHENTICATED, AUTHENTICATION_REQUIRED);
+      return viewer;
+    } catch (err) {
+      if (!(err instanceof AuthenticationError)) throw err;
+      sendProblem(res, ErrorCode.UNAUTHENTICATED, err.message);
+      return undefined;
+    }
   };
 }
 
@@ -128,22 +171,28 @@ interface BodyParserError extends Error {
 }
 
 /** What a refused body means to the client; never its message (JSON.parse quotes the body in it). */
-function classify(err: BodyParserError): { status: number; code: string; message: string } {
+function classify(err: BodyParserError): { status: number; code: WireCode; message: string } {
   const status = err.status ?? err.statusCode ?? 500;
+  const refusal = (code: WireCode, message: string) => ({ status: ERROR_BOUNDARY[code].status, code, message });
   switch (err.type) {
     case 'entity.parse.failed':
-      return { status: 400, code: 'BAD_REQUEST', message: 'The request body is not valid JSON (an object is expected)' };
+      return refusal(TransportCode.BAD_REQUEST, 'The request body is not valid JSON (an object is expected)');
     case 'entity.too.large':
-      return { status: 413, code: 'PAYLOAD_TOO_LARGE', message: `The request body is larger than the limit of ${err.limit ?? '?'} bytes` };
+      return refusal(TransportCode.PAYLOAD_TOO_LARGE, `The request body is larger than the limit of ${err.limit ?? '?'} bytes`);
     case 'charset.unsupported':
     case 'encoding.unsupported':
-      return { status: 415, code: 'UNSUPPORTED_MEDIA_TYPE', message: 'Unsupported charset or content encoding: send UTF-8 JSON (gzip or deflate allowed)' };
+      return refusal(
+        TransportCode.UNSUPPORTED_MEDIA_TYPE,
+        'Unsupported charset or content encoding: send UTF-8 JSON (gzip or deflate allowed)',
+      );
     case 'request.aborted':
     case 'request.size.invalid':
-      return { status: 400, code: 'BAD_REQUEST', message: 'The request body was incomplete' };
+      return refusal(TransportCode.BAD_REQUEST, 'The request body was incomplete');
     default:
-      if (status >= 400 && status < 500 && err.expose) return { status, code: 'BAD_REQUEST', message: 'The request could not be read' };
-      return { status: 500, code: 'INTERNAL_SERVER_ERROR', message: 'Internal server error' };
+      // Another 4xx of the body parser keeps its own status.
+      if (status >= 400 && status < 500 && err.expose)
+        return { status, code: TransportCode.BAD_REQUEST, message: 'The request could not be read' };
+      return refusal(ErrorCode.INTERNAL_SERVER_ERROR, 'Internal server error');
   }
 }
 
@@ -155,7 +204,8 @@ export function errorHandler(): express.ErrorRequestHandler {
   return (err: BodyParserError, req, res, _next) => {
     const refusal = classify(err);
     const log = req.log;
-    if (refusal.status >= 500) log?.error({ err: { name: err.name, code: (err as { code?: string }).code, message: err.message } }, 'request failed');
+    if (refusal.status >= 500)
+      log?.error({ err: { name: err.name, code: (err as { code?: string }).code, message: err.message } }, 'request failed');
     else log?.info({ refusal: { type: err.type ?? 'bad request', status: refusal.status } }, 'request refused');
     if (res.headersSent) {
       res.destroy();
@@ -164,9 +214,10 @@ export function errorHandler(): express.ErrorRequestHandler {
     if (refusal.status === 413) closeIfBig(req, res);
     const graphql = req.originalUrl.split('?')[0].replace(/\/+$/, '') === '/graphql';
     // A caller without a token learns that it needs one, not how big a body may be.
-    if (graphql && refusal.status === 413 && !viewerOf(res)) return sendGraphQLError(res, 401, 'UNAUTHENTICATED', AUTHENTICATION_REQUIRED);
-    if (graphql) sendGraphQLError(res, refusal.status, refusal.code, refusal.message);
-    else sendProblem(res, refusal.status, refusal.code, refusal.message);
+    if (graphql && refusal.status === 413 && !viewerOf(res))
+      return sendGraphQLError(res, ErrorCode.UNAUTHENTICATED, AUTHENTICATION_REQUIRED);
+    if (graphql) sendGraphQLError(res, refusal.code, refusal.message, refusal.status);
+    else sendProblem(res, refusal.code, refusal.message, {}, refusal.status);
   };
 }
 
@@ -174,6 +225,6 @@ export function errorHandler(): express.ErrorRequestHandler {
 export function notFound(): express.RequestHandler {
   return (req, res) => {
     res.locals.route = 'unmatched';
-    sendProblem(res, 404, 'NOT_FOUND', `No route ${req.method} ${req.path.slice(0, 200)}: see GET / for what this service offers`);
+    sendProblem(res, ErrorCode.NOT_FOUND, `No route ${req.method} ${req.path.slice(0, 200)}: see GET / for what this service offers`);
   };
 }

@@ -3,6 +3,7 @@ import { getComplexity, ComplexityEstimator } from 'graphql-query-complexity';
 import type { ApolloServerPlugin } from '@apollo/server';
 import { ApolloArmor } from '@escape.tech/graphql-armor';
 import { DEFAULT_PAGE_SIZE } from './pagination';
+import { ErrorCode, errorExtensions } from './errors';
 
 export const MAX_DEPTH = 12;
 export const MAX_COST = 25000;
@@ -25,7 +26,10 @@ export const MAX_GRAPHQL_IMPORT_ROWS = 1000;
 /** List fields of input types bounded in the raw variables, before anything coerces them: type → field → most items. */
 const VARIABLE_LISTS: Record<string, Record<string, { max: number; why: string }>> = {
   ObjectionsImportInput: {
-    rows: { max: MAX_GRAPHQL_IMPORT_ROWS, why: 'objectionsImport takes at most 1,000 rows through GraphQL; send bigger batches (up to 200,000 rows) as CSV or NDJSON to POST /objections/import, which streams them' },
+    rows: {
+      max: MAX_GRAPHQL_IMPORT_ROWS,
+      why: 'objectionsImport takes at most 1,000 rows through GraphQL; send bigger batches (up to 200,000 rows) as CSV or NDJSON to POST /objections/import, which streams them',
+    },
   },
 };
 
@@ -39,7 +43,13 @@ export const GENERIC_MAX_COST = 500000;
  * What a field that evaluates the whole corpus (or a whole dataset) costs by itself, whatever it selects: a thousand
  * aliases of a cheap-looking report must not run a thousand corpus scans.
  */
-const CORPUS_COST: Record<string, number> = { eligibilityReport: 2500, buildVerification: 1000, taint: 500, subjectFootprint: 100, totalCount: 100 };
+const CORPUS_COST: Record<string, number> = {
+  eligibilityReport: 2500,
+  buildVerification: 1000,
+  taint: 500,
+  subjectFootprint: 100,
+  totalCount: 100,
+};
 
 /**
  * Cost of a field: 1, plus its children times how many of them a page or a list argument can return. Page sizes
@@ -52,17 +62,21 @@ const estimator: ComplexityEstimator = ({ args, childComplexity, field, node }) 
   if (Array.isArray(args.itemIds)) n = Math.max(n, args.itemIds.length);
   if (field.name === 'lineage') n = Math.max(n, 20 * (typeof args.depth === 'number' ? args.depth : 5));
   // The eligible-content count evaluates the rules over the whole corpus.
-  const countsEligibility = field.name === 'eligibleContent' && node.selectionSet?.selections.some((x) => x.kind === Kind.FIELD && x.name.value === 'totalCount');
+  const countsEligibility =
+    field.name === 'eligibleContent' && node.selectionSet?.selections.some((x) => x.kind === Kind.FIELD && x.name.value === 'totalCount');
   return 1 + (CORPUS_COST[field.name] ?? 0) + (countsEligibility ? CORPUS_COST.eligibilityReport : 0) + n * childComplexity;
 };
 
 const limitError = (message: string, extensions: Record<string, unknown> = {}) =>
-  new GraphQLError(message, { extensions: { code: 'BAD_USER_INPUT', limit: true, ...extensions, http: { status: 400 } } });
+  new GraphQLError(message, { extensions: errorExtensions(ErrorCode.BAD_USER_INPUT, { limit: true, ...extensions }) });
 
 /** armor's refusals, reported as BAD_USER_INPUT with our wording (armor's own say "Syntax Error"). */
 const refuse = (word: (found: string) => string) => ({
   propagateOnRejection: false,
-  onReject: [(ctx: ValidationContext | null, err: GraphQLError) => ctx?.reportError(limitError(word(/found (\d+)/.exec(err.message)?.[1] ?? 'too many')))],
+  onReject: [
+    (ctx: ValidationContext | null, err: GraphQLError) =>
+      ctx?.reportError(limitError(word(/found (\d+)/.exec(err.message)?.[1] ?? 'too many'))),
+  ],
 });
 
 /**
@@ -96,7 +110,11 @@ export function documentSizeRule(context: ValidationContext): ASTVisitor {
       enter(document) {
         const { fields, aliases } = countFields(document);
         const problem =
-          aliases > MAX_ALIASES ? `Query has ${aliases} aliases; the limit is ${MAX_ALIASES}` : fields > MAX_FIELDS ? `Query has ${fields} fields; the limit is ${MAX_FIELDS}` : undefined;
+          aliases > MAX_ALIASES
+            ? `Query has ${aliases} aliases; the limit is ${MAX_ALIASES}`
+            : fields > MAX_FIELDS
+              ? `Query has ${fields} fields; the limit is ${MAX_FIELDS}`
+              : undefined;
         if (!problem) return;
         context.reportError(limitError(problem));
         (document as { definitions: DocumentNode['definitions'] }).definitions = [];
@@ -172,18 +190,28 @@ export function limitsPlugin(schema: GraphQLSchema): ApolloServerPlugin {
             if (!bounded || typeof value !== 'object' || value === null) continue;
             for (const [field, { max, why }] of Object.entries(bounded)) {
               const list = value[field];
-              if (Array.isArray(list) && list.length > max) throw limitError(`${why} (this request has ${list.length.toLocaleString('en')})`, { maxItems: max });
+              if (Array.isArray(list) && list.length > max)
+                throw limitError(`${why} (this request has ${list.length.toLocaleString('en')})`, { maxItems: max });
             }
           }
           let cost: number;
           try {
-            cost = getComplexity({ schema, query: document, operationName: request.operationName ?? undefined, variables: request.variables ?? {}, estimators: [estimator] });
+            cost = getComplexity({
+              schema,
+              query: document,
+              operationName: request.operationName ?? undefined,
+              variables: request.variables ?? {},
+              estimators: [estimator],
+            });
           } catch (err) {
             const why = err instanceof GraphQLError ? `: ${err.message}` : '';
             throw limitError(`The operation could not be priced${why}; it was not run`);
           }
           if (cost > MAX_COST) {
-            throw limitError(`Query costs ${cost}; the limit is ${MAX_COST} (page sizes, id lists, lineage depth and whole-corpus fields count)`, { cost, maxCost: MAX_COST });
+            throw limitError(
+              `Query costs ${cost}; the limit is ${MAX_COST} (page sizes, id lists, lineage depth and whole-corpus fields count)`,
+              { cost, maxCost: MAX_COST },
+            );
           }
         },
       };

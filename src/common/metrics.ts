@@ -3,7 +3,7 @@ import express from 'express';
 import { Kind } from 'graphql';
 import type { ApolloServerPlugin } from '@apollo/server';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { ErrorCode } from './errors';
+import { ErrorCode, TransportCode } from './errors';
 import { sendProblem } from './http';
 
 /**
@@ -15,9 +15,10 @@ import { sendProblem } from './http';
 /** Every code a label may take; anything else counts as OTHER. */
 const KNOWN_CODES = new Set<string>([
   ...Object.values(ErrorCode),
+  // Apollo Server's own codes (its BAD_REQUEST is TransportCode.BAD_REQUEST's wire string).
   'GRAPHQL_PARSE_FAILED',
   'GRAPHQL_VALIDATION_FAILED',
-  'BAD_REQUEST',
+  TransportCode.BAD_REQUEST,
   'OPERATION_RESOLUTION_FAILURE',
   'PERSISTED_QUERY_NOT_FOUND',
   'PERSISTED_QUERY_NOT_SUPPORTED',
@@ -35,7 +36,12 @@ export type DurationTimer<L extends string> = (labels: Record<L, string>) => num
 
 export class Metrics {
   readonly registry = new Registry();
-  private readonly httpRequests = new Counter({ name: 'http_requests_total', help: 'HTTP requests by method, route pattern and status', labelNames: ['method', 'route', 'status'] as const, registers: [this.registry] });
+  private readonly httpRequests = new Counter({
+    name: 'http_requests_total',
+    help: 'HTTP requests by method, route pattern and status',
+    labelNames: ['method', 'route', 'status'] as const,
+    registers: [this.registry],
+  });
   private readonly httpDuration = new Histogram({
     name: 'http_request_duration_seconds',
     help: 'HTTP request duration by method, route pattern and status',
@@ -56,7 +62,12 @@ export class Metrics {
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
     registers: [this.registry],
   });
-  private readonly errors = new Counter({ name: 'graphql_errors_total', help: 'GraphQL errors by code', labelNames: ['code'] as const, registers: [this.registry] });
+  private readonly errors = new Counter({
+    name: 'graphql_errors_total',
+    help: 'GraphQL errors by code',
+    labelNames: ['code'] as const,
+    registers: [this.registry],
+  });
   private readonly datasetBuild = new Histogram({
     name: 'dataset_build_duration_seconds',
     help: 'Dataset version builds (request, derive, remediate) by origin, database (postgres or citus) and outcome (ok or failed), from the name lock to the stored version',
@@ -108,7 +119,8 @@ export class Metrics {
     return (req, res, next) => {
       const end = this.httpDuration.startTimer();
       res.once('finish', () => {
-        const route = (res.locals.route as string | undefined) ?? (req.route ? `${req.baseUrl}${String(req.route.path)}` : req.baseUrl || 'other');
+        const route =
+          (res.locals.route as string | undefined) ?? (req.route ? `${req.baseUrl}${String(req.route.path)}` : req.baseUrl || 'other');
         const labels = { method: req.method.length <= 7 ? req.method : 'OTHER', route, status: String(res.statusCode) };
         this.httpRequests.inc(labels);
         end(labels);
@@ -119,6 +131,7 @@ export class Metrics {
 
   /** Counts and times GraphQL operations by root field and outcome, and errors by code. */
   graphqlPlugin(): ApolloServerPlugin {
+    // eslint-disable-next-line @typescript-eslint/no-this-alias -- the plugin's hooks are called with their own `this`
     const metrics = this;
     return {
       async requestDidStart() {
@@ -131,12 +144,12 @@ export class Metrics {
             const fields = operation
               ? [...new Set(operation.selectionSet.selections.map((s) => (s.kind === Kind.FIELD ? s.name.value : 'fragment')))]
               : ['(invalid)'];
-            const outcome = errors?.length ? codeLabel(errors[0].extensions?.code ?? 'INTERNAL_SERVER_ERROR') : 'ok';
+            const outcome = errors?.length ? codeLabel(errors[0].extensions?.code ?? ErrorCode.INTERNAL_SERVER_ERROR) : 'ok';
             for (const field of fields) {
               metrics.operations.inc({ type, field, outcome });
               metrics.operationDuration.observe({ type, field }, seconds);
             }
-            for (const e of errors ?? []) metrics.errors.inc({ code: codeLabel(e.extensions?.code ?? 'INTERNAL_SERVER_ERROR') });
+            for (const e of errors ?? []) metrics.errors.inc({ code: codeLabel(e.extensions?.code ?? ErrorCode.INTERNAL_SERVER_ERROR) });
           },
         };
       },
@@ -152,11 +165,11 @@ export class Metrics {
     return async (req, res, next) => {
       try {
         if (!expected) {
-          if (production) return sendProblem(res, 404, 'NOT_FOUND', 'Metrics are off: set METRICS_TOKEN to serve them');
+          if (production) return sendProblem(res, ErrorCode.NOT_FOUND, 'Metrics are off: set METRICS_TOKEN to serve them');
         } else {
           const given = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization?.trim() ?? '')?.[1] ?? '';
           if (!crypto.timingSafeEqual(crypto.createHash('sha256').update(given).digest(), expected)) {
-            return sendProblem(res, 401, 'UNAUTHENTICATED', 'Metrics need "Authorization: Bearer <METRICS_TOKEN>"');
+            return sendProblem(res, ErrorCode.UNAUTHENTICATED, 'Metrics need "Authorization: Bearer <METRICS_TOKEN>"');
           }
         }
         res.type(this.registry.contentType).send(await this.registry.metrics());

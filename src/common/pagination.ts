@@ -102,7 +102,8 @@ export function decodeCursor(cursor: string | undefined | null, shape: readonly 
   if (cursor.length <= MAX_CURSOR && /^[A-Za-z0-9_-]+$/.test(cursor)) {
     try {
       const key: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-      if (Array.isArray(key) && key.length === shape.length && key.every((k, i) => typeof k === 'string' && PART[shape[i]](k))) return key as string[];
+      if (Array.isArray(key) && key.length === shape.length && key.every((k, i) => typeof k === 'string' && PART[shape[i]](k)))
+        return key as string[];
     } catch {
       // not JSON: fall through
     }
@@ -111,7 +112,13 @@ export function decodeCursor(cursor: string | undefined | null, shape: readonly 
 }
 
 /** Turns `limit + 1` fetched rows into a connection page. */
-export function toConnection<R, T>(rows: R[], limit: number, key: (row: R) => unknown[], node: (row: R) => T, totalCount?: number): Connection<T> {
+export function toConnection<R, T>(
+  rows: R[],
+  limit: number,
+  key: (row: R) => unknown[],
+  node: (row: R) => T,
+  totalCount?: number,
+): Connection<T> {
   const hasNextPage = rows.length > limit;
   const page = hasNextPage ? rows.slice(0, limit) : rows;
   const edges = page.map((row) => ({ cursor: encodeCursor(key(row)), node: node(row) }));

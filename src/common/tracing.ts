@@ -27,7 +27,13 @@ export interface Tracing {
 /** Whether these variables ask for traces. */
 export function tracingWanted(env: NodeJS.ProcessEnv): boolean {
   if (/^true$/i.test(env.OTEL_SDK_DISABLED?.trim() ?? '')) return false;
-  if ((env.OTEL_TRACES_EXPORTER ?? '').split(',').map((s) => s.trim()).includes('none')) return false;
+  if (
+    (env.OTEL_TRACES_EXPORTER ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .includes('none')
+  )
+    return false;
   return Boolean(env.OTEL_EXPORTER_OTLP_ENDPOINT?.trim() || env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT?.trim());
 }
 
@@ -42,7 +48,13 @@ function otlpExporter(env: NodeJS.ProcessEnv): SpanExporter {
 }
 
 /** A stack trace without its first line (the error's message), frames only. */
-const framesOnly = (stack: unknown) => (typeof stack === 'string' ? stack.split('\n').filter((l) => /^\s+at /.test(l)).join('\n') : undefined);
+const framesOnly = (stack: unknown) =>
+  typeof stack === 'string'
+    ? stack
+        .split('\n')
+        .filter((l) => /^\s+at /.test(l))
+        .join('\n')
+    : undefined;
 
 /**
  * Hands spans on without error messages: exception events keep their type and stack frames, the status its code.
@@ -67,7 +79,11 @@ function redacted(span: ReadableSpan): ReadableSpan {
   const events = span.events.map((e) => {
     if (e.name !== 'exception') return e;
     const { 'exception.type': type, 'exception.stacktrace': stack } = e.attributes ?? {};
-    const attributes = { 'exception.type': type ?? 'Error', 'exception.message': REDACTED, ...(framesOnly(stack) ? { 'exception.stacktrace': framesOnly(stack) } : {}) };
+    const attributes = {
+      'exception.type': type ?? 'Error',
+      'exception.message': REDACTED,
+      ...(framesOnly(stack) ? { 'exception.stacktrace': framesOnly(stack) } : {}),
+    };
     return { ...e, attributes };
   });
   // The span keeps everything else (its prototype); only the redacted fields are its own.

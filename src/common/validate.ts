@@ -30,7 +30,12 @@ export function checkBatch(problems: Problems, field: string, rows: unknown[], m
   if (rows.length > max) problems.add(field, `${field} holds ${rows.length} rows; at most ${max} per call`);
 }
 
-export function checkString(problems: Problems, field: string, value: string | null | undefined, opts: { required?: boolean; max: number; pattern?: RegExp; what?: string }): void {
+export function checkString(
+  problems: Problems,
+  field: string,
+  value: string | null | undefined,
+  opts: { required?: boolean; max: number; pattern?: RegExp; what?: string },
+): void {
   if (value == null || value === '') {
     if (opts.required) problems.add(field, `${field.split('.').pop()} is required`);
     return;
@@ -51,7 +56,13 @@ export function checkNotFuture(problems: Problems, field: string, value: Date | 
 }
 
 /** Finds duplicate keys in a batch and reports every repeat. */
-export function checkUnique<T>(problems: Problems, listField: string, rows: T[], key: (row: T) => string | undefined, keyField: string): void {
+export function checkUnique<T>(
+  problems: Problems,
+  listField: string,
+  rows: T[],
+  key: (row: T) => string | undefined,
+  keyField: string,
+): void {
   const seen = new Map<string, number>();
   rows.forEach((row, i) => {
     const k = key(row);
@@ -65,8 +76,10 @@ export function checkUnique<T>(problems: Problems, listField: string, rows: T[],
 /** Checks a language filter: every entry an ISO 639 code in lower case (as ingest requires), at most MAX_FILTER_LANGUAGES. */
 export function checkLanguages(problems: Problems, field: string, languages: readonly string[] | null | undefined): void {
   if (!languages) return;
-  if (languages.length > MAX_FILTER_LANGUAGES) problems.add(field, `${field.split('.').pop()} names ${languages.length} languages; at most ${MAX_FILTER_LANGUAGES}`);
+  if (languages.length > MAX_FILTER_LANGUAGES)
+    problems.add(field, `${field.split('.').pop()} names ${languages.length} languages; at most ${MAX_FILTER_LANGUAGES}`);
   languages.forEach((l, i) => {
-    if (!LANGUAGE.test(l)) problems.add(`${field}[${i}]`, `"${l.slice(0, 20)}" is not a language: an ISO 639 code in lower case (e.g. de) is expected`);
+    if (!LANGUAGE.test(l))
+      problems.add(`${field}[${i}]`, `"${l.slice(0, 20)}" is not a language: an ISO 639 code in lower case (e.g. de) is expected`);
   });
 }

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { EntityManager } from 'typeorm';
+import { LOCK_KEYS } from './locks';
 
 /**
  * How the schema is laid out on a Citus cluster, read from the SQL that does it (deploy/citus/distribute.sql), and the
@@ -34,8 +35,15 @@ export function citusPlanPath(): string {
 /** Reads the plan from the conversion calls of the SQL (comments ignored). */
 export function parseCitusPlan(sql: string): CitusPlan {
   const code = sql.replace(/--.*$/gm, '').replace(/\/\*[\s\S]*?\*\//g, '');
-  const plan: CitusPlan = { distributed: new Map(), reference: new Set(), local: new Set(), order: [], unsafeTriggers: /\bSET\s+citus\.enable_unsafe_triggers\s*(=|TO)\s*on\b/i.test(code) };
-  const call = /\b(create_distributed_table|create_reference_table|citus_add_local_table_to_metadata)\(\s*'(\w+)'(?:\s*,\s*'(\w+)')?(?:\s*,\s*colocate_with\s*=>\s*'(\w+)')?\s*\)/g;
+  const plan: CitusPlan = {
+    distributed: new Map(),
+    reference: new Set(),
+    local: new Set(),
+    order: [],
+    unsafeTriggers: /\bSET\s+citus\.enable_unsafe_triggers\s*(=|TO)\s*on\b/i.test(code),
+  };
+  const call =
+    /\b(create_distributed_table|create_reference_table|citus_add_local_table_to_metadata)\(\s*'(\w+)'(?:\s*,\s*'(\w+)')?(?:\s*,\s*colocate_with\s*=>\s*'(\w+)')?\s*\)/g;
   for (const [, fn, table, column, colocateWith] of code.matchAll(call)) {
     if (plan.order.includes(table)) throw new Error(`${table} is converted twice`);
     plan.order.push(table);
@@ -99,7 +107,8 @@ export async function citusViolations(manager: EntityManager, plan: CitusPlan, s
   const column = (table: string, name: string) => columns.find((c) => c.table === table && c.column === name);
   const groupType = new Map<string, { type: string; table: string }>();
   for (const [table, d] of plan.distributed) {
-    if (d.colocateWith && !plan.distributed.has(d.colocateWith)) problems.push(`${table}: co-located with ${d.colocateWith}, which is not distributed`);
+    if (d.colocateWith && !plan.distributed.has(d.colocateWith))
+      problems.push(`${table}: co-located with ${d.colocateWith}, which is not distributed`);
     const col = column(table, d.column);
     if (!col) {
       problems.push(`${table}: distribution column ${d.column} does not exist`);
@@ -109,9 +118,14 @@ export async function citusViolations(manager: EntityManager, plan: CitusPlan, s
     const group = groupOf(table);
     const seen = groupType.get(group);
     if (!seen) groupType.set(group, { type: col.type, table });
-    else if (seen.type !== col.type) problems.push(`${table}: distribution column ${d.column} is ${col.type}, but co-located ${seen.table} is distributed by ${seen.type}`);
+    else if (seen.type !== col.type)
+      problems.push(
+        `${table}: distribution column ${d.column} is ${col.type}, but co-located ${seen.table} is distributed by ${seen.type}`,
+      );
     for (const c of columns.filter((x) => x.table === table && x.identity && x.type !== 'bigint')) {
-      problems.push(`${table}: identity column ${c.column} is ${c.type}; Citus supports only bigint identity columns on distributed tables`);
+      problems.push(
+        `${table}: identity column ${c.column} is ${c.type}; Citus supports only bigint identity columns on distributed tables`,
+      );
     }
   }
 
@@ -222,7 +236,9 @@ export function distributedTables(manager: EntityManager): Promise<Set<string>> 
     tables = (async () => {
       const [{ citus }] = await manager.query(`SELECT to_regclass('pg_catalog.pg_dist_partition') IS NOT NULL AS citus`);
       if (!citus) return new Set<string>();
-      const rows: { t: string }[] = await manager.query(`SELECT logicalrelid::regclass::text AS t FROM pg_dist_partition WHERE partmethod = 'h'`);
+      const rows: { t: string }[] = await manager.query(
+        `SELECT logicalrelid::regclass::text AS t FROM pg_dist_partition WHERE partmethod = 'h'`,
+      );
       return new Set(rows.map((r) => r.t));
     })();
     tables.catch(() => distributedCache.delete(manager.connection));
@@ -231,8 +247,34 @@ export function distributedTables(manager: EntityManager): Promise<Set<string>> 
   return tables;
 }
 
-/** The advisory lock that orders fact writers against the knowledge snapshot of builds, on Citus only. */
-const FACTS_LOCK = 7_023_145_611;
+/**
+ * The tables whose rows are facts stamped with the writing transaction (`fact_xid()`: column defaults and the knowledge
+ * triggers, migrations KnowledgeBySnapshot and FactXids). A build judges "known to it" by those stamps, so a write to
+ * them must happen in a fact session (factSession, which runAudited opens for every mutation and bulk command).
+ */
+export const FACT_TABLES = [
+  'users',
+  'user_attribute_history',
+  'content_items',
+  'content_label_history',
+  'visibility_changes',
+  'consent_events',
+] as const;
+
+/** The transactions (their entity managers) that opened a fact session able to write facts. */
+const factWriters = new WeakSet<EntityManager>();
+
+/**
+ * Called by every store function that writes a table of FACT_TABLES, before it writes: refuses a write outside a fact
+ * session, on every database kind (on one PostgreSQL the stamps would be right anyway; on Citus they would not, and a
+ * build could miss a committed objection). test/system/architecture.test.ts checks that every such function calls it.
+ */
+export function assertFactSession(manager: EntityManager): void {
+  if (!factWriters.has(manager))
+    throw new Error(
+      'a fact table is written outside a fact session (runAudited, or factSession for the seed): the knowledge ordering would not hold',
+    );
+}
 
 /**
  * On Citus, at the start of a mutation's transaction: names the coordinator's transaction id as the one every node
@@ -245,13 +287,14 @@ const FACTS_LOCK = 7_023_145_611;
  * step). See `withFactsSettled`. Nothing happens on one PostgreSQL.
  */
 export async function factSession(manager: EntityManager, writesFacts = true): Promise<void> {
+  if (writesFacts) factWriters.add(manager);
   if (!(await distributedTables(manager)).size) return;
   const [{ xid }] = await manager.query(`SELECT pg_current_xact_id()::text AS xid`);
   // One round trip for the rest (the simple protocol runs several statements); `SET LOCAL`, not set_config(), because
   // Citus propagates only the command.
   await manager.query(
     `SET LOCAL citus.propagate_set_commands = 'local'; SET LOCAL aidg.fact_xid = '${BigInt(xid)}'` +
-      (writesFacts ? `; SELECT pg_advisory_xact_lock_shared(${FACTS_LOCK})` : ''),
+      (writesFacts ? `; SELECT pg_advisory_xact_lock_shared(${LOCK_KEYS.FACTS})` : ''),
   );
 }
 
@@ -267,13 +310,13 @@ export async function withFactsSettled<T>(manager: EntityManager, evaluate: () =
   if (!(await distributedTables(manager)).size) return evaluate();
   // A session lock outlives a rollback: a savepoint lets the unlock run even when `evaluate` fails (a timeout, say).
   await manager.query(`SAVEPOINT facts_settled`);
-  await manager.query(`SELECT pg_advisory_lock(${FACTS_LOCK})`);
+  await manager.query(`SELECT pg_advisory_lock(${LOCK_KEYS.FACTS})`);
   try {
     return await evaluate();
   } catch (err) {
     await manager.query(`ROLLBACK TO SAVEPOINT facts_settled`);
     throw err;
   } finally {
-    await manager.query(`SELECT pg_advisory_unlock(${FACTS_LOCK})`);
+    await manager.query(`SELECT pg_advisory_unlock(${LOCK_KEYS.FACTS})`);
   }
 }

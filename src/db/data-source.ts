@@ -24,7 +24,14 @@ export interface Database {
  */
 export async function openDatabase(
   config: Pick<Config, 'databaseUrl' | 'dataDir'> & { replicaUrls?: string[] },
-  options: { runMigrations?: boolean; poolSize?: number; log?: Logger; statementTimeoutMs?: number; role?: string; progress?: (step: string) => void } = {},
+  options: {
+    runMigrations?: boolean;
+    poolSize?: number;
+    log?: Logger;
+    statementTimeoutMs?: number;
+    role?: string;
+    progress?: (step: string) => void;
+  } = {},
 ): Promise<Database> {
   let embedded: EmbeddedPostgres | undefined;
   let url = config.databaseUrl;
@@ -34,7 +41,7 @@ export async function openDatabase(
     embedded = await startEmbeddedPostgres(config.dataDir, options.role);
     url = embedded.url;
   }
-  const replicas = embedded ? [] : config.replicaUrls ?? [];
+  const replicas = embedded ? [] : (config.replicaUrls ?? []);
   const dataSource = new DataSource({
     type: 'postgres',
     // With replicas, TypeORM keeps a pool per server: queries go to the primary unless a caller asks for a 'slave'
@@ -48,9 +55,10 @@ export async function openDatabase(
     uuidExtension: 'pgcrypto',
     // An idle pooled connection that the server ends (restart, failover, pg_terminate_backend) is dropped by the pool;
     // the error is logged as one JSON line and never kills the process.
-    poolErrorHandler: (err: Error & { code?: string }) => options.log?.warn({ err: { name: err.name, code: err.code, message: err.message } }, 'database connection lost'),
+    poolErrorHandler: (err: Error & { code?: string }) =>
+      options.log?.warn({ err: { name: err.name, code: err.code, message: err.message } }, 'database connection lost'),
     extra: {
-      max: embedded ? 1 : options.poolSize ?? POOL_SIZE,
+      max: embedded ? 1 : (options.poolSize ?? POOL_SIZE),
       // Every session evaluates dates in UTC; the eligibility rules are defined on UTC calendar dates.
       // With a statement timeout (the server's), every statement of every session is bounded; longer kinds of work
       // (builds, exports, migrations) raise it for themselves.

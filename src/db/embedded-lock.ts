@@ -15,8 +15,14 @@ export interface LockHolder {
 
 /** The embedded database is open in another process: nothing was done. */
 export class EmbeddedBusyError extends Error {
-  constructor(readonly dataDir: string, readonly holder: LockHolder) {
-    const who = holder.role === 'server' ? `the server (pid ${holder.pid}${holder.port ? `, port ${holder.port}` : ''})` : `another process (pid ${holder.pid}: ${holder.role})`;
+  constructor(
+    readonly dataDir: string,
+    readonly holder: LockHolder,
+  ) {
+    const who =
+      holder.role === 'server'
+        ? `the server (pid ${holder.pid}${holder.port ? `, port ${holder.port}` : ''})`
+        : `another process (pid ${holder.pid}: ${holder.role})`;
     super(
       `the embedded database in ${dataDir} is in use by ${who}; it has one writer, so nothing was done. ` +
         `To run this: stop it first (Ctrl-C in its terminal, or kill ${holder.pid}), ` +

@@ -50,7 +50,13 @@ export async function readiness(dataSource: DataSource): Promise<Readiness> {
       const rows: { name: string }[] = await within(TIMEOUT_MS, dataSource.query(`SELECT name FROM "${table}"`));
       const applied = new Set(rows.map((r) => r.name));
       const pending = dataSource.migrations.map((m) => m.name ?? m.constructor.name).filter((n) => !applied.has(n));
-      checks.migrations = pending.length ? { status: 'pending', pending, message: `${pending.length} migration(s) not applied: run "npm run cli -- db migrate" or restart the server` } : { status: 'ok' };
+      checks.migrations = pending.length
+        ? {
+            status: 'pending',
+            pending,
+            message: `${pending.length} migration(s) not applied: run "npm run cli -- db migrate" or restart the server`,
+          }
+        : { status: 'ok' };
     } catch (err) {
       checks.migrations = { status: 'unknown', message: reason(err) };
     }
@@ -68,6 +74,8 @@ export async function readiness(dataSource: DataSource): Promise<Readiness> {
       }
     }),
   );
-  const failing = Object.entries(checks).filter(([, c]) => c.status !== 'ok').map(([name]) => name);
+  const failing = Object.entries(checks)
+    .filter(([, c]) => c.status !== 'ok')
+    .map(([name]) => name);
   return { status: failing.length ? 'unavailable' : 'ready', failing, checks };
 }

@@ -1,5 +1,5 @@
 import { Role } from '../common/tokens';
-import { DEMO_DATASET_ID, demoId } from '../modules/seed/demo';
+import { DEMO_DATASET_ID, demoId } from '../modules/seed';
 
 export interface ExampleTab {
   /** What the IDE shows on the tab. */
@@ -77,7 +77,7 @@ query Report {
       variables: '{}',
     },
     {
-      title: 'Privacy: where did a person\'s data go?',
+      title: "Privacy: where did a person's data go?",
       role: Role.PRIVACY_OFFICER,
       query: `# Every dataset and training run that holds a person's content.
 query Footprint($userId: ID!) {
@@ -104,7 +104,7 @@ mutation RequestDataset {
       variables: '{}',
     },
     {
-      title: 'ML: page a dataset\'s members',
+      title: "ML: page a dataset's members",
       role: Role.ML_ENGINEER,
       query: `# The members of the demo dataset (or put the id of yours); next page: "after" = pageInfo.endCursor.
 query Members($id: ID!, $after: String) {

@@ -1,9 +1,10 @@
 import crypto from 'node:crypto';
 import path from 'node:path';
 import express from 'express';
-import { exampleTabs } from './examples';
 import { ALL_ROLES, type Role } from '../common/tokens';
 import { sendProblem } from '../common/http';
+import { ErrorCode, TransportCode } from '../common/errors';
+import { exampleTabs } from './examples';
 
 /** The IDE's files, served from our own node_modules: no CDN (closed networks). */
 const dir = (pkg: string) => path.dirname(require.resolve(`${pkg}/package.json`));
@@ -200,15 +201,19 @@ export function ideRouter(options: IdeOptions = {}): express.Router {
     router.post('/ide/dev-token', express.json({ limit: 1024 }), async (req, res, next) => {
       try {
         if (!LOOPBACK.has(req.socket.remoteAddress ?? '')) {
-          return sendProblem(res, 403, 'FORBIDDEN', 'Development tokens are only given to this machine (loopback); elsewhere use npm run token');
+          return sendProblem(
+            res,
+            ErrorCode.FORBIDDEN,
+            'Development tokens are only given to this machine (loopback); elsewhere use npm run token',
+          );
         }
         const origin = req.headers.origin;
         if (origin && origin !== 'null' && new URL(origin).host !== req.headers.host) {
-          return sendProblem(res, 403, 'FORBIDDEN', 'Development tokens are only given to the IDE of this server (Origin mismatch)');
+          return sendProblem(res, ErrorCode.FORBIDDEN, 'Development tokens are only given to the IDE of this server (Origin mismatch)');
         }
         const role = (req.body as { role?: unknown } | undefined)?.role;
         if (typeof role !== 'string' || !ALL_ROLES.includes(role as Role)) {
-          return sendProblem(res, 400, 'BAD_REQUEST', `Send {"role": one of ${ALL_ROLES.join(', ')}} as application/json`);
+          return sendProblem(res, TransportCode.BAD_REQUEST, `Send {"role": one of ${ALL_ROLES.join(', ')}} as application/json`);
         }
         const signed = await sign(role as Role);
         res.set('cache-control', 'no-store').json({ role, ...signed });
@@ -223,9 +228,19 @@ export function ideRouter(options: IdeOptions = {}): express.Router {
     res.set('cache-control', 'public, max-age=86400').sendFile(file);
   });
   router.get('/graphql', (req, res, next) => {
-    if (!req.accepts(['application/json', 'application/graphql-response+json', 'text/html']) || req.accepts(['text/html', 'application/json']) !== 'text/html') return next();
+    if (
+      !req.accepts(['application/json', 'application/graphql-response+json', 'text/html']) ||
+      req.accepts(['text/html', 'application/json']) !== 'text/html'
+    )
+      return next();
     if (req.query.query) return next();
-    res.set('content-security-policy', "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; font-src 'self' data:; connect-src 'self'").type('html').send(PAGE);
+    res
+      .set(
+        'content-security-policy',
+        "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; font-src 'self' data:; connect-src 'self'",
+      )
+      .type('html')
+      .send(PAGE);
   });
   return router;
 }

@@ -2,11 +2,22 @@ import crypto from 'node:crypto';
 import type { EntityManager } from 'typeorm';
 import type { RequestContext } from '../../context';
 import { canonicalJson } from '../../common/canonical-json';
-import { Connection, decodeCursor, pageSize, toConnection } from '../../common/pagination';
-import { sqlParams } from '../../common/sql';
+import type { Connection } from '../../common/pagination';
 import { eachSlice } from '../../common/slices';
-import { Checkpoint, databaseCheckpoints, fileCheckpoints, latest, resolveAuditKeys, signatureProblem, signCheckpoint, storeCheckpoint } from './checkpoints';
-import { checkLedger, LedgerBinding, ledgerBinding, ledgerIdRanges, takeLedgerRows, utcMicros } from './ledger-binding';
+import { Checkpoint, fileCheckpoints, latest, resolveAuditKeys, signatureProblem, signCheckpoint, storeCheckpoint } from './checkpoints';
+import { checkLedger, LedgerBinding, ledgerBinding, ledgerIdRanges, takeLedgerRows } from './ledger-binding';
+import {
+  auditEventCount,
+  auditPage,
+  chainPage,
+  ChainRow,
+  databaseCheckpoints,
+  eventPosition,
+  insertAuditEvent,
+  lockAppenders,
+  recordToAppend,
+  settledHead,
+} from './audit.store';
 
 export const GENESIS_HASH = '0'.repeat(64);
 
@@ -97,10 +108,19 @@ type EventFields = Pick<AuditRow, 'actor_subject' | 'actor_roles' | 'operation' 
 
 /** An event's fields as the API names them (and as its hash covers them), with `occurredAt` in the given form. */
 export function eventFields<T>(e: EventFields, occurredAt: T) {
-  return { occurredAt, actorSubject: e.actor_subject, actorRoles: e.actor_roles, operation: e.operation, targetIds: e.target_ids, input: e.input, requestId: e.request_id };
+  return {
+    occurredAt,
+    actorSubject: e.actor_subject,
+    actorRoles: e.actor_roles,
+    operation: e.operation,
+    targetIds: e.target_ids,
+    input: e.input,
+    requestId: e.request_id,
+  };
 }
 
-const chainHash = (prevHash: string, body: unknown) => crypto.createHash('sha256').update(prevHash).update('\n').update(canonicalJson(body)).digest('hex');
+const chainHash = (prevHash: string, body: unknown) =>
+  crypto.createHash('sha256').update(prevHash).update('\n').update(canonicalJson(body)).digest('hex');
 
 /** The hash of a version-1 event (written before migration AuditAnchors): occurred_at in milliseconds. */
 export const eventHashV1 = (prevHash: string, e: EventFields & { occurred_at: Date }) => chainHash(prevHash, eventFields(e, e.occurred_at));
@@ -114,18 +134,15 @@ export interface AuditRecord extends EventFields {
   ledger: LedgerBinding | null;
 }
 
-/** The columns of AuditRecord over alias `a`: one SQL form shared by the writer and the verifier. */
-const AUDIT_RECORD = (a: string) => `${utcMicros(`${a}.occurred_at`)} AS occurred_at_us, ${a}.actor_subject, ${a}.actor_roles, ${a}.operation,
-  ${a}.target_ids, ${a}.input, ${a}.request_id, ${a}.ledger`;
-
-/** The hash of a version-2 event: the previous hash and the canonical JSON of its record (occurred_at in microseconds). */
-export const eventHash = (prevHash: string, r: AuditRecord) => chainHash(prevHash, { v: 2, ...eventFields(r, r.occurred_at_us), ledger: r.ledger });
+export const eventHash = (prevHash: string, r: AuditRecord) =>
+  chainHash(prevHash, { v: 2, ...eventFields(r, r.occurred_at_us), ledger: r.ledger });
 
 /** The hash an event should have, by its hash version. */
 const expectedHash = (prevHash: string, row: AuditRow & AuditRecord & { hash_version: number }) =>
   row.hash_version === 1 ? eventHashV1(prevHash, row) : eventHash(prevHash, row);
 
 /** NUL and lone surrogates cannot be stored in text or jsonb: they become U+FFFD before anything is hashed. */
+// eslint-disable-next-line no-control-regex -- NUL is exactly what must not reach the database
 const storable = (s: string) => s.replace(/\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD');
 function storableJson(value: unknown): unknown {
   if (typeof value === 'string') return storable(value);
@@ -133,9 +150,6 @@ function storableJson(value: unknown): unknown {
   if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [storable(k), storableJson(v)]));
   return value;
 }
-
-/** The lock that serialises appenders (and that a checkpoint takes to read a settled head). */
-const APPEND_LOCK = 8211311;
 
 /**
  * Appends one event inside the caller's transaction. A transaction-scoped advisory lock serialises appenders, so the
@@ -150,29 +164,21 @@ export async function appendEvent(
   targetIds: string[],
   ledger: LedgerBinding | null,
 ): Promise<string> {
-  await manager.query(`SELECT pg_advisory_xact_lock(${APPEND_LOCK})`);
+  await lockAppenders(manager);
   const text = (v: unknown) => (typeof v === 'string' ? storable(v) : v);
-  const [record]: (AuditRecord & { prev_hash: string | null })[] = await manager.query(
-    `SELECT ${AUDIT_RECORD('v')}, (SELECT hash FROM audit_events ORDER BY id DESC LIMIT 1) AS prev_hash
-     FROM (SELECT clock_timestamp() AS occurred_at, $1::text AS actor_subject, $2::text[] AS actor_roles, $3::text AS operation,
-                  $4::text[] AS target_ids, $5::jsonb AS input, $6::text AS request_id, $7::jsonb AS ledger) v`,
-    [
-      text(actor.subject), actor.roles.map(text), storable(operation), [...new Set(targetIds)].slice(0, 10000).map(text),
-      canonicalJson(storableJson(redact(input ?? {}))), text(actor.requestId), ledger && JSON.stringify(ledger),
-    ],
-  );
+  const record = await recordToAppend(manager, {
+    actorSubject: text(actor.subject),
+    actorRoles: actor.roles.map(text),
+    operation: storable(operation),
+    targetIds: [...new Set(targetIds)].slice(0, 10000).map(text),
+    input: canonicalJson(storableJson(redact(input ?? {}))),
+    requestId: text(actor.requestId),
+    ledger: ledger && JSON.stringify(ledger),
+  });
   const prevHash = record.prev_hash ?? GENESIS_HASH;
   const hash = eventHash(prevHash, record);
-  const [row] = await manager.query(
-    `INSERT INTO audit_events (occurred_at, actor_subject, actor_roles, operation, target_ids, input, request_id, ledger, prev_hash, hash, hash_version)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 2) RETURNING id`,
-    [record.occurred_at_us, record.actor_subject, record.actor_roles, record.operation, record.target_ids, JSON.stringify(record.input),
-      record.request_id, record.ledger && JSON.stringify(record.ledger), prevHash, hash],
-  );
-  return row.id;
+  return insertAuditEvent(manager, record, prevHash, hash);
 }
-
-type ChainRow = AuditRow & AuditRecord & { hash_version: number };
 
 /**
  * Walks the chain in id order from the event after `afterId`, recomputing every hash, and calls `onEvent` with each
@@ -188,18 +194,22 @@ async function walkChain(
   let walked = 0;
   let seenV2 = false;
   for (;;) {
-    const rows: ChainRow[] = await manager.query(
-      `SELECT a.id, a.prev_hash, a.hash, a.hash_version, a.occurred_at, ${AUDIT_RECORD('a')} FROM audit_events a
-       WHERE a.id > $1 ${from.upToId ? 'AND a.id <= $2' : ''} ORDER BY a.id LIMIT 5000`,
-      from.upToId ? [afterId, from.upToId] : [afterId],
-    );
+    const rows = await chainPage(manager, afterId, from.upToId);
     if (rows.length === 0) return walked;
     for (const row of rows) {
       walked++;
       const downgraded = seenV2 && row.hash_version === 1;
       seenV2 ||= row.hash_version === 2;
       const intact = !downgraded && row.prev_hash === prevHash && expectedHash(prevHash, row) === row.hash;
-      onEvent(row, intact, intact ? undefined : downgraded ? `event ${row.id} claims hash version 1 after version 2 events` : `event ${row.id}'s hash or link does not match`);
+      onEvent(
+        row,
+        intact,
+        intact
+          ? undefined
+          : downgraded
+            ? `event ${row.id} claims hash version 1 after version 2 events`
+            : `event ${row.id}'s hash or link does not match`,
+      );
       prevHash = row.hash;
       afterId = row.id;
     }
@@ -213,37 +223,30 @@ export interface CheckpointOutcome {
 }
 
 /** The audit log: an append-only, hash-chained record of every mutation, anchored by signed checkpoints. */
+/** Appends the event of a mutation inside its transaction, binding the ledger rows the transaction declared. */
+export async function appendMutationEvent(
+  manager: EntityManager,
+  ctx: RequestContext,
+  operation: string,
+  input: unknown,
+  targetIds: string[],
+): Promise<string> {
+  const ledger = await ledgerBinding(manager, ledgerIdRanges(takeLedgerRows(manager)));
+  const actor = { subject: ctx.viewer?.subject ?? 'anonymous', roles: ctx.viewer?.roles ?? [], requestId: ctx.requestId };
+  // Redacted (and long lists digested) here, a slice at a time, before the append lock is taken; appendEvent's own
+  // redaction of the result changes nothing.
+  return appendEvent(manager, actor, operation, await redactInSlices(input), targetIds, ledger);
+}
+
 export class AuditService {
-  /** Appends the event of a mutation inside its transaction, binding the ledger rows the transaction declared. */
-  async append(manager: EntityManager, ctx: RequestContext, operation: string, input: unknown, targetIds: string[]): Promise<string> {
-    const ledger = await ledgerBinding(manager, ledgerIdRanges(takeLedgerRows(manager)));
-    const actor = { subject: ctx.viewer?.subject ?? 'anonymous', roles: ctx.viewer?.roles ?? [], requestId: ctx.requestId };
-    // Redacted (and long lists digested) here, a slice at a time, before the append lock is taken; appendEvent's own
-    // redaction of the result changes nothing.
-    return appendEvent(manager, actor, operation, await redactInSlices(input), targetIds, ledger);
+  /** A page of events, newest first. */
+  /** How many events the chain has (the CLI's progress bar of a verification). */
+  eventCount(ctx: RequestContext): Promise<number> {
+    return auditEventCount(ctx.manager);
   }
 
-  /** A page of events, newest first. */
-  async list(ctx: RequestContext, filter: AuditFilter, first: number | undefined, after: string | undefined): Promise<Connection<AuditRow>> {
-    const limit = pageSize(first);
-    const cursor = decodeCursor(after, ['bigint']);
-    const where: string[] = [];
-    const { params, p } = sqlParams();
-    if (filter.operation) where.push(`operation = ${p(filter.operation)}`);
-    if (filter.actorSubject) where.push(`actor_subject = ${p(filter.actorSubject)}`);
-    if (filter.targetId) where.push(`${p(filter.targetId)} = ANY(target_ids)`);
-    if (filter.from) where.push(`occurred_at >= ${p(filter.from)}`);
-    if (filter.to) where.push(`occurred_at < ${p(filter.to)}`);
-    const filterSql = where.length ? `WHERE ${where.join(' AND ')}` : '';
-    const pageWhere = [...where];
-    if (cursor) pageWhere.push(`id < ${p(String(cursor[0]))}`);
-    const rows: AuditRow[] = await ctx.manager.query(
-      `SELECT * FROM audit_events ${pageWhere.length ? `WHERE ${pageWhere.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ${limit + 1}`,
-      params,
-    );
-    const countParams = params.slice(0, cursor ? params.length - 1 : params.length);
-    const [{ count }] = await ctx.manager.query(`SELECT count(*)::int AS count FROM audit_events ${filterSql}`, countParams);
-    return toConnection(rows, limit, (r) => [r.id], (r) => r, count);
+  list(ctx: RequestContext, filter: AuditFilter, first: number | undefined, after: string | undefined): Promise<Connection<AuditRow>> {
+    return auditPage(ctx.manager, filter, first, after);
   }
 
   /**
@@ -271,7 +274,10 @@ export class AuditService {
     const inFile = fileCheckpoints(ctx.config);
     const valid: Checkpoint[] = [];
     const where = { db: 'in the database', file: `in ${ctx.config.auditCheckpointDir}` };
-    for (const [list, place] of [[inDb, where.db], [inFile, where.file]] as const) {
+    for (const [list, place] of [
+      [inDb, where.db],
+      [inFile, where.file],
+    ] as const) {
       for (const c of list) {
         const bad = signatureProblem(keys, c);
         if (bad) problems.push(`checkpoint of event ${c.lastEventId} signed at ${c.signedAt} ${place} ${bad}`);
@@ -280,7 +286,8 @@ export class AuditService {
     }
     const signatures = new Set(inDb.map((c) => c.signature));
     for (const c of inFile) {
-      if (!signatures.has(c.signature)) problems.push(`checkpoint of event ${c.lastEventId} (${c.eventCount} events) signed at ${c.signedAt} is missing from the database`);
+      if (!signatures.has(c.signature))
+        problems.push(`checkpoint of event ${c.lastEventId} (${c.eventCount} events) signed at ${c.signedAt} is missing from the database`);
     }
     const anchor = latest(valid);
     let firstBroken: bigint | null = null;
@@ -299,17 +306,25 @@ export class AuditService {
       if (anchor && row.id === anchor.lastEventId) {
         anchorSeen = true;
         if (row.hash !== anchor.lastHash || count !== anchor.eventCount) {
-          broken(row.id, `event ${row.id} differs from the checkpoint signed at ${anchor.signedAt} (hash or position): the chain up to it was rewritten`);
+          broken(
+            row.id,
+            `event ${row.id} differs from the checkpoint signed at ${anchor.signedAt} (hash or position): the chain up to it was rewritten`,
+          );
         }
       }
     });
     if (anchor && !anchorSeen) {
-      broken(anchor.lastEventId, `the checkpoint signed at ${anchor.signedAt} covers ${anchor.eventCount} events up to event ${anchor.lastEventId}, which is gone: events were deleted`);
+      broken(
+        anchor.lastEventId,
+        `the checkpoint signed at ${anchor.signedAt} covers ${anchor.eventCount} events up to event ${anchor.lastEventId}, which is gone: events were deleted`,
+      );
     }
     const ledger = await checkLedger(ctx.manager, bindings);
     for (const m of ledger.mismatched) broken(m.eventId, `ledger rows of audit event ${m.eventId}: ${m.problem}`);
     if (ledger.unboundCount) {
-      problems.push(`${ledger.unboundCount} consent ledger row(s) are bound to no audit event (written behind the service's back): ${ledger.unbound.join(', ')}`);
+      problems.push(
+        `${ledger.unboundCount} consent ledger row(s) are bound to no audit event (written behind the service's back): ${ledger.unbound.join(', ')}`,
+      );
     }
     return {
       valid: problems.length === 0,
@@ -330,11 +345,7 @@ export class AuditService {
   async checkpoint(ctx: RequestContext): Promise<CheckpointOutcome> {
     const keys = resolveAuditKeys(ctx.config);
     // Under the appenders' lock no event is in flight: every id up to the head is committed.
-    const head = await ctx.dataSource.transaction(async (m) => {
-      await m.query(`SELECT pg_advisory_xact_lock(${APPEND_LOCK})`);
-      const [row] = await m.query(`SELECT id::text AS id, hash FROM audit_events ORDER BY id DESC LIMIT 1`);
-      return row as { id: string; hash: string } | undefined;
-    });
+    const head = await settledHead(ctx.dataSource.manager);
     const candidates = [...(await databaseCheckpoints(ctx.manager, true)), ...fileCheckpoints(ctx.config).slice(-1)];
     for (const c of candidates) {
       const bad = signatureProblem(keys, c);
@@ -345,12 +356,11 @@ export class AuditService {
     if (anchor?.lastEventId === head.id && anchor.lastHash === head.hash) return { created: false, checkpoint: anchor };
     let from = { afterId: '0', prevHash: GENESIS_HASH, count: 0 };
     if (anchor) {
-      const [at] = await ctx.manager.query(
-        `SELECT hash, (SELECT count(*)::int FROM audit_events WHERE id <= $1) AS n FROM audit_events WHERE id = $1`,
-        [anchor.lastEventId],
-      );
+      const at = await eventPosition(ctx.manager, anchor.lastEventId);
       if (!at || at.hash !== anchor.lastHash || at.n !== anchor.eventCount) {
-        throw new Error(`refusing to checkpoint: event ${anchor.lastEventId} no longer matches the checkpoint signed at ${anchor.signedAt}`);
+        throw new Error(
+          `refusing to checkpoint: event ${anchor.lastEventId} no longer matches the checkpoint signed at ${anchor.signedAt}`,
+        );
       }
       from = { afterId: anchor.lastEventId, prevHash: anchor.lastHash, count: anchor.eventCount };
     }

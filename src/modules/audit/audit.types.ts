@@ -30,22 +30,28 @@ export class AuditEvent {
   @Field({ description: 'Hash of the previous event.' })
   prevHash: string;
 
-  @Field({ description: 'SHA-256 over prevHash and this event\'s canonical JSON.' })
+  @Field({ description: "SHA-256 over prevHash and this event's canonical JSON." })
   hash: string;
 
-  @Field(() => Int, { description: 'How the hash is computed: 1 (occurredAt in milliseconds, events before checkpoints existed) or 2 (microseconds, ledger bound).' })
+  @Field(() => Int, {
+    description:
+      'How the hash is computed: 1 (occurredAt in milliseconds, events before checkpoints existed) or 2 (microseconds, ledger bound).',
+  })
   hashVersion: number;
 
-  @Field(() => JSONResolver, { nullable: true, description: 'The consent-ledger rows this event wrote: id ranges, count and SHA-256 of their content.' })
+  @Field(() => JSONResolver, {
+    nullable: true,
+    description: 'The consent-ledger rows this event wrote: id ranges, count and SHA-256 of their content.',
+  })
   ledger: unknown;
 }
 
-@ObjectType({ description: 'A signed statement of the audit chain\'s head, kept in the database and in a file outside it.' })
+@ObjectType({ description: "A signed statement of the audit chain's head, kept in the database and in a file outside it." })
 export class AuditCheckpoint {
   @Field(() => ID, { description: 'The last event it covers.' })
   lastEventId: string;
 
-  @Field({ description: 'That event\'s hash.' })
+  @Field({ description: "That event's hash." })
   lastHash: string;
 
   @Field(() => Int, { description: 'Events in the chain up to and including it.' })
@@ -78,7 +84,9 @@ export class AuditEventFilter {
 
 @ObjectType({ description: 'Result of walking the whole audit chain, its latest signed checkpoint and the consent ledger.' })
 export class AuditChainVerification {
-  @Field({ description: 'True when every event\'s hash and link match, the latest checkpoint matches, and every ledger row is bound as recorded.' })
+  @Field({
+    description: "True when every event's hash and link match, the latest checkpoint matches, and every ledger row is bound as recorded.",
+  })
   valid: boolean;
 
   @Field(() => Int, { description: 'Events checked.' })
@@ -86,17 +94,21 @@ export class AuditChainVerification {
 
   @Field(() => ID, {
     nullable: true,
-    description: 'The first event that does not match: its hash or link, the checkpoint that covers it (it may be gone), or the ledger rows it bound.',
+    description:
+      'The first event that does not match: its hash or link, the checkpoint that covers it (it may be gone), or the ledger rows it bound.',
   })
   firstBrokenEventId: string | null;
 
   @Field(() => Int, { description: 'Consent-ledger rows checked against the audit events that bound them.' })
   checkedLedgerEvents: number;
 
-  @Field(() => [ID], { description: 'Consent-ledger rows no audit event binds (written behind the service\'s back; the first 100).' })
+  @Field(() => [ID], { description: "Consent-ledger rows no audit event binds (written behind the service's back; the first 100)." })
   unboundLedgerEventIds: string[];
 
-  @Field(() => AuditCheckpoint, { nullable: true, description: 'The latest validly signed checkpoint found (database or file); null when none was taken yet.' })
+  @Field(() => AuditCheckpoint, {
+    nullable: true,
+    description: 'The latest validly signed checkpoint found (database or file); null when none was taken yet.',
+  })
   checkpoint: AuditCheckpoint | null;
 
   @Field(() => Int, { description: 'Events after that checkpoint: not yet covered by a signature.' })

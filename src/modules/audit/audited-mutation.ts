@@ -6,6 +6,8 @@ import type { RequestContext } from '../../context';
 import { DomainError } from '../../common/errors';
 import { checkArguments } from '../../common/arguments';
 import { factSession } from '../../db/citus';
+import { statementTimeout } from '../../db/sql';
+import { appendMutationEvent } from './audit.service';
 
 /** Names of every field declared with @AuditedMutation: a test checks that it equals the schema's Mutation fields. */
 export const auditedMutations = new Set<string>();
@@ -17,7 +19,13 @@ export interface MutationOutcome<P> {
 }
 
 /** Operations that may run long (dataset builds, bulk imports): their statements get the build statement timeout. */
-export const LONG_RUNNING_OPERATIONS = new Set(['datasetRequest', 'datasetDerive', 'datasetRemediate', 'objectionsImport', 'syntheticSeed']);
+export const LONG_RUNNING_OPERATIONS = new Set([
+  'datasetRequest',
+  'datasetDerive',
+  'datasetRemediate',
+  'objectionsImport',
+  'syntheticSeed',
+]);
 
 /** Operations that build dataset versions: they read facts under the facts lock (citus.ts withFactsSettled), write none. */
 const BUILDING_OPERATIONS = new Set(['datasetRequest', 'datasetDerive', 'datasetRemediate']);
@@ -38,9 +46,9 @@ export async function runAudited<P>(
     ctx.manager = manager;
     try {
       await factSession(manager, !BUILDING_OPERATIONS.has(operation));
-      if (LONG_RUNNING_OPERATIONS.has(operation)) await manager.query(`SET LOCAL statement_timeout = ${Math.round(ctx.config.buildStatementTimeoutMs)}`);
+      if (LONG_RUNNING_OPERATIONS.has(operation)) await statementTimeout(manager, ctx.config.buildStatementTimeoutMs);
       const outcome = await work(ctx);
-      await ctx.services.audit.append(manager, ctx, operation, input, outcome.targetIds);
+      await appendMutationEvent(manager, ctx, operation, input, outcome.targetIds);
       return outcome.payload;
     } finally {
       ctx.manager = outer;

@@ -4,6 +4,8 @@ import path from 'node:path';
 import type { EntityManager } from 'typeorm';
 import type { Config } from '../../config';
 import { canonicalJson } from '../../common/canonical-json';
+import { keyIdOf, readKey } from '../../common/signing-keys';
+import { insertCheckpoint } from './audit.store';
 
 /**
  * Signed checkpoints of the audit chain. A checkpoint states "the chain had `eventCount` events, the last one
@@ -26,39 +28,6 @@ export interface AuditKeys {
   keyId: string;
   /** Public keys whose signatures are accepted, by key id: the signing key's and AUDIT_PREVIOUS_PUBLIC_KEYS. */
   trusted: Map<string, KeyObject>;
-}
-
-/** Reads a key from PEM text or from base64 of its DER form (PKCS#8 for private keys, SPKI for public ones). */
-function readKey(text: string, kind: 'private' | 'public'): KeyObject {
-  const trimmed = text.trim().replace(/\\n/g, '\n');
-  const pem = trimmed.startsWith('-----');
-  const input = pem ? trimmed : Buffer.from(trimmed, 'base64');
-  const key = kind === 'private'
-    ? crypto.createPrivateKey(pem ? input : { key: input as Buffer, format: 'der', type: 'pkcs8' })
-    : crypto.createPublicKey(pem ? input : { key: input as Buffer, format: 'der', type: 'spki' });
-  if (key.asymmetricKeyType !== 'ed25519') throw new Error(`the audit ${kind} key must be an Ed25519 key, got ${key.asymmetricKeyType}`);
-  return key;
-}
-
-/** Key id: the first 16 hex digits of the SHA-256 of the public key (SPKI DER). */
-export const keyIdOf = (publicKey: KeyObject) => crypto.createHash('sha256').update(publicKey.export({ format: 'der', type: 'spki' })).digest('hex').slice(0, 16);
-
-/** Checks a configured key and previous public keys; returns the problems, for configuration errors at start. */
-export function auditKeyProblems(signingKey: string | undefined, previous: string[]): string[] {
-  const problems: string[] = [];
-  const keys: [string | undefined, 'private' | 'public', string][] = [
-    [signingKey, 'private', 'AUDIT_SIGNING_KEY'],
-    ...previous.map((p): [string, 'public', string] => [p, 'public', 'AUDIT_PREVIOUS_PUBLIC_KEYS']),
-  ];
-  for (const [text, kind, name] of keys) {
-    if (!text) continue;
-    try {
-      readKey(text, kind);
-    } catch (err) {
-      problems.push(`${name} must be an Ed25519 ${kind} key as PEM or base64 DER (${(err as Error).message})`);
-    }
-  }
-  return problems;
 }
 
 /**
@@ -94,7 +63,16 @@ export function resolveAuditKeys(config: AuditKeyConfig): AuditKeys {
 
 /** The bytes a checkpoint's signature covers. */
 const signedBytes = (c: Omit<Checkpoint, 'signature'>) =>
-  Buffer.from(canonicalJson({ v: 1, lastEventId: c.lastEventId, lastHash: c.lastHash, eventCount: c.eventCount, signedAt: c.signedAt, keyId: c.keyId }));
+  Buffer.from(
+    canonicalJson({
+      v: 1,
+      lastEventId: c.lastEventId,
+      lastHash: c.lastHash,
+      eventCount: c.eventCount,
+      signedAt: c.signedAt,
+      keyId: c.keyId,
+    }),
+  );
 
 export function signCheckpoint(keys: AuditKeys, head: { lastEventId: string; lastHash: string; eventCount: number }): Checkpoint {
   const unsigned = { ...head, signedAt: new Date().toISOString(), keyId: keys.keyId };
@@ -116,41 +94,35 @@ export function signatureProblem(keys: AuditKeys, c: Checkpoint): string | undef
 
 const checkpointFile = (config: Pick<Config, 'auditCheckpointDir'>) => path.join(config.auditCheckpointDir, 'audit-checkpoints.ndjson');
 
-const CHECKPOINT_COLUMNS = `last_event_id::text AS "lastEventId", last_hash AS "lastHash", event_count::int AS "eventCount",
-  to_char(signed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "signedAt", key_id AS "keyId", signature`;
-
 /** Stores a checkpoint: first in the database (committed), then appended to the file. */
 export async function storeCheckpoint(manager: EntityManager, config: Pick<Config, 'auditCheckpointDir'>, c: Checkpoint): Promise<string> {
-  await manager.query(
-    `INSERT INTO audit_checkpoints (last_event_id, last_hash, event_count, signed_at, key_id, signature) VALUES ($1, $2, $3, $4, $5, $6)`,
-    [c.lastEventId, c.lastHash, c.eventCount, c.signedAt, c.keyId, c.signature],
-  );
+  await insertCheckpoint(manager, c);
   const file = checkpointFile(config);
   fs.mkdirSync(path.dirname(file), { recursive: true });
   fs.appendFileSync(file, `${JSON.stringify(c)}\n`, { mode: 0o600 });
   return file;
 }
 
-/** Every checkpoint in the database, oldest first. */
-export async function databaseCheckpoints(manager: EntityManager, newestOnly = false): Promise<Checkpoint[]> {
-  return manager.query(`SELECT ${CHECKPOINT_COLUMNS} FROM audit_checkpoints ORDER BY ${newestOnly ? 'id DESC LIMIT 1' : 'id'}`);
-}
-
 /** Every checkpoint in the file, oldest first (a line that does not parse is reported as an unsigned entry). */
 export function fileCheckpoints(config: Pick<Config, 'auditCheckpointDir'>): Checkpoint[] {
   const file = checkpointFile(config);
   if (!fs.existsSync(file)) return [];
-  return fs.readFileSync(file, 'utf8').split('\n').filter((l) => l.trim()).map((line) => {
-    try {
-      return JSON.parse(line) as Checkpoint;
-    } catch {
-      return { lastEventId: '0', lastHash: '', eventCount: 0, signedAt: '', keyId: '?', signature: '' };
-    }
-  });
+  return fs
+    .readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((l) => l.trim())
+    .map((line) => {
+      try {
+        return JSON.parse(line) as Checkpoint;
+      } catch {
+        return { lastEventId: '0', lastHash: '', eventCount: 0, signedAt: '', keyId: '?', signature: '' };
+      }
+    });
 }
 
 /** The checkpoint covering the most events. */
-export const latest = (list: Checkpoint[]) => list.reduce<Checkpoint | null>((best, c) => (!best || c.eventCount > best.eventCount ? c : best), null);
+export const latest = (list: Checkpoint[]) =>
+  list.reduce<Checkpoint | null>((best, c) => (!best || c.eventCount > best.eventCount ? c : best), null);
 
 /**
  * Runs `take` every `seconds` (never two at once) until stop(). The timer is unref'd: it never keeps the process alive.

@@ -2,6 +2,7 @@ import crypto from 'node:crypto';
 import type { EntityManager } from 'typeorm';
 import { canonicalJson } from '../../common/canonical-json';
 import { eachSlice } from '../../common/slices';
+import { ledgerRowsAfter, ledgerRowsInRanges } from './audit.store';
 
 /**
  * Binding of consent-ledger rows into the audit chain. Whoever inserts ledger rows inside an audited transaction
@@ -16,16 +17,6 @@ export interface LedgerBinding {
   count: number;
   sha256: string;
 }
-
-/** Timestamps at full (microsecond) precision, in UTC: the form every hash of this module covers. */
-export const utcMicros = (column: string) => `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
-
-/**
- * The content of a ledger row that its binding covers, over alias `e`. Columns added to consent_events later are not
- * covered by bindings of version 1.
- */
-export const LEDGER_ROW_COLUMNS = `e.id::text AS id, e.user_id::text AS user_id, e.type, e.scope, ${utcMicros('e.effective_at')} AS effective_at,
-  ${utcMicros('e.recorded_at')} AS recorded_at, e.channel, e.actor, e.reason, e.idempotency_key, e.request_digest`;
 
 export interface LedgerRow {
   id: string;
@@ -88,11 +79,7 @@ export async function ledgerBinding(manager: EntityManager, ranges: [string, str
   // A bulk import binds 100,000s of rows: read a page at a time (in id order) and digested a slice at a time, the
   // event loop turning in between; memory stays one page.
   for (let after = '-1'; ;) {
-    const rows: LedgerRow[] = await manager.query(
-      `SELECT ${LEDGER_ROW_COLUMNS} FROM unnest($1::bigint[], $2::bigint[]) AS r(a, b) JOIN consent_events e ON e.id BETWEEN r.a AND r.b
-       WHERE e.id > $3::bigint ORDER BY e.id LIMIT ${BINDING_PAGE}`,
-      [ranges.map((r) => r[0]), ranges.map((r) => r[1]), after],
-    );
+    const rows = await ledgerRowsInRanges(manager, ranges, after, BINDING_PAGE);
     await eachSlice(rows, 1000, (slice) => {
       for (const row of slice) hash.update(ledgerLine(row));
     });
@@ -128,13 +115,17 @@ export async function checkLedger(manager: EntityManager, bindings: Map<string, 
   }
   ranges.sort((x, y) => (x.a < y.a ? -1 : x.a > y.a ? 1 : 0));
   for (let i = 1; i < ranges.length; i++) {
-    if (ranges[i].a <= ranges[i - 1].z) mismatched.push({ eventId: ranges[i].open.eventId, problem: `claims ledger rows that audit event ${ranges[i - 1].open.eventId} binds` });
+    if (ranges[i].a <= ranges[i - 1].z)
+      mismatched.push({
+        eventId: ranges[i].open.eventId,
+        problem: `claims ledger rows that audit event ${ranges[i - 1].open.eventId} binds`,
+      });
   }
   const result: LedgerCheck = { checkedRows: 0, unbound: [], unboundCount: 0, mismatched };
   let ri = 0;
   let after = '0';
   for (;;) {
-    const rows: LedgerRow[] = await manager.query(`SELECT ${LEDGER_ROW_COLUMNS} FROM consent_events e WHERE e.id > $1 ORDER BY e.id LIMIT 5000`, [after]);
+    const rows = await ledgerRowsAfter(manager, after);
     if (!rows.length) break;
     for (const row of rows) {
       result.checkedRows++;
@@ -154,7 +145,10 @@ export async function checkLedger(manager: EntityManager, bindings: Map<string, 
   for (const o of opens) {
     const digest = o.hash.digest('hex');
     if (o.seen !== o.binding.count || digest !== o.binding.sha256) {
-      mismatched.push({ eventId: o.eventId, problem: `bound ${o.binding.count} ledger rows; ${o.seen} remain${digest === o.binding.sha256 ? '' : ', and their content differs'}` });
+      mismatched.push({
+        eventId: o.eventId,
+        problem: `bound ${o.binding.count} ledger rows; ${o.seen} remain${digest === o.binding.sha256 ? '' : ', and their content differs'}`,
+      });
     }
   }
   return result;

@@ -2,27 +2,32 @@ import crypto from 'node:crypto';
 import { pipeline, type Readable } from 'node:stream';
 import { parse } from 'csv-parse';
 import split2 from 'split2';
-import type { RequestContext } from '../../context';
-import { DomainError, ErrorCode, UserErrorDetail } from '../../common/errors';
-import { runAudited } from '../audit/audited-mutation';
+import { DomainError, ErrorCode, type UserErrorDetail } from '../../common/errors';
 import type { ObjectionImportRow } from './consent.types';
 
 /**
  * Streamed bulk objections, one definition for every way in: the CLI's `objections import FILE.csv` and the
- * `POST /objections/import` upload (CSV or NDJSON). A source yields numbered records; `importObjectionRecords` writes
- * them in chunks through the consent service (`importChunk` / `validateChunk`: the same rules as `objectionsImport`),
- * inside one audited transaction: every row or none.
+ * `POST /objections/import` upload (CSV or NDJSON). A source yields numbered records; `ConsentService.importRecords` writes
+ * them in chunks (`importChunk` / `validateChunk`: the same rules as `objectionsImport`), inside one audited
+ * transaction: every row or none.
  */
 
 export const CSV_HEADER = ['external_user_id', 'scope', 'effective_at', 'channel', 'reason'];
 /** The fields of an NDJSON line (the names of `objectionsImport`'s rows). */
 const JSON_FIELDS = ['externalUserId', 'scope', 'effectiveAt', 'channel', 'reason'] as const;
-const CHUNK = 5000;
-const MAX_REPORTED = 100;
+/** Rows written per statement batch, and the most problems one import reports. */
+export const IMPORT_CHUNK = 5000;
+export const MAX_REPORTED = 100;
 /** Longest NDJSON line: a row is a few hundred bytes at most (reason: 2,000 characters). */
 export const MAX_LINE_BYTES = 64 * 1024;
 
-const COLUMN_OF: Record<string, string> = { externalUserId: 'external_user_id', scope: 'scope', effectiveAt: 'effective_at', channel: 'channel', reason: 'reason' };
+const COLUMN_OF: Record<string, string> = {
+  externalUserId: 'external_user_id',
+  scope: 'scope',
+  effectiveAt: 'effective_at',
+  channel: 'channel',
+  reason: 'reason',
+};
 
 /** A row of the source, numbered by its line; or why a line is not a row. */
 export type ImportRecord = { line: number; row: ObjectionImportRow; key: string | null } | { line: number; problem: UserErrorDetail };
@@ -83,7 +88,10 @@ function feed<T extends NodeJS.WritableStream>(source: Readable, sink: T): T {
  * header refuses the whole source. `fileDigest` keys undated rows (see objectionRowKey).
  */
 export async function* csvRecords(input: Readable, fileDigest?: string): AsyncGenerator<ImportRecord> {
-  const parser = feed(input, parse({ columns: false, skip_empty_lines: true, trim: true, relax_column_count: true, bom: true, info: true }));
+  const parser = feed(
+    input,
+    parse({ columns: false, skip_empty_lines: true, trim: true, relax_column_count: true, bom: true, info: true }),
+  );
   for await (const { record: values, info } of parser as AsyncIterable<{ record: string[]; info: { lines: number } }>) {
     const line = info.lines;
     if (line <= 1) {
@@ -93,7 +101,14 @@ export async function* csvRecords(input: Readable, fileDigest?: string): AsyncGe
       continue;
     }
     if (values.length !== CSV_HEADER.length) {
-      yield { line, problem: { code: ErrorCode.BAD_USER_INPUT, message: `line ${line}: expected ${CSV_HEADER.length} columns, found ${values.length}`, field: `line ${line}` } };
+      yield {
+        line,
+        problem: {
+          code: ErrorCode.BAD_USER_INPUT,
+          message: `line ${line}: expected ${CSV_HEADER.length} columns, found ${values.length}`,
+          field: `line ${line}`,
+        },
+      };
       continue;
     }
     const [externalUserId, scope, effectiveAt, channel, reason] = values;
@@ -113,7 +128,10 @@ export async function* ndjsonRecords(input: Readable): AsyncGenerator<ImportReco
     for await (const text of lines as AsyncIterable<string>) {
       line++;
       if (!text.trim()) continue;
-      const problem = (message: string, field = `line ${line}`): ImportRecord => ({ line, problem: { code: ErrorCode.BAD_USER_INPUT, message: `line ${line}: ${message}`, field } });
+      const problem = (message: string, field = `line ${line}`): ImportRecord => ({
+        line,
+        problem: { code: ErrorCode.BAD_USER_INPUT, message: `line ${line}: ${message}`, field },
+      });
       let value: unknown;
       try {
         value = JSON.parse(text);
@@ -128,7 +146,10 @@ export async function* ndjsonRecords(input: Readable): AsyncGenerator<ImportReco
       const fields = value as Record<string, unknown>;
       const unknown = Object.keys(fields).find((k) => !(JSON_FIELDS as readonly string[]).includes(k));
       if (unknown !== undefined) {
-        yield problem(`unknown field "${unknown.slice(0, 50)}" (expected ${JSON_FIELDS.join(', ')})`, `line ${line}.${unknown.slice(0, 50)}`);
+        yield problem(
+          `unknown field "${unknown.slice(0, 50)}" (expected ${JSON_FIELDS.join(', ')})`,
+          `line ${line}.${unknown.slice(0, 50)}`,
+        );
         continue;
       }
       const wrong = JSON_FIELDS.find((k) => fields[k] != null && typeof fields[k] !== 'string');
@@ -136,7 +157,15 @@ export async function* ndjsonRecords(input: Readable): AsyncGenerator<ImportReco
         yield problem(`${wrong} must be a string`, `line ${line}.${wrong}`);
         continue;
       }
-      yield record(line, { ...(fields as Partial<RawRow>), externalUserId: (fields.externalUserId as string | undefined) ?? '', scope: (fields.scope as string | undefined) ?? '' }, undefined);
+      yield record(
+        line,
+        {
+          ...(fields as Partial<RawRow>),
+          externalUserId: (fields.externalUserId as string | undefined) ?? '',
+          scope: (fields.scope as string | undefined) ?? '',
+        },
+        undefined,
+      );
     }
   } catch (err) {
     if ((err as Error).message === 'maximum buffer reached') {
@@ -161,64 +190,3 @@ export interface ImportRecordsOptions {
 
 /** CSV errors name the column: `line 7.scope` becomes `line 7, column scope`. */
 export const csvField = (field: string) => field.replace(/\.(\w+)$/, (_m, f) => `, column ${COLUMN_OF[f] ?? f}`);
-
-/**
- * Writes the records in chunks of CHUNK rows, inside one transaction with the `objectionsImport` audit event (every
- * row or none). After the first bad row the rest is still validated, without writing, so that one pass reports up to
- * MAX_REPORTED problems; then everything rolls back. Rows imported before (same idempotency key) are not written again
- * and are counted as already in force. Refusals are returned as `errors`; anything else (the source failing, the
- * client leaving) is thrown, also after rolling back.
- */
-export async function importObjectionRecords(ctx: RequestContext, records: AsyncIterable<ImportRecord>, options: ImportRecordsOptions): Promise<ImportSummary> {
-  const show = options.field ?? ((f: string) => f);
-  let rows = 0;
-  let imported = 0;
-  const errors: UserErrorDetail[] = [];
-  const auditInput: Record<string, unknown> = {};
-  try {
-    await runAudited(ctx, 'objectionsImport', auditInput, async (tx) => {
-      let chunk: ObjectionImportRow[] = [];
-      let lines: number[] = [];
-      let keys: (string | null)[] = [];
-      const flush = async () => {
-        if (chunk.length === 0) return;
-        const at = lines;
-        const opts = { reason: options.reason, rowLabel: (j: number) => `line ${at[j]}`, idempotencyKeys: keys };
-        try {
-          if (errors.length === 0) imported += await tx.services.consent.importChunk(tx, chunk, opts);
-          else await tx.services.consent.validateChunk(tx, chunk, opts);
-        } catch (err) {
-          if (!(err instanceof DomainError)) throw err;
-          errors.push(...err.details.map((d) => ({ ...d, field: d.field === undefined ? undefined : show(d.field) })));
-        }
-        chunk = [];
-        lines = [];
-        keys = [];
-        options.onChunk?.();
-      };
-      for await (const r of records) {
-        rows++;
-        if (options.maxRows !== undefined && rows > options.maxRows) {
-          throw new DomainError(ErrorCode.BAD_USER_INPUT, `at most ${options.maxRows} rows per import`, 'rows');
-        }
-        if ('problem' in r) errors.push(r.problem);
-        else {
-          lines.push(r.line);
-          keys.push(r.key);
-          chunk.push(r.row);
-          if (chunk.length >= CHUNK) await flush();
-        }
-        if (errors.length >= MAX_REPORTED) break;
-      }
-      await flush();
-      if (rows === 0) throw new DomainError(ErrorCode.BAD_USER_INPUT, 'the file holds no rows', 'file');
-      if (errors.length) throw DomainError.invalid(errors.slice(0, MAX_REPORTED));
-      Object.assign(auditInput, options.auditInput(rows));
-      return { payload: undefined, targetIds: [] };
-    });
-  } catch (err) {
-    if (err instanceof DomainError) return { rows, imported: 0, alreadyInForce: 0, errors: err.details };
-    throw err;
-  }
-  return { rows, imported, alreadyInForce: rows - imported, errors: [] };
-}

@@ -1,19 +1,31 @@
 import type { RequestContext } from '../../context';
 import { requestDigest } from '../../common/canonical-json';
-import { DomainError, ErrorCode, Problems, shown } from '../../common/errors';
+import { DomainError, ErrorCode, Problems, shown, type UserErrorDetail } from '../../common/errors';
 import { ConsentChannel, ConsentEventType, ConsentScope } from '../../common/enums';
 import { checkString, isValidInstant, MAX_FREE_TEXT } from '../../common/validate';
-import type { MutationOutcome } from '../audit/audited-mutation';
-import { decidingEventSql, NOW } from '../eligibility/eligibility.rules';
+import { runAudited, type MutationOutcome } from '../audit';
 import { isUuid } from '../../common/ids';
-import { lockForTransaction } from '../../common/sql';
-import { bindLedgerRows } from '../audit/ledger-binding';
+import type { EligibilityService } from '../eligibility';
+import type { UserService } from '../users';
 import { eachSlice } from '../../common/slices';
-import { ConsentEventRow, ConsentState, ObjectionImportRow, ObjectionInput, ObjectionPayload, ObjectionsImportPayload } from './consent.types';
-
-/** Columns of a ledger event, over alias `e`. */
-export const EVENT_COLUMNS = `e.id, e.user_id AS "userId", e.type, e.scope, e.effective_at AS "effectiveAt", e.recorded_at AS "recordedAt", e.channel, e.actor,
-  e.reason, e.idempotency_key AS "idempotencyKey"`;
+import { IMPORT_CHUNK, MAX_REPORTED, type ImportRecord, type ImportRecordsOptions, type ImportSummary } from './consent.import';
+import {
+  appendLedgerEvent,
+  appendObjections,
+  decidingEvent,
+  decidingEvents,
+  eventByIdempotencyKey,
+  eventsOf,
+  lockPersonLedger,
+} from './consent.store';
+import {
+  ConsentEventRow,
+  ConsentState,
+  ObjectionImportRow,
+  ObjectionInput,
+  ObjectionPayload,
+  ObjectionsImportPayload,
+} from './consent.types';
 
 export const MAX_IMPORT_ROWS = 200000;
 /**
@@ -38,7 +50,13 @@ const SCOPES = new Set<string>(Object.values(ConsentScope));
 const CHANNELS = new Set<string>(Object.values(ConsentChannel));
 
 /** Problems with an effective-at and its reason: never in the future; in the past only with a reason. */
-function checkEffective(problems: Problems, prefix: string, effectiveAt: Date | undefined | null, reason: string | undefined | null, now: Date): void {
+function checkEffective(
+  problems: Problems,
+  prefix: string,
+  effectiveAt: Date | undefined | null,
+  reason: string | undefined | null,
+  now: Date,
+): void {
   if (effectiveAt == null) return;
   if (!isValidInstant(effectiveAt)) problems.add(`${prefix}effectiveAt`, 'effectiveAt is not a valid instant');
   else if (effectiveAt.getTime() > now.getTime() + SKEW_MS) problems.add(`${prefix}effectiveAt`, 'effectiveAt may not be in the future');
@@ -49,6 +67,11 @@ function checkEffective(problems: Problems, prefix: string, effectiveAt: Date | 
 
 /** The consent ledger: objections, withdrawals, bulk imports, history and state. Append-only. */
 export class ConsentService {
+  constructor(
+    private readonly eligibility: EligibilityService,
+    private readonly users: UserService,
+  ) {}
+
   /** Records an objection (idempotent with a key). */
   recordObjection(ctx: RequestContext, input: ObjectionInput): Promise<MutationOutcome<ObjectionPayload>> {
     return this.append(ctx, ConsentEventType.OBJECTION, input);
@@ -74,42 +97,45 @@ export class ConsentService {
       const replay = await this.replay(ctx, input.idempotencyKey, digest);
       if (replay) return replay;
     }
-    // One writer per person at a time: the withdrawal check and the append must see the same ledger.
-    await lockForTransaction(ctx.manager, `consent:${user.id}`);
+    await lockPersonLedger(ctx.manager, user.id);
     const effectiveAt = input.effectiveAt ?? null;
     if (type === ConsentEventType.OBJECTION_WITHDRAWN) {
-      const [decided] = await ctx.manager.query(
-        decidingEventSql({ asOf: 'least(coalesce($2::timestamptz, now()), now())' }, '$1::uuid', '$3'),
-        [user.id, effectiveAt, input.scope],
-      );
+      const decided = await decidingEvent(ctx.manager, user.id, input.scope, effectiveAt);
       if (decided?.type !== ConsentEventType.OBJECTION) {
-        throw new DomainError(ErrorCode.NOTHING_TO_WITHDRAW, `No ${input.scope} objection is in force for this person at that instant`, 'scope');
+        throw new DomainError(
+          ErrorCode.NOTHING_TO_WITHDRAW,
+          `No ${input.scope} objection is in force for this person at that instant`,
+          'scope',
+        );
       }
     }
-    const rows: ConsentEventRow[] = await ctx.manager.query(
-      `INSERT INTO consent_events AS e (user_id, type, scope, effective_at, channel, actor, reason, idempotency_key, request_digest)
-       VALUES ($1, $2, $3, least(coalesce($4::timestamptz, now()), now()), $5, $6, $7, $8, $9)
-       ON CONFLICT (idempotency_key) DO NOTHING
-       RETURNING ${EVENT_COLUMNS}`,
-      [user.id, type, input.scope, effectiveAt, input.channel, ctx.viewer!.subject, input.reason ?? null, input.idempotencyKey ?? null, digest],
-    );
-    bindLedgerRows(ctx.manager, rows.map((r) => r.id));
-    if (!rows[0]) {
+    const event = await appendLedgerEvent(ctx.manager, {
+      userId: user.id,
+      type,
+      scope: input.scope,
+      effectiveAt,
+      channel: input.channel,
+      actor: ctx.viewer!.subject,
+      reason: input.reason ?? null,
+      idempotencyKey: input.idempotencyKey ?? null,
+      requestDigest: digest,
+    });
+    if (!event) {
       // A concurrent request with the same key committed first.
       const replay = await this.replay(ctx, input.idempotencyKey!, digest);
       if (replay) return replay;
     }
-    return { payload: { event: rows[0], replayed: false, userErrors: [] }, targetIds: [rows[0].id, user.id] };
+    return { payload: { event: event!, replayed: false, userErrors: [] }, targetIds: [event!.id, user.id] };
   }
 
   private async replay(ctx: RequestContext, key: string, digest: string): Promise<MutationOutcome<ObjectionPayload> | undefined> {
-    const [existing] = await ctx.manager.query(`SELECT ${EVENT_COLUMNS}, e.request_digest FROM consent_events e WHERE e.idempotency_key = $1`, [key]);
+    const existing = await eventByIdempotencyKey(ctx.manager, key);
     if (!existing) return undefined;
     if (existing.request_digest !== digest) {
       throw new DomainError(ErrorCode.CONFLICT, 'idempotencyKey was already used with a different input', 'idempotencyKey');
     }
-    delete existing.request_digest;
-    return { payload: { event: existing, replayed: true, userErrors: [] }, targetIds: [existing.id, existing.userId] };
+    const { request_digest: _digest, ...event } = existing;
+    return { payload: { event, replayed: true, userErrors: [] }, targetIds: [event.id, event.userId] };
   }
 
   /**
@@ -129,7 +155,8 @@ export class ConsentService {
         const at = label(j);
         checkString(problems, `${at}.externalUserId`, r.externalUserId, { required: true, max: 200 });
         if (!SCOPES.has(r.scope)) problems.add(`${at}.scope`, `scope must be one of ${[...SCOPES].join(', ')}`);
-        if (r.channel != null && !CHANNELS.has(r.channel)) problems.add(`${at}.channel`, `channel must be one of ${[...CHANNELS].join(', ')}`);
+        if (r.channel != null && !CHANNELS.has(r.channel))
+          problems.add(`${at}.channel`, `channel must be one of ${[...CHANNELS].join(', ')}`);
         checkEffective(problems, `${at}.`, r.effectiveAt, r.reason ?? options.reason, ctx.now);
         checkString(problems, `${at}.reason`, r.reason, { max: MAX_FREE_TEXT });
         const key = `${r.externalUserId}\u0000${r.scope}\u0000${r.effectiveAt?.getTime?.() ?? ''}`;
@@ -139,11 +166,7 @@ export class ConsentService {
       });
       // Look people up even when some rows are malformed, so that one pass reports every kind of problem.
       const externalIds = slice.map((r) => r.externalUserId);
-      const users: { external_id: string; id: string }[] = await ctx.manager.query(
-        `SELECT external_id, id FROM users WHERE external_id = ANY($1::text[])`,
-        [[...new Set(externalIds)]],
-      );
-      const idByExternal = new Map(users.map((u) => [u.external_id, u.id]));
+      const idByExternal = await this.users.idsByExternal(ctx, externalIds);
       externalIds.forEach((e, k) => {
         const id = idByExternal.get(e);
         if (id) userIds[offset + k] = id;
@@ -167,24 +190,30 @@ export class ConsentService {
     let written = 0;
     await eachSlice(order, INSERT_SLICE, async (slice) => {
       const at = slice.map((i) => rows[i]);
-      // Rows whose idempotency key is in the ledger already (a re-imported file) are skipped, not written twice.
-      const inserted: { id: string }[] = await ctx.manager.query(
-        `INSERT INTO consent_events (user_id, type, scope, effective_at, channel, actor, reason, idempotency_key)
-         SELECT user_id, 'OBJECTION', scope, least(coalesce(effective_at, now()), now()), coalesce(channel, 'BULK_IMPORT'), $6, coalesce(reason, $7), key
-         FROM unnest($1::uuid[], $2::text[], $3::timestamptz[], $4::text[], $5::text[], $8::text[]) AS t(user_id, scope, effective_at, channel, reason, key)
-         ON CONFLICT (idempotency_key) DO NOTHING
-         RETURNING id`,
-        [slice.map((i) => userIds[i]), at.map((r) => r.scope), at.map((r) => r.effectiveAt ?? null), at.map((r) => r.channel ?? null),
-          at.map((r) => r.reason ?? null), ctx.viewer!.subject, options.reason ?? null, slice.map((i) => keys?.[i] ?? null)],
+      written += await appendObjections(
+        ctx.manager,
+        {
+          userIds: slice.map((i) => userIds[i]),
+          scopes: at.map((r) => r.scope),
+          effectiveAts: at.map((r) => r.effectiveAt ?? null),
+          channels: at.map((r) => r.channel ?? null),
+          reasons: at.map((r) => r.reason ?? null),
+          keys: slice.map((i) => keys?.[i] ?? null),
+        },
+        ctx.viewer!.subject,
+        options.reason ?? null,
       );
-      bindLedgerRows(ctx.manager, inserted.map((r) => r.id));
-      written += inserted.length;
     });
     return written;
   }
 
   /** objectionsImport: every row or none; at most `maxRows` (through GraphQL fewer: MAX_GRAPHQL_IMPORT_ROWS). */
-  async importObjections(ctx: RequestContext, rows: ObjectionImportRow[], reason?: string, maxRows = MAX_IMPORT_ROWS): Promise<MutationOutcome<ObjectionsImportPayload>> {
+  async importObjections(
+    ctx: RequestContext,
+    rows: ObjectionImportRow[],
+    reason?: string,
+    maxRows = MAX_IMPORT_ROWS,
+  ): Promise<MutationOutcome<ObjectionsImportPayload>> {
     if (rows.length === 0) throw new DomainError(ErrorCode.BAD_USER_INPUT, 'rows must not be empty', 'rows');
     if (rows.length > maxRows) {
       const bigger = maxRows < MAX_IMPORT_ROWS ? '; send bigger batches to POST /objections/import' : '';
@@ -197,23 +226,80 @@ export class ConsentService {
   /** Every ledger event of a person, in effective order. */
   async history(ctx: RequestContext, userId: string): Promise<ConsentEventRow[]> {
     if (!isUuid(userId)) throw new DomainError(ErrorCode.BAD_USER_INPUT, 'userId is not a valid id', 'userId');
-    return ctx.manager.query(`SELECT ${EVENT_COLUMNS} FROM consent_events e WHERE e.user_id = $1 ORDER BY e.effective_at, e.recorded_at, e.id`, [userId]);
+    return eventsOf(ctx.manager, userId);
   }
 
   /** Which scopes are objected for a person at an instant, each with the event that decides it. */
   async state(ctx: RequestContext, userId: string, asOfInput?: Date | null): Promise<ConsentState> {
-    const asOf = ctx.services.eligibility.asOf(ctx, asOfInput);
+    const asOf = this.eligibility.asOf(ctx, asOfInput);
     const user = isUuid(userId) ? await ctx.loaders.user.load(userId) : undefined;
     if (!user) throw new DomainError(ErrorCode.NOT_FOUND, `No user ${shown(userId)}`, 'userId');
-    const decided: ConsentEventRow[] = await ctx.manager.query(
-      `SELECT d.* FROM unnest($3::text[]) AS s(scope)
-       CROSS JOIN LATERAL (${decidingEventSql({ asOf: `coalesce($2::timestamptz, ${NOW.asOf})` }, '$1::uuid', 's.scope', EVENT_COLUMNS)}) d`,
-      [user.id, asOfInput ?? null, Object.values(ConsentScope)],
-    );
+    const decided = await decidingEvents(ctx.manager, user.id, asOfInput ?? null);
     const scopes = Object.values(ConsentScope).map((scope) => {
       const event = decided.find((d) => d.scope === scope) ?? null;
       return { scope, objected: event?.type === ConsentEventType.OBJECTION, decidedBy: event };
     });
     return { userId: user.id, asOf, objectedScopes: scopes.filter((s) => s.objected).map((s) => s.scope), scopes };
+  }
+
+  /**
+   * Writes the records in chunks of IMPORT_CHUNK rows, inside one transaction with the `objectionsImport` audit event (every
+   * row or none). After the first bad row the rest is still validated, without writing, so that one pass reports up to
+   * MAX_REPORTED problems; then everything rolls back. Rows imported before (same idempotency key) are not written again
+   * and are counted as already in force. Refusals are returned as `errors`; anything else (the source failing, the
+   * client leaving) is thrown, also after rolling back.
+   */
+  async importRecords(ctx: RequestContext, records: AsyncIterable<ImportRecord>, options: ImportRecordsOptions): Promise<ImportSummary> {
+    const show = options.field ?? ((f: string) => f);
+    let rows = 0;
+    let imported = 0;
+    const errors: UserErrorDetail[] = [];
+    const auditInput: Record<string, unknown> = {};
+    try {
+      await runAudited(ctx, 'objectionsImport', auditInput, async (tx) => {
+        let chunk: ObjectionImportRow[] = [];
+        let lines: number[] = [];
+        let keys: (string | null)[] = [];
+        const flush = async () => {
+          if (chunk.length === 0) return;
+          const at = lines;
+          const opts = { reason: options.reason, rowLabel: (j: number) => `line ${at[j]}`, idempotencyKeys: keys };
+          try {
+            if (errors.length === 0) imported += await this.importChunk(tx, chunk, opts);
+            else await this.validateChunk(tx, chunk, opts);
+          } catch (err) {
+            if (!(err instanceof DomainError)) throw err;
+            errors.push(...err.details.map((d) => ({ ...d, field: d.field === undefined ? undefined : show(d.field) })));
+          }
+          chunk = [];
+          lines = [];
+          keys = [];
+          options.onChunk?.();
+        };
+        for await (const r of records) {
+          rows++;
+          if (options.maxRows !== undefined && rows > options.maxRows) {
+            throw new DomainError(ErrorCode.BAD_USER_INPUT, `at most ${options.maxRows} rows per import`, 'rows');
+          }
+          if ('problem' in r) errors.push(r.problem);
+          else {
+            lines.push(r.line);
+            keys.push(r.key);
+            chunk.push(r.row);
+            if (chunk.length >= IMPORT_CHUNK) await flush();
+          }
+          if (errors.length >= MAX_REPORTED) break;
+        }
+        await flush();
+        if (rows === 0) throw new DomainError(ErrorCode.BAD_USER_INPUT, 'the file holds no rows', 'file');
+        if (errors.length) throw DomainError.invalid(errors.slice(0, MAX_REPORTED));
+        Object.assign(auditInput, options.auditInput(rows));
+        return { payload: undefined, targetIds: [] };
+      });
+    } catch (err) {
+      if (err instanceof DomainError) return { rows, imported: 0, alreadyInForce: 0, errors: err.details };
+      throw err;
+    }
+    return { rows, imported, alreadyInForce: rows - imported, errors: [] };
   }
 }

@@ -1,7 +1,7 @@
 import { Field, ID, InputType, Int, ObjectType } from 'type-graphql';
 import { ConsentChannel, ConsentEventType, ConsentScope } from '../../common/enums';
 import { MutationPayload } from '../../common/payload';
-import { User } from '../users/user.types';
+import { User } from '../users';
 
 export interface ConsentEventRow {
   id: string;
@@ -63,13 +63,20 @@ export class ObjectionInput {
   @Field(() => ConsentChannel, { defaultValue: ConsentChannel.PRIVACY_STAFF, description: 'How it reached us.' })
   channel: ConsentChannel;
 
-  @Field(() => Date, { nullable: true, description: 'When it takes effect: default now; never in the future; in the past only with a reason.' })
+  @Field(() => Date, {
+    nullable: true,
+    description: 'When it takes effect: default now; never in the future; in the past only with a reason.',
+  })
   effectiveAt?: Date;
 
   @Field(() => String, { nullable: true, description: 'Why; required when effectiveAt is in the past (at most 2,000 characters).' })
   reason?: string;
 
-  @Field(() => String, { nullable: true, description: 'At most 200 characters. Replaying the same key with the same input returns the original event (a field sent as null counts as omitted); with a different input it is a CONFLICT.' })
+  @Field(() => String, {
+    nullable: true,
+    description:
+      'At most 200 characters. Replaying the same key with the same input returns the original event (a field sent as null counts as omitted); with a different input it is a CONFLICT.',
+  })
   idempotencyKey?: string;
 }
 
@@ -90,7 +97,10 @@ export class ObjectionImportRow {
   @Field(() => ConsentScope, { description: 'What the objection covers.' })
   scope: ConsentScope;
 
-  @Field(() => Date, { nullable: true, description: 'When it takes effect (default now; never in the future; in the past only with a reason).' })
+  @Field(() => Date, {
+    nullable: true,
+    description: 'When it takes effect (default now; never in the future; in the past only with a reason).',
+  })
   effectiveAt?: Date;
 
   @Field(() => ConsentChannel, { nullable: true, description: 'Default BULK_IMPORT.' })
@@ -102,7 +112,10 @@ export class ObjectionImportRow {
 
 @InputType({ description: 'Many objections at once: all or nothing.' })
 export class ObjectionsImportInput {
-  @Field(() => [ObjectionImportRow], { description: 'At most 1,000 rows (more are refused with BAD_USER_INPUT before they are read); bigger batches, up to 200,000 rows, go as CSV or NDJSON to `POST /objections/import`.' })
+  @Field(() => [ObjectionImportRow], {
+    description:
+      'At most 1,000 rows (more are refused with BAD_USER_INPUT before they are read); bigger batches, up to 200,000 rows, go as CSV or NDJSON to `POST /objections/import`.',
+  })
   rows: ObjectionImportRow[];
 
   @Field(() => String, { nullable: true, description: 'Reason for rows that give none (at most 2,000 characters).' })
@@ -113,24 +126,6 @@ export class ObjectionsImportInput {
 export class ObjectionsImportPayload extends MutationPayload {
   @Field(() => Int, { nullable: true, description: 'Events written.' })
   importedCount?: number;
-}
-
-@InputType({ description: 'A request to erase a person (GDPR Art. 17).' })
-export class ErasureRequestInput {
-  @Field(() => ID, { description: 'The person.' })
-  userId: string;
-
-  @Field({ description: 'Why (e.g. the request reference; at most 2,000 characters).' })
-  reason: string;
-}
-
-@ObjectType({ description: 'Result of erasureRequest.' })
-export class ErasureRequestPayload extends MutationPayload {
-  @Field(() => User, { nullable: true, description: 'The person, now erased.' })
-  user?: unknown;
-
-  @Field(() => Int, { nullable: true, description: 'Items whose text was removed (ids and hashes are kept for lineage).' })
-  erasedContentCount?: number;
 }
 
 @ObjectType({ description: 'Whether one scope is objected at an instant.' })

@@ -1,16 +1,23 @@
 import { Arg, Args, Authorized, Ctx, FieldResolver, ID, Query, Resolver, Root } from 'type-graphql';
 import type { RequestContext } from '../../context';
+import { Reads } from '../../common/reads';
 import { Role } from '../../common/auth';
 import { Visibility } from '../../common/enums';
-import { ConnectionType, PageArgs } from '../../common/pagination';
-import { AuditedMutation } from '../audit/audited-mutation';
-import { User } from '../users/user.types';
+import { PageArgs } from '../../common/pagination';
+import { AuditedMutation } from '../audit';
+import { User } from '../users';
 import {
-  ContentChangePayload, ContentDeleteInput, ContentFilter, ContentIngestInput, ContentIngestPayload, ContentItem, ContentRow,
-  ContentVisibilityChangeInput, VisibilityChange,
+  ContentChangePayload,
+  ContentDeleteInput,
+  ContentFilter,
+  ContentIngestInput,
+  ContentIngestPayload,
+  ContentItem,
+  ContentItemConnection,
+  ContentRow,
+  ContentVisibilityChangeInput,
+  VisibilityChange,
 } from './content.types';
-
-export const ContentItemConnection = ConnectionType(ContentItem, 'ContentItem');
 
 /** Roles that may read content metadata. Text is narrower: see `text`. */
 export const CONTENT_READERS = [Role.PRIVACY_OFFICER, Role.AUDITOR, Role.ML_ENGINEER, Role.INGEST_SERVICE];
@@ -18,14 +25,20 @@ export const CONTENT_READERS = [Role.PRIVACY_OFFICER, Role.AUDITOR, Role.ML_ENGI
 @Resolver(() => ContentItem)
 export class ContentResolver {
   @Authorized(...CONTENT_READERS)
+  @Reads('primary')
   @Query(() => ContentItem, { nullable: true, description: 'A content item by id.' })
   contentItem(@Ctx() ctx: RequestContext, @Arg('id', () => ID) id: string): Promise<ContentRow | undefined> {
     return ctx.loaders.contentItem.load(id);
   }
 
   @Authorized(...CONTENT_READERS)
+  @Reads('primary')
   @Query(() => ContentItemConnection, { description: 'Content items, ordered by id (eligible or not: see `eligibleContent`).' })
-  contentItems(@Ctx() ctx: RequestContext, @Args() page: PageArgs, @Arg('filter', () => ContentFilter, { nullable: true }) filter?: ContentFilter) {
+  contentItems(
+    @Ctx() ctx: RequestContext,
+    @Args() page: PageArgs,
+    @Arg('filter', () => ContentFilter, { nullable: true }) filter?: ContentFilter,
+  ) {
     return ctx.services.content.list(ctx, filter, page.first, page.after);
   }
 
@@ -35,7 +48,8 @@ export class ContentResolver {
    */
   @FieldResolver(() => String, {
     nullable: true,
-    description: 'The text. PRIVACY_OFFICER: always (null once erased). ML_ENGINEER: only while the item is eligible now, else null. Other roles: FORBIDDEN.',
+    description:
+      'The text. PRIVACY_OFFICER: always (null once erased). ML_ENGINEER: only while the item is eligible now, else null. Other roles: FORBIDDEN.',
   })
   text(@Root() item: ContentRow, @Ctx() ctx: RequestContext): Promise<string | null> {
     return ctx.services.content.textFor(ctx, item);
@@ -57,7 +71,9 @@ export class ContentResolver {
   }
 
   @Authorized(Role.INGEST_SERVICE)
-  @AuditedMutation(() => ContentIngestPayload, { description: 'Create or update content items by externalId (INGEST_SERVICE); all or nothing.' })
+  @AuditedMutation(() => ContentIngestPayload, {
+    description: 'Create or update content items by externalId (INGEST_SERVICE); all or nothing.',
+  })
   contentIngest(@Ctx() ctx: RequestContext, @Arg('input') input: ContentIngestInput) {
     return ctx.services.content.ingest(ctx, input);
   }

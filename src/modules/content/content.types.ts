@@ -1,6 +1,7 @@
 import { Field, ID, InputType, Int, ObjectType } from 'type-graphql';
 import { ContentKind, Platform, Visibility } from '../../common/enums';
 import { MutationPayload } from '../../common/payload';
+import { ConnectionType } from '../../common/pagination';
 
 /** A content row as the stores return it. */
 export interface ContentRow {
@@ -15,9 +16,13 @@ export interface ContentRow {
   createdAt: Date;
   labels: string[];
   deletedAt: Date | null;
-  /** Set by a path that has already established that the item is eligible now (e.g. eligibleContent). */
-  textCleared?: boolean;
 }
+
+/**
+ * The ContentItem fields that hand out what a person wrote (ContentService.textFor decides who sees it): a document
+ * selecting one is served by the primary, so that an objection or an erasure holds from its commit (replica routing).
+ */
+export const CONTENT_HANDED_OUT = ['text'] as const;
 
 @ObjectType({ description: 'Something a person produced on a platform.' })
 export class ContentItem {
@@ -49,7 +54,10 @@ export class ContentItem {
   deletedAt: Date | null;
 }
 
-@ObjectType({ description: 'One entry of an item\'s visibility history.' })
+/** A page of content items (content, eligibleContent). */
+export const ContentItemConnection = ConnectionType(ContentItem, 'ContentItem');
+
+@ObjectType({ description: "One entry of an item's visibility history." })
 export class VisibilityChange {
   @Field(() => Visibility, { description: 'Visibility from this instant on.' })
   visibility: Visibility;
@@ -70,7 +78,10 @@ export abstract class ContentSelection {
   @Field(() => [ContentKind], { nullable: true, description: 'Only these kinds.' })
   kinds?: ContentKind[];
 
-  @Field(() => [String], { nullable: true, description: 'Only these languages: ISO 639 codes in lower case (e.g. de), at most 200; anything else is BAD_USER_INPUT.' })
+  @Field(() => [String], {
+    nullable: true,
+    description: 'Only these languages: ISO 639 codes in lower case (e.g. de), at most 200; anything else is BAD_USER_INPUT.',
+  })
   languages?: string[];
 
   @Field(() => Date, { nullable: true, description: 'Only items created at or after this instant.' })
@@ -82,7 +93,7 @@ export abstract class ContentSelection {
 
 @InputType({ description: 'Filter for content lists.' })
 export class ContentFilter extends ContentSelection {
-  @Field(() => ID, { nullable: true, description: 'Only this author\'s items.' })
+  @Field(() => ID, { nullable: true, description: "Only this author's items." })
   authorId?: string;
 }
 

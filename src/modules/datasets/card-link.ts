@@ -2,6 +2,7 @@ import { SignJWT, jwtVerify, errors as joseErrors } from 'jose';
 import type { Config } from '../../config';
 import { ALL_ROLES, ISSUER, resolveAuthSecret, Role, subjectProblem } from '../../common/tokens';
 import type { Viewer } from '../../common/auth';
+import { DomainError, ErrorCode } from '../../common/errors';
 
 /**
  * Short-lived signed links to a dataset's HTML card, so that a browser tab can open it without an Authorization
@@ -22,7 +23,12 @@ function secretOf(config: Config): Uint8Array {
 }
 
 /** `/datasets/{id}/card?sig=…`: relative to the service's base URL. */
-export async function cardLink(config: Config, datasetId: string, viewer: Viewer, lifetimeSeconds = Math.min(CARD_LINK_LIFETIME_SECONDS, config.tokenMaxLifetimeSeconds)): Promise<string> {
+export async function cardLink(
+  config: Config,
+  datasetId: string,
+  viewer: Viewer,
+  lifetimeSeconds = Math.min(CARD_LINK_LIFETIME_SECONDS, config.tokenMaxLifetimeSeconds),
+): Promise<string> {
   const sig = await new SignJWT({ roles: viewer.roles, ds: datasetId })
     .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
     .setSubject(viewer.subject)
@@ -34,10 +40,10 @@ export async function cardLink(config: Config, datasetId: string, viewer: Viewer
   return `/datasets/${encodeURIComponent(datasetId)}/card?sig=${sig}`;
 }
 
-/** A refused link: the HTTP status, code and message of the problem document. */
-export class CardLinkError extends Error {
-  constructor(readonly status: 401 | 403, readonly code: 'UNAUTHENTICATED' | 'FORBIDDEN', message: string) {
-    super(message);
+/** A refused link (answered as a problem document with the code's status: 401 or 403). */
+export class CardLinkError extends DomainError {
+  constructor(code: ErrorCode.UNAUTHENTICATED | ErrorCode.FORBIDDEN, message: string) {
+    super(code, message);
   }
 }
 
@@ -53,11 +59,18 @@ export async function viewerOfCardLink(config: Config, datasetId: string, sig: s
       maxTokenAge: config.tokenMaxLifetimeSeconds,
     }));
   } catch (err) {
-    if (err instanceof joseErrors.JWTExpired) throw new CardLinkError(401, 'UNAUTHENTICATED', 'This card link has expired: ask for a new one (the cardUrl field of the dataset)');
-    throw new CardLinkError(401, 'UNAUTHENTICATED', 'This card link is not valid (altered or not signed by this service): ask for a new one (dataset.cardUrl)');
+    if (err instanceof joseErrors.JWTExpired)
+      throw new CardLinkError(
+        ErrorCode.UNAUTHENTICATED,
+        'This card link has expired: ask for a new one (the cardUrl field of the dataset)',
+      );
+    throw new CardLinkError(
+      ErrorCode.UNAUTHENTICATED,
+      'This card link is not valid (altered or not signed by this service): ask for a new one (dataset.cardUrl)',
+    );
   }
-  if (payload.ds !== datasetId) throw new CardLinkError(403, 'FORBIDDEN', 'This card link is for another dataset');
+  if (payload.ds !== datasetId) throw new CardLinkError(ErrorCode.FORBIDDEN, 'This card link is for another dataset');
   const roles = Array.isArray(payload.roles) ? (payload.roles as unknown[]).filter((r): r is Role => ALL_ROLES.includes(r as Role)) : [];
-  if (subjectProblem(payload.sub) || !roles.length) throw new CardLinkError(401, 'UNAUTHENTICATED', 'This card link is not valid');
+  if (subjectProblem(payload.sub) || !roles.length) throw new CardLinkError(ErrorCode.UNAUTHENTICATED, 'This card link is not valid');
   return { subject: payload.sub as string, roles };
 }

@@ -1,6 +1,7 @@
 import type { RequestContext } from '../../context';
-import type { Policy } from '../policies/policy.types';
+import type { Policy } from '../policies';
 import type { DatasetRow } from './dataset.types';
+import { cardBreakdown, cardNeighbours } from './dataset.store';
 
 /** Everything a dataset card shows. */
 export interface CardData {
@@ -12,38 +13,14 @@ export interface CardData {
 }
 
 /** Gathers a card's facts: one statement for the four breakdowns (GROUPING SETS), one for the neighbours. */
-export async function cardData(ctx: RequestContext, dataset: DatasetRow): Promise<CardData> {
+export async function cardData(ctx: RequestContext, dataset: DatasetRow, sees: (owner: string) => boolean): Promise<CardData> {
   const policy = (await ctx.loaders.policyById.load(dataset.policyId))!;
-  const rows: { dim: string; key: string; count: number }[] = await ctx.manager.query(
-    // Counts by all four first (on Citus, a distributed aggregate the workers compute by shard), then the four
-    // breakdowns from those few rows: Citus runs no GROUPING SETS over distributed tables.
-    `WITH c AS MATERIALIZED (
-       SELECT c.platform, c.kind, c.language, u.country, count(*) AS n
-       FROM dataset_members m JOIN content_items c ON c.id = m.item_id AND c.author_id = m.author_id JOIN users u ON u.id = m.author_id
-       WHERE m.dataset_id = $1
-       GROUP BY c.platform, c.kind, c.language, u.country)
-     SELECT CASE WHEN GROUPING(c.platform) = 0 THEN 'platform' WHEN GROUPING(c.kind) = 0 THEN 'kind' WHEN GROUPING(c.language) = 0 THEN 'language' ELSE 'country' END AS dim,
-            coalesce(c.platform, c.kind, c.language, c.country) AS key, sum(c.n)::int AS count
-     FROM c
-     GROUP BY GROUPING SETS ((c.platform), (c.kind), (c.language), (c.country))
-     ORDER BY dim, count DESC, key`,
-    [dataset.id],
-  );
+  const rows = await cardBreakdown(ctx.manager, dataset.id);
   const breakdown: CardData['breakdown'] = { platform: [], kind: [], language: [], country: [] };
   for (const r of rows) breakdown[r.dim as keyof CardData['breakdown']].push({ key: r.key, count: r.count });
-  const neighbours: { id: string; label: string; relation: string; direction: string; owner: string }[] = await ctx.manager.query(
-    `SELECT CASE WHEN e.downstream_id = $1 THEN e.upstream_id ELSE e.downstream_id END AS id,
-            CASE WHEN e.downstream_id = $1 THEN 'up' ELSE 'down' END AS direction, e.type AS relation,
-            coalesce(d.name || ' v' || d.version, r.model_name || ' ' || r.model_version) AS label,
-            coalesce(d.requested_by, r.recorded_by) AS owner
-     FROM lineage_edges e
-     LEFT JOIN datasets d ON d.id = CASE WHEN e.downstream_id = $1 THEN e.upstream_id ELSE e.downstream_id END
-     LEFT JOIN training_runs r ON r.id = CASE WHEN e.downstream_id = $1 THEN e.upstream_id ELSE e.downstream_id END
-     WHERE e.upstream_id = $1 OR e.downstream_id = $1 ORDER BY e.id`,
-    [dataset.id],
-  );
+  const neighbours = await cardNeighbours(ctx.manager, dataset.id);
   // Another ML engineer's neighbours are named by their opaque id only.
-  const edges = neighbours.map(({ owner, ...e }) => (ctx.services.access.sees(ctx, owner) ? e : { ...e, label: e.id }));
+  const edges = neighbours.map(({ owner, ...e }) => (sees(owner) ? e : { ...e, label: e.id }));
   return {
     dataset,
     policy,
@@ -73,7 +50,14 @@ const policySummary = (p: Policy, text: (s: string) => string) => [
 export function cardMarkdown(c: CardData): string {
   const d = c.dataset;
   const table = (title: string, rows: { key: string; count: number }[]) =>
-    [`### ${title}`, '', '| value | items | share |', '|---|---:|---:|', ...rows.map((r) => `| ${mdText(r.key)} | ${r.count} | ${d.memberCount ? ((100 * r.count) / d.memberCount).toFixed(1) : '0.0'}% |`), ''].join('\n');
+    [
+      `### ${title}`,
+      '',
+      '| value | items | share |',
+      '|---|---:|---:|',
+      ...rows.map((r) => `| ${mdText(r.key)} | ${r.count} | ${d.memberCount ? ((100 * r.count) / d.memberCount).toFixed(1) : '0.0'}% |`),
+      '',
+    ].join('\n');
   return [
     `# Dataset card: ${mdText(d.name)} v${d.version}`,
     '',
@@ -152,7 +136,10 @@ export function cardHtml(c: CardData): string {
 <b>Snapshot:</b> ${d.snapshotAt.toISOString()} (membership honours every objection, erasure and change recorded by then)<br><b>Members:</b> ${d.memberCount} of ${d.candidateCount} candidates<br><b>Manifest digest (SHA-256):</b> <code>${d.manifestDigest}</code></p>
 <h2>Policy</h2><p>${policySummary(c.policy, esc).join('<br>')}</p>
 <h2>Composition</h2><div class="grid">${bars('By platform', c.breakdown.platform)}${bars('By kind', c.breakdown.kind)}${bars('By language', c.breakdown.language)}${bars('By country', c.breakdown.country)}</div>
-<h2>Exclusions at build time</h2><div class="exclusions">${bars('Candidates excluded, by reason', d.exclusions.map((e) => ({ key: e.reason, count: e.count })))}</div>
+<h2>Exclusions at build time</h2><div class="exclusions">${bars(
+    'Candidates excluded, by reason',
+    d.exclusions.map((e) => ({ key: e.reason, count: e.count })),
+  )}</div>
 <h2>Lineage</h2><ul>${[...c.parents.map((p) => `<li>from ${esc(p.label)} (${p.relation})</li>`), ...c.children.map((p) => `<li>used by ${esc(p.label)} (${p.relation})</li>`)].join('') || '<li>built from content directly</li>'}</ul>
 </body></html>`;
 }

@@ -1,9 +1,8 @@
 import { Field, Float, ID, InputType, Int, ObjectType, registerEnumType } from 'type-graphql';
 import { JSONResolver } from 'graphql-scalars';
-import { ContentKind, Platform } from '../../common/enums';
 import { MutationPayload } from '../../common/payload';
-import { ReasonCount } from '../eligibility/eligibility.types';
-import { ContentSelection } from '../content/content.types';
+import { ReasonCount } from '../eligibility';
+import { ContentSelection } from '../content';
 
 export enum DatasetStatus {
   ACTIVE = 'ACTIVE',
@@ -20,21 +19,9 @@ export enum DeriveOperation {
   UNION = 'UNION',
   DEDUPLICATE = 'DEDUPLICATE',
 }
-export enum ReviewStatus {
-  CLEAN = 'CLEAN',
-  TAINTED_PENDING = 'TAINTED_PENDING',
-  RETRAIN_REQUIRED = 'RETRAIN_REQUIRED',
-  RISK_ACCEPTED = 'RISK_ACCEPTED',
-}
-export enum ReviewDecision {
-  RETRAIN_REQUIRED = 'RETRAIN_REQUIRED',
-  RISK_ACCEPTED = 'RISK_ACCEPTED',
-}
 registerEnumType(DatasetStatus, { name: 'DatasetStatus', description: 'ACTIVE, or SUPERSEDED by a remediated version.' });
 registerEnumType(DatasetOrigin, { name: 'DatasetOrigin', description: 'How a dataset version was made.' });
 registerEnumType(DeriveOperation, { name: 'DeriveOperation', description: 'Transformation that derives a dataset from others.' });
-registerEnumType(ReviewStatus, { name: 'ReviewStatus', description: 'Review state of a training run: CLEAN, TAINTED_PENDING (needs review), or the review decision.' });
-registerEnumType(ReviewDecision, { name: 'ReviewDecision', description: 'A privacy officer\'s decision on a tainted training run.' });
 
 export interface DatasetRow {
   id: string;
@@ -77,7 +64,9 @@ export class Dataset {
   @Field(() => Int, { description: 'Version number.' })
   version: number;
 
-  @Field({ description: 'Snapshot instant: when the build looked. Membership honours exactly the facts committed before it, and none after.' })
+  @Field({
+    description: 'Snapshot instant: when the build looked. Membership honours exactly the facts committed before it, and none after.',
+  })
   snapshotAt: Date;
 
   @Field({ description: 'Subject who requested it.' })
@@ -104,7 +93,7 @@ export class Dataset {
   @Field(() => [ReasonCount], { description: 'Candidates excluded at build time, by reason (an item can have several).' })
   exclusions: ReasonCount[];
 
-  @Field({ description: 'SHA-256 (hex) over the members\' `id<TAB>contentHash<LF>` lines sorted by id (see README).' })
+  @Field({ description: "SHA-256 (hex) over the members' `id<TAB>contentHash<LF>` lines sorted by id (see README)." })
   manifestDigest: string;
 
   @Field({ description: 'When it was recorded.' })
@@ -116,11 +105,11 @@ export class DatasetMember {
   @Field(() => ID, { description: 'The content item id.' })
   itemId: string;
 
-  @Field({ description: 'The item\'s content hash at the snapshot.' })
+  @Field({ description: "The item's content hash at the snapshot." })
   contentHash: string;
 }
 
-@ObjectType({ description: 'Members that are ineligible with today\'s knowledge (objections, erasures, deletions since the snapshot).' })
+@ObjectType({ description: "Members that are ineligible with today's knowledge (objections, erasures, deletions since the snapshot)." })
 export class DatasetTaint {
   @Field({ description: 'True when at least one member is ineligible now.' })
   tainted: boolean;
@@ -152,7 +141,10 @@ export class BuildVerification {
   @Field(() => Int, { description: 'Members the re-evaluation does not give.' })
   unexpectedCount: number;
 
-  @Field(() => Int, { description: 'Members whose author was erased after the snapshot: their facts (birth date) are gone, so they are left out of the comparison.' })
+  @Field(() => Int, {
+    description:
+      'Members whose author was erased after the snapshot: their facts (birth date) are gone, so they are left out of the comparison.',
+  })
   unverifiableCount: number;
 }
 
@@ -173,7 +165,10 @@ export class DatasetRequestInput {
   @Field({ description: 'Dataset name; an existing name gets the next version.' })
   name: string;
 
-  @Field({ defaultValue: 'eu-ai-training', description: 'Policy key: its latest ENFORCE version is used (later DRY_RUN versions are not).' })
+  @Field({
+    defaultValue: 'eu-ai-training',
+    description: 'Policy key: its latest ENFORCE version is used (later DRY_RUN versions are not).',
+  })
   policyKey: string;
 
   @Field(() => String, { nullable: true, description: 'What it is for (at most 2,000 characters; shown on the dataset card).' })

@@ -126,12 +126,14 @@ export const RULES: Rule[] = [
   { code: ReasonCode.KIND_NOT_COVERED, applies: () => `NOT (c.kind = ANY(p.kinds))` },
   {
     code: ReasonCode.OUTSIDE_WINDOW,
-    applies: () => `((p.window_start IS NOT NULL AND c.created_at < p.window_start) OR (p.window_end IS NOT NULL AND c.created_at >= p.window_end))`,
+    applies: () =>
+      `((p.window_start IS NOT NULL AND c.created_at < p.window_start) OR (p.window_end IS NOT NULL AND c.created_at >= p.window_end))`,
   },
   { code: ReasonCode.EXCLUDED_LABEL, applies: () => `(c.labels && p.excluded_labels)` }, // labels as known: itemsAsKnownSql
   {
     code: ReasonCode.CONTENT_DELETED,
-    applies: (t) => `(c.deleted_at IS NOT NULL AND c.deleted_at <= ${t.asOf} AND ${known(t.knowledge, 'c.deletion_xid', 'c.deletion_recorded_at')})`,
+    applies: (t) =>
+      `(c.deleted_at IS NOT NULL AND c.deleted_at <= ${t.asOf} AND ${known(t.knowledge, 'c.deletion_xid', 'c.deletion_recorded_at')})`,
   },
   { code: ReasonCode.REGION_NOT_COVERED, applies: () => `NOT (u.country = ANY(p.regions))` },
   { code: ReasonCode.AUTHOR_AGE_UNKNOWN, applies: () => `u.birth_date IS NULL` },
@@ -143,9 +145,10 @@ export const RULES: Rule[] = [
   },
   {
     code: ReasonCode.OBJECTED,
-    applies: (t) => isNow(t)
-      ? `(u.${OBJECTION_COLUMNS.ALL_AI_TRAINING} OR CASE WHEN c.kind = 'AI_PROMPT' THEN u.${OBJECTION_COLUMNS.AI_INTERACTIONS} ELSE u.${OBJECTION_COLUMNS.PUBLIC_CONTENT} END)`
-      : `(${objectedIn(t, `'ALL_AI_TRAINING'`)} OR ${objectedIn(t, KIND_SCOPE_SQL)})`,
+    applies: (t) =>
+      isNow(t)
+        ? `(u.${OBJECTION_COLUMNS.ALL_AI_TRAINING} OR CASE WHEN c.kind = 'AI_PROMPT' THEN u.${OBJECTION_COLUMNS.AI_INTERACTIONS} ELSE u.${OBJECTION_COLUMNS.PUBLIC_CONTENT} END)`
+        : `(${objectedIn(t, `'ALL_AI_TRAINING'`)} OR ${objectedIn(t, KIND_SCOPE_SQL)})`,
   },
   {
     code: ReasonCode.NOT_PUBLIC,
@@ -173,6 +176,25 @@ export const KIND_SCOPE_SQL = `CASE WHEN c.kind = 'AI_PROMPT' THEN 'AI_INTERACTI
 /** SQL array of every reason code that applies to the row (empty array: eligible). */
 export function reasonsSql(t: RuleTimes): string {
   return `array_remove(ARRAY[${RULES.map((r) => `CASE WHEN ${r.applies(t)} THEN '${r.code}' END`).join(',\n    ')}]::text[], NULL)`;
+}
+
+/**
+ * SQL int with bit i set when RULES[i] applies (0: eligible): the reasons of `reasonsSql` as a bit mask, for whole-corpus
+ * evaluations that keep a row per item and count reasons (a build): an int per row is cheaper to compute, keep and
+ * group than an array of text.
+ */
+export function reasonMaskSql(t: RuleTimes): string {
+  return `(${RULES.map((r, i) => `CASE WHEN ${r.applies(t)} THEN ${1 << i} ELSE 0 END`).join('\n    | ')})`;
+}
+
+/**
+ * (reason, n) rows from a relation `rel` of (mask, n) rows (items counted by reasonMaskSql's mask): each reason's
+ * count is the sum over the masks with its bit set.
+ */
+export function reasonCountsFromMasksSql(rel: string): string {
+  return `SELECT x.reason, sum(g.n)::int AS n FROM ${rel} g
+      CROSS JOIN unnest(ARRAY[${RULES.map((r) => `'${r.code}'`).join(', ')}]::text[]) WITH ORDINALITY AS x(reason, bit)
+      WHERE g.mask & (1 << (x.bit::int - 1)) <> 0 GROUP BY x.reason`;
 }
 
 /** SQL predicate that is true exactly when no reason applies. */

@@ -1,6 +1,6 @@
 import { Field, ID, Int, ObjectType } from 'type-graphql';
 import { PolicyMode, ReasonCode } from '../../common/enums';
-import { Policy } from '../policies/policy.types';
+import { Policy } from '../policies';
 
 @ObjectType({ description: 'The verdict on one item under one policy at one instant.' })
 export class EligibilityVerdict {
@@ -13,7 +13,9 @@ export class EligibilityVerdict {
   @Field({ description: 'True when no reason applies.' })
   eligible: boolean;
 
-  @Field({ description: 'True when the item would be left out of processing: a reason applies and the policy is ENFORCE (never under DRY_RUN).' })
+  @Field({
+    description: 'True when the item would be left out of processing: a reason applies and the policy is ENFORCE (never under DRY_RUN).',
+  })
   excluded: boolean;
 
   @Field(() => [ReasonCode], { description: 'Every reason that applies (DESIGN.md §3), in a fixed order.' })
@@ -40,7 +42,7 @@ export class EligibilityReport {
   @Field(() => Policy, { description: 'The policy version applied.' })
   policy: Policy;
 
-  @Field(() => PolicyMode, { description: 'The policy\'s mode: under DRY_RUN nothing is excluded, `wouldExclude` says what would be.' })
+  @Field(() => PolicyMode, { description: "The policy's mode: under DRY_RUN nothing is excluded, `wouldExclude` says what would be." })
   mode: PolicyMode;
 
   @Field({ description: 'The instant evaluated.' })

@@ -1,30 +1,42 @@
 import { Arg, Args, Authorized, Ctx, FieldResolver, ID, Int, Query, Resolver, Root } from 'type-graphql';
+import { JSONResolver } from 'graphql-scalars';
 import type { RequestContext } from '../../context';
+import { Reads } from '../../common/reads';
 import { Role } from '../../common/auth';
 import { ConnectionType, PageArgs } from '../../common/pagination';
-import { AuditedMutation } from '../audit/audited-mutation';
-import { Dataset, ReviewStatus } from '../datasets/dataset.types';
+import { AuditedMutation } from '../audit';
+import { Dataset } from '../datasets';
+import { APP_VERSION } from '../../version';
+import { DATASET_READERS } from '../datasets';
 import {
-  FootprintDataset, LineageDirection, LineageGraph, SubjectFootprint, TrainingRun, TrainingRunPayload, TrainingRunRecordInput, TrainingRunReview,
-  TrainingRunReviewInput, TrainingRunRow,
+  FootprintDataset,
+  LineageDirection,
+  LineageGraph,
+  SubjectFootprint,
+  TrainingRun,
+  TrainingRunPayload,
+  TrainingRunRecordInput,
+  TrainingRunReview,
+  TrainingRunReviewInput,
+  TrainingRunRow,
+  ReviewStatus,
 } from './lineage.types';
 
-import { JSONResolver } from 'graphql-scalars';
 import { trainingRunEvent } from './openlineage';
-import { APP_VERSION } from '../../version';
 
 export const TrainingRunConnection = ConnectionType(TrainingRun, 'TrainingRun');
-const LINEAGE_READERS = [Role.ML_ENGINEER, Role.PRIVACY_OFFICER, Role.AUDITOR, Role.LINEAGE_READER];
 
 @Resolver(() => TrainingRun)
 export class TrainingRunResolver {
-  @Authorized(...LINEAGE_READERS)
+  @Authorized(...DATASET_READERS)
+  @Reads('replica')
   @Query(() => TrainingRun, { nullable: true, description: 'A training run.' })
   trainingRun(@Ctx() ctx: RequestContext, @Arg('id', () => ID) id: string) {
     return ctx.services.lineage.run(ctx, id);
   }
 
-  @Authorized(...LINEAGE_READERS)
+  @Authorized(...DATASET_READERS)
+  @Reads('replica')
   @Query(() => TrainingRunConnection, { description: 'Training runs.' })
   trainingRuns(@Ctx() ctx: RequestContext, @Args() page: PageArgs, @Arg('modelName', () => String, { nullable: true }) modelName?: string) {
     return ctx.services.lineage.listRuns(ctx, modelName, page.first, page.after);
@@ -45,7 +57,9 @@ export class TrainingRunResolver {
     return ctx.loaders.runReviews.load(run.id);
   }
 
-  @FieldResolver(() => [JSONResolver], { description: 'OpenLineage RunEvents (COMPLETE) for this run; they validate against the official 2-0-2 schemas.' })
+  @FieldResolver(() => [JSONResolver], {
+    description: 'OpenLineage RunEvents (COMPLETE) for this run; they validate against the official 2-0-2 schemas.',
+  })
   async openLineageEvents(@Root() run: TrainingRunRow, @Ctx() ctx: RequestContext) {
     return [trainingRunEvent(run, await ctx.services.lineage.datasetsOrIdsOfRun(ctx, run), APP_VERSION)];
   }
@@ -57,7 +71,9 @@ export class TrainingRunResolver {
   }
 
   @Authorized(Role.PRIVACY_OFFICER)
-  @AuditedMutation(() => TrainingRunPayload, { description: 'Decide on a tainted run: RETRAIN_REQUIRED or RISK_ACCEPTED, with a reason (PRIVACY_OFFICER).' })
+  @AuditedMutation(() => TrainingRunPayload, {
+    description: 'Decide on a tainted run: RETRAIN_REQUIRED or RISK_ACCEPTED, with a reason (PRIVACY_OFFICER).',
+  })
   trainingRunReview(@Ctx() ctx: RequestContext, @Arg('input') input: TrainingRunReviewInput) {
     return ctx.services.lineage.reviewRun(ctx, input);
   }
@@ -65,8 +81,12 @@ export class TrainingRunResolver {
 
 @Resolver()
 export class LineageResolver {
-  @Authorized(...LINEAGE_READERS)
-  @Query(() => LineageGraph, { description: 'Upstream and/or downstream of a dataset or run, as one recursive query: depth 1-50 (default 5), `truncated` when a limit cut it.' })
+  @Authorized(...DATASET_READERS)
+  @Reads('replica')
+  @Query(() => LineageGraph, {
+    description:
+      'Upstream and/or downstream of a dataset or run, as one recursive query: depth 1-50 (default 5), `truncated` when a limit cut it.',
+  })
   lineage(
     @Ctx() ctx: RequestContext,
     @Arg('nodeId', () => ID) nodeId: string,
@@ -77,7 +97,10 @@ export class LineageResolver {
   }
 
   @Authorized(Role.PRIVACY_OFFICER, Role.AUDITOR)
-  @Query(() => SubjectFootprint, { description: 'Where a person\'s data went: content count, dataset versions holding it, runs built on those.' })
+  @Reads('replica')
+  @Query(() => SubjectFootprint, {
+    description: "Where a person's data went: content count, dataset versions holding it, runs built on those.",
+  })
   subjectFootprint(@Ctx() ctx: RequestContext, @Arg('userId', () => ID) userId: string) {
     return ctx.services.lineage.footprint(ctx, userId);
   }

@@ -1,14 +1,38 @@
 import type { RequestContext } from '../../context';
 import { DomainError, ErrorCode, Problems, shown } from '../../common/errors';
-import { Connection, decodeCursor, lazyTotal, pageSize, toConnection } from '../../common/pagination';
+import type { Connection } from '../../common/pagination';
 import { checkString, MAX_FREE_TEXT } from '../../common/validate';
-import type { MutationOutcome } from '../audit/audited-mutation';
+import type { MutationOutcome } from '../audit';
 import { inKeyOrder, isUuid } from '../../common/ids';
-import { sqlParams } from '../../common/sql';
-import { DATASET_COLUMNS } from '../datasets/dataset.service';
-import { DatasetRow, DatasetTaint, ReviewStatus } from '../datasets/dataset.types';
+import type { CorpusGate } from '../../common/corpus-gate';
+import { APP_VERSION } from '../../version';
+import type { AccessService } from '../access';
+import type { DatasetRow, DatasetService, DatasetTaint } from '../datasets';
+import { datasetEvent } from './openlineage';
 import {
-  LineageDirection, LineageGraph, LineageNodeKind, SubjectFootprint, TrainingRunPayload, TrainingRunRecordInput, TrainingRunReview, TrainingRunReviewInput,
+  authoredItemCount,
+  datasetsHoldingAuthor,
+  datasetsOfRuns,
+  edgesAmong,
+  insertRunReview,
+  insertTrainedOnEdges,
+  insertTrainingRun,
+  lineageNodes,
+  nodeOwner,
+  reviewsOfRuns,
+  runsTrainedOn,
+  trainingRunPage,
+  trainingRunsByIds,
+} from './lineage.store';
+import {
+  LineageDirection,
+  LineageGraph,
+  ReviewStatus,
+  SubjectFootprint,
+  TrainingRunPayload,
+  TrainingRunRecordInput,
+  TrainingRunReview,
+  TrainingRunReviewInput,
   TrainingRunRow,
 } from './lineage.types';
 
@@ -16,49 +40,34 @@ export const DEFAULT_DEPTH = 5;
 export const MAX_DEPTH = 50;
 export const MAX_NODES = 10000;
 
-const RUN_COLUMNS = `r.id, r.model_name AS "modelName", r.model_version AS "modelVersion", r.description, r.recorded_by AS "recordedBy", r.created_at AS "createdAt"`;
-
-/**
- * The walk, as one recursive query: UNION (not UNION ALL) so that each (node, depth) is visited once, which makes it
- * cycle-safe together with the depth cap. UPSTREAM follows edges to their sources, DOWNSTREAM to what was made from them.
- */
-export function lineageWalkSql(direction: 'UP' | 'DOWN', start: string, depth: string): string {
-  const [from, to] = direction === 'UP' ? ['downstream_id', 'upstream_id'] : ['upstream_id', 'downstream_id'];
-  return `WITH RECURSIVE walk(node, depth) AS (
-      SELECT ${start}, 0
-      UNION
-      SELECT e.${to}, w.depth + 1 FROM walk w JOIN lineage_edges e ON e.${from} = w.node WHERE w.depth < ${depth}
-    )
-    SELECT node, min(depth)::int AS depth FROM walk GROUP BY node`;
-}
-
 /** Training runs, their reviews, lineage walks and a person's footprint. */
 export class LineageService {
+  constructor(
+    private readonly access: AccessService,
+    private readonly datasets: DatasetService,
+    private readonly corpus: CorpusGate,
+  ) {}
+
+  /** The OpenLineage RunEvent (COMPLETE) of a dataset version's build: its inputs are the parents, or the corpus. */
+  async datasetEvents(ctx: RequestContext, d: DatasetRow): Promise<unknown[]> {
+    return [datasetEvent(d, await this.datasets.parentsOrIds(ctx, d), APP_VERSION)];
+  }
+
   async runsByIds(ctx: RequestContext, ids: readonly string[]): Promise<(TrainingRunRow | undefined)[]> {
-    const rows: TrainingRunRow[] = await ctx.manager.query(`SELECT ${RUN_COLUMNS} FROM training_runs r WHERE r.id = ANY($1::uuid[])`, [ids.filter(isUuid)]);
+    const rows = await trainingRunsByIds(ctx.manager, ids.filter(isUuid));
     return inKeyOrder(ids, rows);
   }
 
   async run(ctx: RequestContext, id: string): Promise<TrainingRunRow> {
     const run = isUuid(id) ? await ctx.loaders.trainingRun.load(id) : undefined;
-    if (!run || !ctx.services.access.sees(ctx, run.recordedBy)) throw new DomainError(ErrorCode.NOT_FOUND, `No training run ${shown(id)}`, 'runId');
+    if (!run || !this.access.sees(ctx, run.recordedBy)) throw new DomainError(ErrorCode.NOT_FOUND, `No training run ${shown(id)}`, 'runId');
     return run;
   }
 
-  async listRuns(ctx: RequestContext, modelName: string | undefined, first?: number, after?: string): Promise<Connection<TrainingRunRow>> {
-    const limit = pageSize(first);
-    const cursor = decodeCursor(after, ['uuid']);
-    const { params, p } = sqlParams();
-    const where: string[] = [ctx.services.access.ownerSql(ctx, 'r.recorded_by', p)];
-    if (modelName) where.push(`r.model_name = ${p(modelName)}`);
-    const countWhere = `WHERE ${where.join(' AND ')}`;
-    const countParams = [...params];
-    if (cursor) where.push(`r.id > ${p(cursor[0])}::uuid`);
-    const rows: TrainingRunRow[] = await ctx.manager.query(
-      `SELECT ${RUN_COLUMNS} FROM training_runs r WHERE ${where.join(' AND ')} ORDER BY r.id LIMIT ${limit + 1}`,
-      params,
-    );
-    return lazyTotal(toConnection(rows, limit, (r) => [r.id], (r) => r), async () => (await ctx.manager.query(`SELECT count(*)::int AS n FROM training_runs r ${countWhere}`, countParams))[0].n);
+  /** Training runs ordered by id; ML engineers see their own (AccessService). */
+  listRuns(ctx: RequestContext, modelName: string | undefined, first?: number, after?: string): Promise<Connection<TrainingRunRow>> {
+    const owner = (column: string, p: (value: unknown) => string) => this.access.ownerSql(ctx, column, p);
+    return trainingRunPage(ctx.manager, modelName, owner, first, after);
   }
 
   /** trainingRunRecord: a model version and the dataset versions it consumed (TRAINED_ON edges). */
@@ -70,22 +79,20 @@ export class LineageService {
     const ids = [...new Set(input.datasetIds.map((d) => d.toLowerCase()))];
     if (ids.length === 0) problems.add('datasetIds', 'at least one dataset is needed');
     problems.throwIfAny();
-    const datasets = await ctx.services.datasets.byIds(ctx, ids);
+    const datasets = await this.datasets.byIds(ctx, ids);
     datasets.forEach((d, i) => {
-      if (!d || !ctx.services.datasets.visible(ctx, d)) problems.add(`datasetIds[${i}]`, `No dataset ${ids[i]}`, ErrorCode.NOT_FOUND);
+      if (!d || !this.datasets.visible(ctx, d)) problems.add(`datasetIds[${i}]`, `No dataset ${ids[i]}`, ErrorCode.NOT_FOUND);
     });
     problems.throwIfAny();
-    const [row] = await ctx.manager.query(
-      `INSERT INTO training_runs (model_name, model_version, description, recorded_by) VALUES ($1, $2, $3, $4)
-       ON CONFLICT (model_name, model_version) DO NOTHING RETURNING id`,
-      [input.modelName, input.modelVersion, input.description ?? null, ctx.viewer!.subject],
-    );
-    if (!row) throw new DomainError(ErrorCode.CONFLICT, `${input.modelName} ${input.modelVersion} is already recorded`, 'modelVersion');
-    await ctx.manager.query(
-      `INSERT INTO lineage_edges (upstream_id, downstream_id, type) SELECT d, $2, 'TRAINED_ON' FROM unnest($1::uuid[]) AS d`,
-      [ids, row.id],
-    );
-    const run = (await this.runsByIds(ctx, [row.id]))[0]!;
+    const runId = await insertTrainingRun(ctx.manager, {
+      modelName: input.modelName,
+      modelVersion: input.modelVersion,
+      description: input.description ?? null,
+      recordedBy: ctx.viewer!.subject,
+    });
+    if (!runId) throw new DomainError(ErrorCode.CONFLICT, `${input.modelName} ${input.modelVersion} is already recorded`, 'modelVersion');
+    await insertTrainedOnEdges(ctx.manager, ids, runId);
+    const run = (await this.runsByIds(ctx, [runId]))[0]!;
     return { payload: { trainingRun: run, userErrors: [] }, targetIds: [run.id, ...ids] };
   }
 
@@ -96,40 +103,35 @@ export class LineageService {
     problems.throwIfAny();
     const run = await this.run(ctx, input.runId);
     const [tainted] = await this.taintedMembers(ctx, [run.id]);
-    await ctx.manager.query(
-      `INSERT INTO training_run_reviews (run_id, decision, reason, tainted_members, reviewer) VALUES ($1, $2, $3, $4, $5)`,
-      [run.id, input.decision, input.reason, tainted, ctx.viewer!.subject],
-    );
+    await insertRunReview(ctx.manager, {
+      runId: run.id,
+      decision: input.decision,
+      reason: input.reason,
+      taintedMembers: tainted,
+      reviewer: ctx.viewer!.subject,
+    });
     return { payload: { trainingRun: run, userErrors: [] }, targetIds: [run.id] };
   }
 
   /** Dataset versions a run consumed. */
   async datasetsOfRuns(ctx: RequestContext, runIds: readonly string[]): Promise<DatasetRow[][]> {
-    const rows: (DatasetRow & { run: string })[] = await ctx.manager.query(
-      `SELECT e.downstream_id AS run, ${DATASET_COLUMNS} FROM lineage_edges e JOIN datasets d ON d.id = e.upstream_id
-       WHERE e.type = 'TRAINED_ON' AND e.downstream_id = ANY($1::uuid[]) ORDER BY d.name, d.version`,
-      [runIds.filter(isUuid)],
-    );
+    const rows = await datasetsOfRuns(ctx.manager, runIds.filter(isUuid));
     return runIds.map((id) => rows.filter((r) => r.run === id));
   }
 
   /** The datasets a run consumed that the caller may see (`TrainingRun.datasets`). */
   async visibleDatasetsOfRun(ctx: RequestContext, run: TrainingRunRow): Promise<DatasetRow[]> {
-    return ctx.services.access.visible(ctx, await ctx.loaders.runDatasets.load(run.id), (d) => d.requestedBy);
+    return this.access.visible(ctx, await ctx.loaders.runDatasets.load(run.id), (d) => d.requestedBy);
   }
 
   /** Every dataset a run consumed, those the caller may not see as opaque ids (OpenLineage inputs). */
   async datasetsOrIdsOfRun(ctx: RequestContext, run: TrainingRunRow): Promise<(DatasetRow | string)[]> {
-    return ctx.services.access.redact(ctx, await ctx.loaders.runDatasets.load(run.id), (d) => d.requestedBy);
+    return this.access.redact(ctx, await ctx.loaders.runDatasets.load(run.id), (d) => d.requestedBy);
   }
 
   /** Reviews of each run, newest first; one statement for the batch. */
   async reviewsOfRuns(ctx: RequestContext, runIds: readonly string[]): Promise<TrainingRunReview[][]> {
-    const rows: (TrainingRunReview & { runId: string })[] = await ctx.manager.query(
-      `SELECT run_id AS "runId", id, decision, reason, tainted_members AS "taintedMembers", reviewer, reviewed_at AS "reviewedAt"
-       FROM training_run_reviews WHERE run_id = ANY($1::uuid[]) ORDER BY reviewed_at DESC, id DESC`,
-      [runIds.filter(isUuid)],
-    );
+    const rows = await reviewsOfRuns(ctx.manager, runIds.filter(isUuid));
     return runIds.map((id) => rows.filter((r) => r.runId === id));
   }
 
@@ -167,48 +169,25 @@ export class LineageService {
    * the other whole-corpus evaluations (CorpusGate).
    */
   lineage(ctx: RequestContext, nodeId: string, direction: LineageDirection, depthInput?: number | null): Promise<LineageGraph> {
-    return ctx.services.corpus.run(ctx, () => this.walk(ctx, nodeId, direction, depthInput));
+    return this.corpus.run(ctx, () => this.walk(ctx, nodeId, direction, depthInput));
   }
 
   private async walk(ctx: RequestContext, nodeId: string, direction: LineageDirection, depthInput?: number | null): Promise<LineageGraph> {
     const depth = depthInput ?? DEFAULT_DEPTH;
-    if (!Number.isInteger(depth) || depth < 1 || depth > MAX_DEPTH) throw new DomainError(ErrorCode.BAD_USER_INPUT, `depth must be 1-${MAX_DEPTH}`, 'depth');
+    if (!Number.isInteger(depth) || depth < 1 || depth > MAX_DEPTH)
+      throw new DomainError(ErrorCode.BAD_USER_INPUT, `depth must be 1-${MAX_DEPTH}`, 'depth');
     if (!isUuid(nodeId)) throw new DomainError(ErrorCode.BAD_USER_INPUT, 'nodeId is not a valid id', 'nodeId');
-    const [start] = await ctx.manager.query(
-      `SELECT requested_by AS owner FROM datasets WHERE id = $1 UNION ALL SELECT recorded_by FROM training_runs WHERE id = $1`,
-      [nodeId],
-    );
-    if (!start || !ctx.services.access.sees(ctx, start.owner)) {
+    const owner = await nodeOwner(ctx.manager, nodeId);
+    if (owner === undefined || !this.access.sees(ctx, owner)) {
       throw new DomainError(ErrorCode.NOT_FOUND, `No dataset or training run ${shown(nodeId)}`, 'nodeId');
     }
-    const walks: string[] = [];
-    if (direction !== LineageDirection.DOWNSTREAM) walks.push(`SELECT node, depth, 'UP' AS dir FROM (${lineageWalkSql('UP', '$1::uuid', '$2::int')}) up`);
-    if (direction !== LineageDirection.UPSTREAM) walks.push(`SELECT node, depth, 'DOWN' AS dir FROM (${lineageWalkSql('DOWN', '$1::uuid', '$2::int')}) down`);
-    type Row = { id: string; depth: number; kind: LineageNodeKind; label: string | null; status: string | null; owner: string; frontier: boolean };
-    const rows: Row[] = await ctx.manager.query(
-      `WITH visited AS MATERIALIZED (SELECT node, min(depth) AS depth, bool_or(dir = 'UP') AS up, bool_or(dir = 'DOWN') AS down FROM (${walks.join(' UNION ALL ')}) w GROUP BY node),
-            limited AS MATERIALIZED (SELECT * FROM visited ORDER BY depth, node LIMIT ${MAX_NODES + 1})
-       SELECT l.node AS id, l.depth,
-              CASE WHEN d.id IS NOT NULL THEN 'DATASET' ELSE 'TRAINING_RUN' END AS kind,
-              coalesce(d.name || ' v' || d.version, r.model_name || ' ' || r.model_version) AS label,
-              d.status, coalesce(d.requested_by, r.recorded_by) AS owner,
-              (l.depth = $2 AND (
-                 (l.up AND EXISTS (SELECT 1 FROM lineage_edges e WHERE e.downstream_id = l.node)) OR
-                 (l.down AND EXISTS (SELECT 1 FROM lineage_edges e WHERE e.upstream_id = l.node)))) AS frontier
-       FROM limited l LEFT JOIN datasets d ON d.id = l.node LEFT JOIN training_runs r ON r.id = l.node
-       ORDER BY l.depth, l.node`,
-      [nodeId, depth],
-    );
+    const rows = await lineageNodes(ctx.manager, nodeId, direction, depth, MAX_NODES + 1);
     const cutBySize = rows.length > MAX_NODES;
     const nodes = rows.slice(0, MAX_NODES);
     const ids = nodes.map((n) => n.id);
     // Another ML engineer's artifacts appear as opaque ids: no label, no status, no transformation on their edges.
-    const hidden = new Set(nodes.filter((n) => !ctx.services.access.sees(ctx, n.owner)).map((n) => n.id));
-    const edges: LineageGraph['edges'] = await ctx.manager.query(
-      `SELECT upstream_id AS "upstreamId", downstream_id AS "downstreamId", type, transformation FROM lineage_edges
-       WHERE upstream_id = ANY($1::uuid[]) AND downstream_id = ANY($1::uuid[]) ORDER BY id`,
-      [ids],
-    );
+    const hidden = new Set(nodes.filter((n) => !this.access.sees(ctx, n.owner)).map((n) => n.id));
+    const edges = await edgesAmong(ctx.manager, ids);
     return {
       nodes: nodes.map(({ frontier: _f, owner: _o, ...n }) => (hidden.has(n.id) ? { ...n, label: null, status: null } : n)),
       edges: edges.map((e) => (hidden.has(e.upstreamId) || hidden.has(e.downstreamId) ? { ...e, transformation: null } : e)),
@@ -219,27 +198,25 @@ export class LineageService {
   /** subjectFootprint: the person's content count, every dataset version holding it, every run built on those. */
   footprint(ctx: RequestContext, userId: string): Promise<SubjectFootprint> {
     // Reads every dataset membership of the person: bounded with the other whole-corpus evaluations.
-    return ctx.services.corpus.run(ctx, () => this.footprintOf(ctx, userId));
+    return this.corpus.run(ctx, () => this.footprintOf(ctx, userId));
   }
 
   private async footprintOf(ctx: RequestContext, userId: string): Promise<SubjectFootprint> {
     const user = isUuid(userId) ? await ctx.loaders.user.load(userId) : undefined;
     if (!user) throw new DomainError(ErrorCode.NOT_FOUND, `No user ${shown(userId)}`, 'userId');
-    const [{ n }] = await ctx.manager.query(`SELECT count(*)::int AS n FROM content_items WHERE author_id = $1`, [user.id]);
-    const { params, p } = sqlParams(user.id);
-    const held: (DatasetRow & { items: number })[] = await ctx.manager.query(
-      `SELECT h.items, ${DATASET_COLUMNS} FROM (SELECT dataset_id, count(*)::int AS items FROM dataset_members WHERE author_id = $1 GROUP BY dataset_id) h
-       JOIN datasets d ON d.id = h.dataset_id WHERE ${ctx.services.access.ownerSql(ctx, 'd.requested_by', p)} ORDER BY d.name, d.version`,
-      params,
+    const n = await authoredItemCount(ctx.manager, user.id);
+    const owner = (column: string, p: (value: unknown) => string) => this.access.ownerSql(ctx, column, p);
+    const held = await datasetsHoldingAuthor(ctx.manager, user.id, owner);
+    const runs = await runsTrainedOn(
+      ctx.manager,
+      held.map((d) => d.id),
     );
-    const runs: { run: string; via: string[] }[] = await ctx.manager.query(
-      `SELECT downstream_id AS run, array_agg(upstream_id ORDER BY upstream_id) AS via FROM lineage_edges
-       WHERE type = 'TRAINED_ON' AND upstream_id = ANY($1::uuid[]) GROUP BY downstream_id`,
-      [held.map((d) => d.id)],
+    const runRows = await this.runsByIds(
+      ctx,
+      runs.map((r) => r.run),
     );
-    const runRows = await this.runsByIds(ctx, runs.map((r) => r.run));
     const footprintRuns = runs.map((r, i) => ({ trainingRun: runRows[i]!, viaDatasetIds: r.via }));
-    const visibleRuns = ctx.services.access.visible(ctx, footprintRuns, (r) => r.trainingRun.recordedBy);
+    const visibleRuns = this.access.visible(ctx, footprintRuns, (r) => r.trainingRun.recordedBy);
     return {
       userId: user.id,
       contentCount: n,

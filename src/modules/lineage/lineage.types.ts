@@ -1,7 +1,7 @@
 import { Field, ID, InputType, Int, ObjectType, registerEnumType } from 'type-graphql';
 import { JSONResolver } from 'graphql-scalars';
 import { MutationPayload } from '../../common/payload';
-import { Dataset, ReviewDecision, ReviewStatus } from '../datasets/dataset.types';
+import { Dataset } from '../datasets';
 
 export enum LineageDirection {
   UPSTREAM = 'UPSTREAM',
@@ -17,9 +17,24 @@ export enum LineageEdgeType {
   TRAINED_ON = 'TRAINED_ON',
   REMEDIATED_FROM = 'REMEDIATED_FROM',
 }
+export enum ReviewStatus {
+  CLEAN = 'CLEAN',
+  TAINTED_PENDING = 'TAINTED_PENDING',
+  RETRAIN_REQUIRED = 'RETRAIN_REQUIRED',
+  RISK_ACCEPTED = 'RISK_ACCEPTED',
+}
+export enum ReviewDecision {
+  RETRAIN_REQUIRED = 'RETRAIN_REQUIRED',
+  RISK_ACCEPTED = 'RISK_ACCEPTED',
+}
 registerEnumType(LineageDirection, { name: 'LineageDirection', description: 'Which way to walk the lineage graph.' });
 registerEnumType(LineageNodeKind, { name: 'LineageNodeKind', description: 'What a lineage node is.' });
 registerEnumType(LineageEdgeType, { name: 'LineageEdgeType', description: 'How one artifact derives from another.' });
+registerEnumType(ReviewStatus, {
+  name: 'ReviewStatus',
+  description: 'Review state of a training run: CLEAN, TAINTED_PENDING (needs review), or the review decision.',
+});
+registerEnumType(ReviewDecision, { name: 'ReviewDecision', description: "A privacy officer's decision on a tainted training run." });
 
 export interface TrainingRunRow {
   id: string;
@@ -51,7 +66,7 @@ export class TrainingRun {
   createdAt: Date;
 }
 
-@ObjectType({ description: 'A privacy officer\'s review of a tainted training run.' })
+@ObjectType({ description: "A privacy officer's review of a tainted training run." })
 export class TrainingRunReview {
   @Field(() => ID, { description: 'Opaque id.' })
   id: string;
@@ -115,14 +130,14 @@ export class LineageNode {
 
   @Field(() => String, {
     nullable: true,
-    description: 'Dataset name and version, or model name and version; null for another ML engineer\'s artifact (an opaque id to them).',
+    description: "Dataset name and version, or model name and version; null for another ML engineer's artifact (an opaque id to them).",
   })
   label: string | null;
 
   @Field(() => Int, { description: 'Hops from the starting node.' })
   depth: number;
 
-  @Field(() => String, { nullable: true, description: 'ACTIVE or SUPERSEDED; null for runs and for another ML engineer\'s dataset.' })
+  @Field(() => String, { nullable: true, description: "ACTIVE or SUPERSEDED; null for runs and for another ML engineer's dataset." })
   status: string | null;
 }
 
@@ -139,7 +154,7 @@ export class LineageEdge {
 
   @Field(() => JSONResolver, {
     nullable: true,
-    description: 'The transformation recorded with the edge; null when either end is another ML engineer\'s artifact.',
+    description: "The transformation recorded with the edge; null when either end is another ML engineer's artifact.",
   })
   transformation: unknown;
 }
@@ -156,25 +171,25 @@ export class LineageGraph {
   truncated: boolean;
 }
 
-@ObjectType({ description: 'One dataset version holding a person\'s content.' })
+@ObjectType({ description: "One dataset version holding a person's content." })
 export class FootprintDataset {
   @Field(() => Dataset, { description: 'The dataset version.' })
   dataset: unknown;
 
-  @Field(() => Int, { description: 'How many of the person\'s items it holds.' })
+  @Field(() => Int, { description: "How many of the person's items it holds." })
   itemCount: number;
 }
 
-@ObjectType({ description: 'One training run built on a dataset holding a person\'s content.' })
+@ObjectType({ description: "One training run built on a dataset holding a person's content." })
 export class FootprintRun {
   @Field(() => TrainingRun, { description: 'The run.' })
   trainingRun: TrainingRunRow;
 
-  @Field(() => [ID], { description: 'The datasets through which it holds the person\'s content.' })
+  @Field(() => [ID], { description: "The datasets through which it holds the person's content." })
   viaDatasetIds: string[];
 }
 
-@ObjectType({ description: 'Where a person\'s data went (GDPR Art. 15 and objection impact).' })
+@ObjectType({ description: "Where a person's data went (GDPR Art. 15 and objection impact)." })
 export class SubjectFootprint {
   @Field(() => ID, { description: 'The person.' })
   userId: string;
@@ -188,5 +203,3 @@ export class SubjectFootprint {
   @Field(() => [FootprintRun], { description: 'Every training run built on those datasets.' })
   trainingRuns: FootprintRun[];
 }
-
-export { ReviewStatus };

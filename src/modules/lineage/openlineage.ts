@@ -1,4 +1,4 @@
-import type { DatasetRow } from '../datasets/dataset.types';
+import type { DatasetRow } from '../datasets';
 import type { TrainingRunRow } from './lineage.types';
 
 /** Who emits the events (OpenLineage `producer`) and the namespaces we name things in. */
@@ -8,7 +8,8 @@ const SPEC = 'https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent
 const FACET = {
   datasetVersion: 'https://openlineage.io/spec/facets/1-0-1/DatasetVersionDatasetFacet.json#/$defs/DatasetVersionDatasetFacet',
   schema: 'https://openlineage.io/spec/facets/1-2-0/SchemaDatasetFacet.json#/$defs/SchemaDatasetFacet',
-  outputStatistics: 'https://openlineage.io/spec/facets/1-0-2/OutputStatisticsOutputDatasetFacet.json#/$defs/OutputStatisticsOutputDatasetFacet',
+  outputStatistics:
+    'https://openlineage.io/spec/facets/1-0-2/OutputStatisticsOutputDatasetFacet.json#/$defs/OutputStatisticsOutputDatasetFacet',
   jobType: 'https://openlineage.io/spec/facets/2-0-4/JobTypeJobFacet.json#/$defs/JobTypeJobFacet',
   documentation: 'https://openlineage.io/spec/facets/1-1-0/DocumentationJobFacet.json#/$defs/DocumentationJobFacet',
   processingEngine: 'https://openlineage.io/spec/facets/1-1-1/ProcessingEngineRunFacet.json#/$defs/ProcessingEngineRunFacet',
@@ -42,17 +43,32 @@ const inputRef = (d: DatasetRow | string) =>
   typeof d === 'string' ? { namespace: NAMESPACE, name: `datasets/${d}`, facets: {} } : datasetRef(d, false);
 
 /** A COMPLETE RunEvent of one batch job of ours. */
-function completeRunEvent(e: { time: Date; runId: string; version: string; job: string; jobType: string; jobFacets?: Record<string, unknown>; inputs: unknown[]; outputs: unknown[] }) {
+function completeRunEvent(e: {
+  time: Date;
+  runId: string;
+  version: string;
+  job: string;
+  jobType: string;
+  jobFacets?: Record<string, unknown>;
+  inputs: unknown[];
+  outputs: unknown[];
+}) {
   return {
     eventType: 'COMPLETE',
     eventTime: e.time.toISOString(),
     producer: PRODUCER,
     schemaURL: SPEC,
-    run: { runId: e.runId, facets: { processing_engine: facet(FACET.processingEngine, { name: 'ai-data-governance', version: e.version }) } },
+    run: {
+      runId: e.runId,
+      facets: { processing_engine: facet(FACET.processingEngine, { name: 'ai-data-governance', version: e.version }) },
+    },
     job: {
       namespace: NAMESPACE,
       name: e.job,
-      facets: { jobType: facet(FACET.jobType, { processingType: 'BATCH', integration: 'AI_DATA_GOVERNANCE', jobType: e.jobType }), ...e.jobFacets },
+      facets: {
+        jobType: facet(FACET.jobType, { processingType: 'BATCH', integration: 'AI_DATA_GOVERNANCE', jobType: e.jobType }),
+        ...e.jobFacets,
+      },
     },
     inputs: e.inputs,
     outputs: e.outputs,
@@ -68,7 +84,9 @@ export function datasetEvent(d: DatasetRow, parents: (DatasetRow | string)[], ve
     job: `dataset-${d.origin.toLowerCase()}/${d.name}`,
     jobType: `DATASET_${d.origin}`,
     jobFacets: {
-      documentation: facet(FACET.documentation, { description: `${d.origin} of ${d.name} v${d.version} under policy ${d.policyId}, snapshot ${d.snapshotAt.toISOString()}, manifest ${d.manifestDigest}` }),
+      documentation: facet(FACET.documentation, {
+        description: `${d.origin} of ${d.name} v${d.version} under policy ${d.policyId}, snapshot ${d.snapshotAt.toISOString()}, manifest ${d.manifestDigest}`,
+      }),
     },
     inputs: parents.length ? parents.map(inputRef) : [{ namespace: NAMESPACE, name: 'tables/content_items', facets: {} }],
     outputs: [{ ...datasetRef(d, true), outputFacets: { outputStatistics: facet(FACET.outputStatistics, { rowCount: d.memberCount }) } }],
@@ -84,6 +102,12 @@ export function trainingRunEvent(run: TrainingRunRow, datasets: (DatasetRow | st
     job: `training/${run.modelName}`,
     jobType: 'MODEL_TRAINING',
     inputs: datasets.map(inputRef),
-    outputs: [{ namespace: NAMESPACE, name: `models/${run.modelName}`, facets: { version: facet(FACET.datasetVersion, { datasetVersion: run.modelVersion }) } }],
+    outputs: [
+      {
+        namespace: NAMESPACE,
+        name: `models/${run.modelName}`,
+        facets: { version: facet(FACET.datasetVersion, { datasetVersion: run.modelVersion }) },
+      },
+    ],
   });
 }

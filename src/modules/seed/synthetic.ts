@@ -2,9 +2,9 @@ import { createHash } from 'node:crypto';
 import type { EntityManager } from 'typeorm';
 import { distributedTables, factSession } from '../../db/citus';
 import { DomainError, ErrorCode } from '../../common/errors';
-import { lockContentIdentity } from '../content/content.service';
-import { OBJECTION_COLUMNS } from '../eligibility/eligibility.rules';
-import { bindLedgerRows } from '../audit/ledger-binding';
+import { lockContentIdentity } from '../content';
+import { OBJECTION_COLUMNS } from '../eligibility';
+import { bindLedgerRows } from '../audit';
 
 /** The hash key of a (seed, salt) pair: the first 48 bits of their SHA-256, an exact integer in SQL and in JavaScript. */
 const saltKey = (seed: string, salt: string) => parseInt(createHash('sha256').update(`${seed}:${salt}`).digest('hex').slice(0, 12), 16);
@@ -78,7 +78,10 @@ async function deferIndexesAndForeignKeys(manager: EntityManager): Promise<strin
 }
 
 /** The triggers that keep the current state (migration CurrentState). */
-const CURRENT_STATE_TRIGGERS = [['consent_events', 'consent_events_refresh_objections'], ['visibility_changes', 'visibility_changes_refresh_visibility']];
+const CURRENT_STATE_TRIGGERS = [
+  ['consent_events', 'consent_events_refresh_objections'],
+  ['visibility_changes', 'visibility_changes_refresh_visibility'],
+];
 
 /** Above this many items a seed defers indexes and foreign keys. */
 const BULK_ITEMS = 50000;
@@ -93,7 +96,11 @@ const TOPICS = `ARRAY['cooking','football','holidays','music','gardening','cycli
  * kinds, visibilities, languages, labels, visibility changes, deletions, objections and withdrawals. The same spec always
  * produces the same rows, ids included (ids are derived from the seed and position).
  */
-export async function writeSynthetic(manager: EntityManager, spec: SyntheticSpec, progress?: (label: string, done: number, total: number) => void): Promise<void> {
+export async function writeSynthetic(
+  manager: EntityManager,
+  spec: SyntheticSpec,
+  progress?: (label: string, done: number, total: number) => void,
+): Promise<void> {
   const prefix = spec.prefix ?? `syn${spec.seed}-`;
   const s = `${spec.seed}`;
   // Uniform in [0,1) from (salt, i): deterministic across runs and databases. hashint8extended is PostgreSQL's hash of
@@ -117,7 +124,8 @@ export async function writeSynthetic(manager: EntityManager, spec: SyntheticSpec
     `SELECT EXISTS (SELECT 1 FROM users WHERE starts_with(external_id, $1)) OR EXISTS (SELECT 1 FROM content_items WHERE starts_with(external_id, $1)) AS used`,
     [prefix],
   );
-  if (used.used) throw new DomainError(ErrorCode.CONFLICT, `external ids with the prefix "${prefix}" exist already; choose another --prefix or --seed`);
+  if (used.used)
+    throw new DomainError(ErrorCode.CONFLICT, `external ids with the prefix "${prefix}" exist already; choose another --prefix or --seed`);
   // Progress is counted in rows: users, then items, then objections.
   const units = spec.users + spec.items + spec.objections;
   let restore: string[] = [];
@@ -145,7 +153,7 @@ export async function writeSynthetic(manager: EntityManager, spec: SyntheticSpec
     const to = Math.min(from + CHUNK - 1, spec.items);
     progress?.('content', spec.users + from - 1, units);
     await manager.query(
-    `WITH g AS (
+      `WITH g AS (
        SELECT i, ${authorOf('i', '$2')} AS author_id, ${rnd('platform')} AS pr, ${rnd('kind')} AS kr,
               TIMESTAMPTZ '2016-01-01' + make_interval(secs => floor(${rnd('created')} * 339000000)::int) AS created_at
        FROM generate_series($3::int, $1::int) AS i
@@ -170,7 +178,7 @@ export async function writeSynthetic(manager: EntityManager, spec: SyntheticSpec
       [to, spec.users, from],
     );
     await manager.query(
-    `INSERT INTO visibility_changes (item_id, author_id, visibility, changed_at, recorded_at)
+      `INSERT INTO visibility_changes (item_id, author_id, visibility, changed_at, recorded_at)
      SELECT id, author_id, v, at, at FROM (
        SELECT ${itemId('i')} AS id, ${authorOf('i', '$3')} AS author_id,
               ${firstVisibility} AS v,
@@ -207,16 +215,26 @@ export async function writeSynthetic(manager: EntityManager, spec: SyntheticSpec
     [clean ? 0 : spec.objections, spec.users],
   );
   // The audit event of the seed binds these rows (audit/ledger-binding.ts).
-  bindLedgerRows(manager, objectionRows.map((r) => r.id));
+  bindLedgerRows(
+    manager,
+    objectionRows.map((r) => r.id),
+  );
   if (bulk) {
     progress?.('indexes and foreign keys', units, units);
     for (const statement of restore) await manager.query(statement);
-    await manager.query(`UPDATE users u SET ${Object.entries(OBJECTION_COLUMNS).map(([scope, col]) => `${col} = d.${col}`).join(', ')}
-      FROM (SELECT user_id, ${Object.entries(OBJECTION_COLUMNS).map(([scope, col]) => `coalesce(bool_or(type = 'OBJECTION') FILTER (WHERE scope = '${scope}'), false) AS ${col}`).join(', ')}
+    await manager.query(
+      `UPDATE users u SET ${Object.entries(OBJECTION_COLUMNS)
+        .map(([, col]) => `${col} = d.${col}`)
+        .join(', ')}
+      FROM (SELECT user_id, ${Object.entries(OBJECTION_COLUMNS)
+        .map(([scope, col]) => `coalesce(bool_or(type = 'OBJECTION') FILTER (WHERE scope = '${scope}'), false) AS ${col}`)
+        .join(', ')}
             FROM (SELECT DISTINCT ON (user_id, scope) user_id, scope, type FROM consent_events
                   WHERE user_id IN (SELECT id FROM users WHERE starts_with(external_id, $1))
                   ORDER BY user_id, scope, effective_at DESC, recorded_at DESC, id DESC) e GROUP BY user_id) d
-      WHERE d.user_id = u.id`, [prefix]);
+      WHERE d.user_id = u.id`,
+      [prefix],
+    );
     for (const [table, trigger] of CURRENT_STATE_TRIGGERS) await manager.query(`ALTER TABLE ${table} ENABLE TRIGGER ${trigger}`);
   }
   // Fresh statistics whatever the size: content's key is (id, author_id), so only the statistics tell the planner

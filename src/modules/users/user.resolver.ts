@@ -1,12 +1,20 @@
 import { Arg, Args, Authorized, Ctx, FieldResolver, ID, Int, Query, Resolver, Root } from 'type-graphql';
 import { LocalDateResolver } from 'graphql-scalars';
 import type { RequestContext } from '../../context';
+import { Reads } from '../../common/reads';
 import { forbidden, hasRole, Role } from '../../common/auth';
-import { ConnectionType, PageArgs } from '../../common/pagination';
-import { AuditedMutation } from '../audit/audited-mutation';
-import { User, UserFilter, UserRow, UsersIngestInput, UsersIngestPayload } from './user.types';
-
-export const UserConnection = ConnectionType(User, 'User');
+import { PageArgs } from '../../common/pagination';
+import { AuditedMutation } from '../audit';
+import {
+  ErasureRequestInput,
+  ErasureRequestPayload,
+  User,
+  UserConnection,
+  UserFilter,
+  UserRow,
+  UsersIngestInput,
+  UsersIngestPayload,
+} from './user.types';
 
 /** Roles that may read people at all (never their PII unless PRIVACY_OFFICER). */
 export const USER_READERS = [Role.PRIVACY_OFFICER, Role.AUDITOR, Role.ML_ENGINEER, Role.INGEST_SERVICE];
@@ -14,12 +22,14 @@ export const USER_READERS = [Role.PRIVACY_OFFICER, Role.AUDITOR, Role.ML_ENGINEE
 @Resolver(() => User)
 export class UserResolver {
   @Authorized(...USER_READERS)
+  @Reads('primary')
   @Query(() => User, { nullable: true, description: 'A person by id.' })
   user(@Ctx() ctx: RequestContext, @Arg('id', () => ID) id: string): Promise<UserRow | undefined> {
     return ctx.loaders.user.load(id);
   }
 
   @Authorized(...USER_READERS)
+  @Reads('primary')
   @Query(() => UserConnection, { description: 'People, ordered by id.' })
   users(@Ctx() ctx: RequestContext, @Args() page: PageArgs, @Arg('filter', () => UserFilter, { nullable: true }) filter?: UserFilter) {
     return ctx.services.users.list(ctx, filter ?? {}, page.first, page.after);
@@ -46,5 +56,13 @@ export class UserResolver {
   @AuditedMutation(() => UsersIngestPayload, { description: 'Create or update people by externalId (INGEST_SERVICE); all or nothing.' })
   usersIngest(@Ctx() ctx: RequestContext, @Arg('input') input: UsersIngestInput) {
     return ctx.services.users.ingest(ctx, input);
+  }
+
+  @Authorized(Role.PRIVACY_OFFICER)
+  @AuditedMutation(() => ErasureRequestPayload, {
+    description: 'Erase a person (GDPR Art. 17): PII and content text removed, ids and hashes kept (PRIVACY_OFFICER).',
+  })
+  erasureRequest(@Ctx() ctx: RequestContext, @Arg('input') input: ErasureRequestInput) {
+    return ctx.services.users.erase(ctx, input);
   }
 }

@@ -1,6 +1,7 @@
 import { Field, ID, InputType, Int, ObjectType } from 'type-graphql';
 import { LocalDateResolver } from 'graphql-scalars';
 import { MutationPayload } from '../../common/payload';
+import { ConnectionType } from '../../common/pagination';
 
 /** A user row as the stores return it. */
 export interface UserRow {
@@ -15,6 +16,9 @@ export interface UserRow {
   createdAt: Date;
   updatedAt: Date;
 }
+
+/** The User fields that hand out PII (null once erased): a document selecting one is served by the primary (replica routing). */
+export const USER_HANDED_OUT = ['email', 'handle', 'birthDate'] as const;
 
 @ObjectType({ description: 'A person (one Accounts-Center identity across platforms).' })
 export class User implements UserRow {
@@ -99,3 +103,24 @@ export class UsersIngestPayload extends MutationPayload {
   @Field(() => Int, { nullable: true, description: 'How many existed and were updated.' })
   updatedCount?: number;
 }
+
+@InputType({ description: 'A request to erase a person (GDPR Art. 17).' })
+export class ErasureRequestInput {
+  @Field(() => ID, { description: 'The person.' })
+  userId: string;
+
+  @Field({ description: 'Why (e.g. the request reference; at most 2,000 characters).' })
+  reason: string;
+}
+
+@ObjectType({ description: 'Result of erasureRequest.' })
+export class ErasureRequestPayload extends MutationPayload {
+  @Field(() => User, { nullable: true, description: 'The person, now erased.' })
+  user?: unknown;
+
+  @Field(() => Int, { nullable: true, description: 'Items whose text was removed (ids and hashes are kept for lineage).' })
+  erasedContentCount?: number;
+}
+
+/** A page of people. */
+export const UserConnection = ConnectionType(User, 'User');

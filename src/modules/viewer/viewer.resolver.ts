@@ -1,5 +1,6 @@
 import { Authorized, Ctx, Field, ObjectType, Query, Resolver } from 'type-graphql';
 import type { RequestContext } from '../../context';
+import { Reads } from '../../common/reads';
 import { Role } from '../../common/auth';
 
 @ObjectType({ description: 'The authenticated caller.' })
@@ -14,6 +15,7 @@ export class ViewerInfo {
 @Resolver()
 export class ViewerResolver {
   @Authorized()
+  @Reads('primary')
   @Query(() => ViewerInfo, { description: 'Subject and roles of the caller.' })
   viewer(@Ctx() ctx: RequestContext): ViewerInfo {
     return { subject: ctx.viewer!.subject, roles: ctx.viewer!.roles };

@@ -1,0 +1,33 @@
+import type { EntityManager } from 'typeorm';
+
+/** The parameters of one statement being built, and `p`, which binds a value and returns its placeholder (`$n`). */
+export function sqlParams(...initial: unknown[]): { params: unknown[]; p: (value: unknown) => string } {
+  const params = [...initial];
+  return { params, p: (value) => `$${params.push(value)}` };
+}
+
+/**
+ * A transaction-scoped advisory lock named `name` (one of LOCK_NAMES, src/db/locks.ts): writers that take the same name
+ * run one at a time until commit.
+ */
+export async function lockForTransaction(manager: EntityManager, name: string): Promise<void> {
+  await manager.query(`SELECT pg_advisory_xact_lock(hashtext($1))`, [name]);
+}
+
+/**
+ * Runs one per-request statement with parallel query off (in a transaction of its own, or a savepoint of the caller's).
+ * For a keyset page that reads a few hundred rows through an index, a parallel plan only adds the start of its workers
+ * (about 6 ms of a 9 ms page of eligibleContent at scale s, 2 ms without); the planner picks one when it underestimates
+ * how many rows pass the rules (1,714 estimated where tens of thousands do). Whole-corpus work keeps its parallel plans.
+ */
+export function serialPlan<T>(manager: EntityManager, statement: (m: EntityManager) => Promise<T>): Promise<T> {
+  return manager.transaction(async (m) => {
+    await m.query(`SET LOCAL max_parallel_workers_per_gather = 0`);
+    return statement(m);
+  });
+}
+
+/** Bounds every statement of the transaction to `ms` milliseconds (SET LOCAL statement_timeout). */
+export async function statementTimeout(manager: EntityManager, ms: number): Promise<void> {
+  await manager.query(`SET LOCAL statement_timeout = ${Math.round(ms)}`);
+}

@@ -1,0 +1,2 @@
+/** The viewer module: who the caller is (`viewer`). */
+export { ViewerResolver, ViewerInfo } from './viewer.resolver';
