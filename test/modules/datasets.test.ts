@@ -78,6 +78,28 @@ describe('datasetRequest', () => {
     expect(d.manifestDigest).toBe(digest);
   });
 
+  it('keeps a version in a partition shaped exactly as dataset_members, holding its members and nothing else', async () => {
+    // A build loads its partition with working rows and columns (counts, snapshot: dataset.membership.store
+    // buildTableSql) and takes them out before keying: none may remain, and the columns must be the parent's.
+    const wd = await world(10);
+    const d = (await request({ filters: { languages: [wd.language] } })).dataset;
+    const columns = (table: string) =>
+      t.sql(
+        `SELECT attname::text AS name, format_type(atttypid, atttypmod) AS type, attnotnull AS "notNull" FROM pg_attribute
+          WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum`,
+        [table],
+      );
+    const [{ part }] = await t.sql(
+      `SELECT c.relid::regclass::text AS part FROM pg_partition_tree('dataset_members') c JOIN pg_partition_root(c.relid) r ON true
+        WHERE c.isleaf AND pg_get_expr((SELECT relpartbound FROM pg_class WHERE oid = c.relid), c.relid) LIKE '%' || $1 || '%'`,
+      [d.id],
+    );
+    expect(await columns(part)).toEqual(await columns('dataset_members'));
+    const [rows] = await t.sql(`SELECT count(*)::int AS n, count(DISTINCT item_id)::int AS items FROM ${part}`);
+    expect(rows).toEqual({ n: d.memberCount, items: d.memberCount });
+    expect(d.memberCount).toBeGreaterThan(0);
+  });
+
   it("on the demo data set: members equal the explain path's eligible items at the snapshot", async () => {
     const fresh = await freshDatabaseConfig();
     const demo = await startTestApp({ databaseUrl: fresh.config.databaseUrl, dataDir: fresh.config.dataDir });

@@ -87,27 +87,47 @@ const exclusionsSql = (
 ) => `(SELECT coalesce(json_agg(json_build_object('reason', reason, 'count', n) ORDER BY n DESC, reason), '[]'::json)
               FROM ${evaluated ? `(SELECT reason, count(*)::int AS n FROM ${rel}, unnest(reasons) AS reason GROUP BY reason) x` : rel})`;
 
+/** The working columns of a table built by buildTableSql, dropped by buildTableStatsSql's caller before it is keyed. */
+export const BUILD_WORKING_COLUMNS = ['mask', 'n', 'snapshot', 'snapshot_at'];
+
 /**
- * One statement for a build: evaluates every candidate once (all reasons, as a bit mask: reasonMaskSql), inserts the
- * selected eligible ones into `target`, and returns how many candidates there were, how many were inserted and the
- * exclusion counts by reason (from the candidates counted per mask), with the snapshot the statement ran on and the
- * wall-clock time after it was taken (the build's knowledge: exactly the facts committed before, and none after; see
- * eligibility.rules Knowledge).
+ * One statement for a build: creates `table` (dataset_members' columns, then the working columns) from one evaluation of
+ * every candidate (all reasons, as a bit mask: reasonMaskSql), as rows of three kinds:
+ *
+ * - the selected eligible candidates, the members (working columns NULL);
+ * - one row per mask: how many candidates have it (`mask`, `n`; item_id NULL);
+ * - one row with the snapshot the statement ran on and the wall-clock time after it was taken (the build's knowledge:
+ *   exactly the facts committed before, and none after; see eligibility.rules Knowledge).
+ *
+ * A CREATE TABLE … AS, not an INSERT: PostgreSQL evaluates its query with parallel workers (an INSERT, or a statement
+ * with a data-modifying CTE, runs on one core), and the evaluation is most of a build. buildTableStatsSql then takes the
+ * counts and the snapshot out of the table.
  */
-export function buildStatementSql(m: MembershipInput, target: string, datasetId: string): string {
-  return `WITH r AS MATERIALIZED (
+export function buildTableSql(m: MembershipInput, table: string, datasetId: string): string {
+  return `CREATE TABLE ${table} AS
+    WITH r AS MATERIALIZED (
       SELECT c.id, c.author_id, c.content_hash, ${reasonMaskSql(m.times)} AS mask
       FROM ${evaluationFromSql({ items: candidatesSql(m), policyId: m.policyId, times: m.times, policy: m.policy })}
-    ), ins AS (
-      INSERT INTO ${target} (dataset_id, item_id, author_id, content_hash)
-      SELECT ${datasetId}, id, author_id, content_hash FROM ${membersFromEligibleSql(m, `(SELECT * FROM r WHERE mask = 0)`)} s
-      RETURNING 1
-    ), g AS (
-      SELECT mask, count(*)::int AS n FROM r GROUP BY mask
     )
-    SELECT pg_current_snapshot()::text AS snapshot, (SELECT clock_timestamp()) AS snapshot_at,
+    SELECT ${datasetId} AS dataset_id, s.id AS item_id, s.author_id, s.content_hash,
+           NULL::int AS mask, NULL::int AS n, NULL::text AS snapshot, NULL::timestamptz AS snapshot_at
+      FROM ${membersFromEligibleSql(m, `(SELECT * FROM r WHERE mask = 0)`)} s
+    UNION ALL SELECT NULL, NULL, NULL, NULL, mask, count(*)::int, NULL, NULL FROM r GROUP BY mask
+    UNION ALL SELECT NULL, NULL, NULL, NULL, NULL, NULL, pg_current_snapshot()::text, clock_timestamp()`;
+}
+
+/**
+ * Takes the counts and the snapshot rows out of a table built by buildTableSql, and returns the build's stats: how many
+ * candidates there were, how many members remain, the exclusion counts by reason (from the candidates counted per
+ * mask) and the snapshot with its time.
+ */
+export function buildTableStatsSql(table: string): string {
+  return `WITH x AS (DELETE FROM ${table} WHERE item_id IS NULL RETURNING mask, n, snapshot, snapshot_at),
+      g AS (SELECT mask, n FROM x WHERE mask IS NOT NULL)
+    SELECT (SELECT snapshot FROM x WHERE snapshot IS NOT NULL) AS snapshot,
+           (SELECT snapshot_at FROM x WHERE snapshot IS NOT NULL) AS snapshot_at,
            (SELECT coalesce(sum(n), 0)::int FROM g) AS candidates,
-           (SELECT count(*)::int FROM ins) AS members,
+           ((SELECT count(*) FROM ${table} WHERE item_id IS NOT NULL))::int AS members,
            ${exclusionsSql(`(${reasonCountsFromMasksSql('g')}) x`, false)} AS exclusions`;
 }
 

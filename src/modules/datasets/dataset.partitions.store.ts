@@ -31,6 +31,16 @@ export async function keyDistributedMemberPartition(m: EntityManager, part: stri
 }
 
 /**
+ * Gives a table built with working columns (dataset.membership.store buildTableSql) the shape of dataset_members: the
+ * working columns dropped (a catalog change: no rewrite) and every column NOT NULL, as the parent's are.
+ */
+export async function shapeAsMemberPartition(m: EntityManager, part: string, workingColumns: string[]): Promise<void> {
+  await m.query(
+    `ALTER TABLE ${part} ${[...workingColumns.map((c) => `DROP COLUMN ${c}`), 'ALTER COLUMN dataset_id SET NOT NULL', 'ALTER COLUMN content_hash SET NOT NULL'].join(', ')}`,
+  );
+}
+
+/**
  * Keys the loaded partition and attaches it. The key includes the author (the distribution column) like every unique
  * key of the large tables; the CHECK lets ATTACH skip its scan of the rows.
  */

@@ -9,13 +9,15 @@ import type { Policy } from '../policies';
 import {
   attachMemberPartition,
   createDistributedMemberPartition,
-  createMemberPartition,
   keyDistributedMemberPartition,
   manifestDigestSql,
   memberPartitionName,
+  shapeAsMemberPartition,
 } from './dataset.partitions.store';
 import {
-  buildStatementSql,
+  BUILD_WORKING_COLUMNS,
+  buildTableSql,
+  buildTableStatsSql,
   distributedBuildSql,
   eligibleCandidatesSql,
   MembershipInput,
@@ -136,8 +138,12 @@ export async function buildMembers(m: EntityManager, b: MemberBuild): Promise<{ 
     await keyDistributedMemberPartition(m, part);
     stats = { ...knowledge, ...counts };
   } else {
-    part = await createMemberPartition(m, id);
-    [stats] = await m.query(buildStatementSql(membership, part, '$2::uuid'), params);
+    // One statement evaluates and loads (in parallel where the database can); the counts and the snapshot come out of
+    // the loaded table; then it is shaped, keyed and attached.
+    part = memberPartitionName(id);
+    await m.query(buildTableSql(membership, part, '$2::uuid'), params);
+    [stats] = await m.query(buildTableStatsSql(part));
+    await shapeAsMemberPartition(m, part, BUILD_WORKING_COLUMNS);
     await attachMemberPartition(m, part, id);
   }
   return { part, stats };
