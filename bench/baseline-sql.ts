@@ -38,6 +38,14 @@ export const MEMBERSHIP_INSERT = (table: string) =>
   `INSERT INTO ${table} (dataset_id, item_id, author_id, content_hash)
    SELECT '00000000-0000-4000-8000-000000000000'::uuid, c.id, c.author_id, c.content_hash FROM content_items c JOIN users u ON u.id = c.author_id WHERE ${ELIGIBLE_WHERE}`;
 
+/**
+ * The same membership as a new table (`CREATE TABLE … AS`): PostgreSQL evaluates it with parallel workers, where an
+ * `INSERT … SELECT` runs on one core. The issue's baseline is the `INSERT`; this one, faster by hand, is reported beside it.
+ */
+export const MEMBERSHIP_CTAS = (table: string) =>
+  `CREATE TABLE ${table} AS
+   SELECT '00000000-0000-4000-8000-000000000000'::uuid AS dataset_id, c.id AS item_id, c.author_id, c.content_hash FROM content_items c JOIN users u ON u.id = c.author_id WHERE ${ELIGIBLE_WHERE}`;
+
 export const LINEAGE_WALK = `WITH RECURSIVE walk(node, depth) AS (
     SELECT $1::uuid, 0
     UNION

@@ -42,7 +42,9 @@ export interface GrowthRow {
 
 export function growthRows(files: Results[]): GrowthRow[] {
   const items = files.map((f) => f.corpus?.items ?? ITEMS_BY_SCALE[f.scale]);
-  const keys = [...new Set(files.flatMap((f) => Object.keys(f.metrics)))].filter((k) => !k.endsWith('VsFloor'));
+  const keys = [...new Set(files.flatMap((f) => Object.keys(f.metrics)))]
+    // The same value against another baseline (eligibleCountVsFloor, datasetRequestVsTable…): shown once.
+    .filter((k) => !/Vs[A-Z]\w*$/.test(k));
   const rows: GrowthRow[] = keys.map((k) => ({
     metric: k,
     unit: files.map((f) => f.metrics[k]?.unit).find(Boolean) ?? '',
