@@ -20,6 +20,41 @@ const shardBeside = (variable: string, target: string) => `
         END IF;`;
 
 /**
+ * The two refresh functions, shard-aware, locking the rows they refresh with `lock` (migration RefreshLocksNoKey
+ * explains which).
+ */
+export function refreshFunctionsSql(lock: 'FOR UPDATE' | 'FOR NO KEY UPDATE'): string[] {
+  const objections = Object.entries(OBJECTION_COLUMNS)
+    .map(([scope, col]) => `${col} = ${objectedNow('u.id', scope, '%2$s')}`)
+    .join(',\n            ');
+  return [
+    `
+      CREATE OR REPLACE FUNCTION refresh_objections() RETURNS trigger LANGUAGE plpgsql AS $$
+      DECLARE people regclass;
+      BEGIN
+        ${shardBeside('people', 'users')}
+        EXECUTE format($q$SELECT count(*) FROM (SELECT 1 FROM %s WHERE id IN (SELECT user_id FROM new_events) ORDER BY id ${lock}) l$q$, people);
+        EXECUTE format($q$UPDATE %1$s u SET
+            ${objections}
+          WHERE u.id IN (SELECT user_id FROM new_events)$q$, people, TG_RELID::regclass);
+        RETURN NULL;
+      END $$`,
+    `
+      CREATE OR REPLACE FUNCTION refresh_visibility() RETURNS trigger LANGUAGE plpgsql AS $$
+      DECLARE items regclass;
+      BEGIN
+        ${shardBeside('items', 'content_items')}
+        EXECUTE format($q$SELECT count(*) FROM (SELECT 1 FROM %s WHERE (id, author_id) IN (SELECT item_id, author_id FROM new_changes) ORDER BY id ${lock}) l$q$, items);
+        EXECUTE format($q$UPDATE %1$s c SET visibility_now = l.visibility
+          FROM (SELECT DISTINCT item_id, author_id FROM new_changes) t
+          CROSS JOIN LATERAL (SELECT ${visibilityNow('t.item_id', 't.author_id', '%2$s')} AS visibility) l
+          WHERE c.id = t.item_id AND c.author_id = t.author_id AND c.visibility_now IS DISTINCT FROM l.visibility$q$, items, TG_RELID::regclass);
+        RETURN NULL;
+      END $$`,
+  ];
+}
+
+/**
  * The current-state triggers of migration CurrentState, made to work where the ledger and the visibility history are
  * Citus tables (deploy/citus/distribute.sql): same rule, same locks, but addressed to the tables beside the one the
  * trigger fired on (see `shardBeside`). On one PostgreSQL nothing changes but that the statements are dynamic.
@@ -30,32 +65,7 @@ export class CurrentStateOnShards1764460000009 implements MigrationInterface {
   name = 'CurrentStateOnShards1764460000009';
 
   async up(q: QueryRunner): Promise<void> {
-    const objections = Object.entries(OBJECTION_COLUMNS)
-      .map(([scope, col]) => `${col} = ${objectedNow('u.id', scope, '%2$s')}`)
-      .join(',\n            ');
-    await q.query(`
-      CREATE OR REPLACE FUNCTION refresh_objections() RETURNS trigger LANGUAGE plpgsql AS $$
-      DECLARE people regclass;
-      BEGIN
-        ${shardBeside('people', 'users')}
-        EXECUTE format($q$SELECT count(*) FROM (SELECT 1 FROM %s WHERE id IN (SELECT user_id FROM new_events) ORDER BY id FOR UPDATE) l$q$, people);
-        EXECUTE format($q$UPDATE %1$s u SET
-            ${objections}
-          WHERE u.id IN (SELECT user_id FROM new_events)$q$, people, TG_RELID::regclass);
-        RETURN NULL;
-      END $$`);
-    await q.query(`
-      CREATE OR REPLACE FUNCTION refresh_visibility() RETURNS trigger LANGUAGE plpgsql AS $$
-      DECLARE items regclass;
-      BEGIN
-        ${shardBeside('items', 'content_items')}
-        EXECUTE format($q$SELECT count(*) FROM (SELECT 1 FROM %s WHERE (id, author_id) IN (SELECT item_id, author_id FROM new_changes) ORDER BY id FOR UPDATE) l$q$, items);
-        EXECUTE format($q$UPDATE %1$s c SET visibility_now = l.visibility
-          FROM (SELECT DISTINCT item_id, author_id FROM new_changes) t
-          CROSS JOIN LATERAL (SELECT ${visibilityNow('t.item_id', 't.author_id', '%2$s')} AS visibility) l
-          WHERE c.id = t.item_id AND c.author_id = t.author_id AND c.visibility_now IS DISTINCT FROM l.visibility$q$, items, TG_RELID::regclass);
-        RETURN NULL;
-      END $$`);
+    for (const sql of refreshFunctionsSql('FOR UPDATE')) await q.query(sql);
     await this.triggers(q, true);
   }
 

@@ -10,6 +10,7 @@ import { CurrentState1764460000008 } from './1764460000008-CurrentState';
 import { CurrentStateOnShards1764460000009 } from './1764460000009-CurrentStateOnShards';
 import { BuildCandidates1764460000010 } from './1764460000010-BuildCandidates';
 import { FactXids1764460000011 } from './1764460000011-FactXids';
+import { RefreshLocksNoKey1764460000012 } from './1764460000012-RefreshLocksNoKey';
 
 /** Every migration, in order. The data source runs these and nothing else (synchronize is never on). */
 export const migrations = [
@@ -25,4 +26,5 @@ export const migrations = [
   CurrentStateOnShards1764460000009,
   BuildCandidates1764460000010,
   FactXids1764460000011,
+  RefreshLocksNoKey1764460000012,
 ];

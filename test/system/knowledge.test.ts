@@ -1,3 +1,4 @@
+import { Client } from 'pg';
 import { Role } from '../../src/common/auth';
 import { factory, ingest, ok, startTestApp, TestApp, uniq, onCitus } from '../helpers';
 import { ContentIngestDocument, UsersIngestDocument } from '../generated/graphql';
@@ -295,5 +296,67 @@ describe('erasure is final', () => {
       [ids],
     );
     expect(history.n).toBe(0);
+  });
+});
+
+/**
+ * Two writers of facts about one item (or one person) in flight at once. Each INSERT into the history checks its
+ * foreign key (a FOR KEY SHARE lock on the item or person), then its trigger locks the same row to refresh the current
+ * state: when both writers hold the key-share lock, a trigger that asks for FOR UPDATE waits for the other writer's,
+ * and the other's for its own (a deadlock: one writer fails with 40P01, a 500 to its client). Seen as an
+ * INTERNAL_SERVER_ERROR of contentVisibilityChange in the race above. Here the order is forced with two connections:
+ * the first writer's key-share lock is taken, the second writer's INSERT runs whole, then the first's INSERT.
+ */
+const serverOnly = process.env.DATABASE_URL && !onCitus ? describe : describe.skip;
+serverOnly('two writers of one row of current state (PostgreSQL; the embedded database has one connection)', () => {
+  const race = async (keyShare: string, write: string, params: unknown[]) => {
+    const [first, second] = [new Client({ connectionString: a.db.url }), new Client({ connectionString: a.db.url })];
+    await first.connect();
+    await second.connect();
+    try {
+      await first.query('BEGIN');
+      await second.query('BEGIN');
+      const settle = (q: Promise<unknown>) =>
+        q.then(
+          () => 'ok',
+          (e: { code?: string }) => e.code ?? String(e),
+        );
+      const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+      await first.query(keyShare, params.slice(0, 2)); // the first writer's foreign-key check
+      const secondWrite = settle(second.query(write, params)); // the second writer: key share, then its trigger's lock
+      await sleep(300);
+      const firstWrite = settle(first.query(write, params)); // the first writer's trigger
+      await sleep(1500); // past deadlock_timeout (1 s): a deadlock has been reported by now
+      expect(await secondWrite).toBe('ok');
+      await second.query('COMMIT');
+      expect(await firstWrite).toBe('ok');
+      await first.query('COMMIT');
+    } finally {
+      await first.end();
+      await second.end();
+    }
+  };
+
+  it('two visibility changes of one item both commit', async () => {
+    const [p] = await makeWorld(a, 1, 1);
+    const [{ id, author_id }] = await a.sql(`SELECT id, author_id FROM content_items WHERE external_id = $1`, [p.items[0].externalId]);
+    await race(
+      `SELECT 1 FROM content_items WHERE id = $1 AND author_id = $2 FOR KEY SHARE`,
+      `INSERT INTO visibility_changes (item_id, author_id, visibility, changed_at) VALUES ($1, $2, $3, now())`,
+      [id, author_id, 'FRIENDS'],
+    );
+    const [{ visibility_now }] = await a.sql(`SELECT visibility_now FROM content_items WHERE id = $1`, [id]);
+    expect(visibility_now).toBe('FRIENDS');
+  });
+
+  it('two ledger events of one person both commit', async () => {
+    const [p] = await makeWorld(a, 1, 1);
+    await race(
+      `SELECT 1 FROM users WHERE id = $1 AND $2::text IS NOT NULL FOR KEY SHARE`,
+      `INSERT INTO consent_events (user_id, type, scope, effective_at, channel, actor) VALUES ($1, 'OBJECTION', $2, now(), 'BULK_IMPORT', 'test')`,
+      [p.id, 'ALL_AI_TRAINING'],
+    );
+    const [u] = await a.sql(`SELECT objects_all_ai_training AS o FROM users WHERE id = $1`, [p.id]);
+    expect(u.o).toBe(true);
   });
 });
