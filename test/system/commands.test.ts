@@ -3,7 +3,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { freshDatabaseConfig, MAIN_JS } from '../helpers';
+import { freshDatabaseConfig, MAIN_JS, serverEnv } from '../helpers';
 
 /** The npm scripts a newcomer runs first: fast when nothing changed, and saying what they do. */
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -12,15 +12,7 @@ let fresh: Awaited<ReturnType<typeof freshDatabaseConfig>>;
 let env: NodeJS.ProcessEnv;
 beforeAll(async () => {
   fresh = await freshDatabaseConfig();
-  env = {
-    ...process.env,
-    DATA_DIR: fresh.config.dataDir,
-    DATABASE_URL: fresh.config.databaseUrl ?? '',
-    AUTH_SECRET: '',
-    NODE_ENV: 'development',
-    SEED_DEMO: 'false',
-    LOG_LEVEL: 'info',
-  };
+  env = serverEnv(fresh, { AUTH_SECRET: '' });
 });
 afterAll(async () => fresh?.drop());
 

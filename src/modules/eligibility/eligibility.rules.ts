@@ -1,4 +1,5 @@
 import { ReasonCode } from '../../common/enums';
+import type { PolicyValues } from '../policies';
 
 /**
  * THE eligibility rules (DESIGN.md §3), defined once, as SQL conditions over:
@@ -200,17 +201,6 @@ export function reasonCountsFromMasksSql(rel: string): string {
 /** SQL predicate that is true exactly when no reason applies. */
 export function eligibleSql(t: RuleTimes): string {
   return RULES.map((r) => `NOT ${r.applies(t)}`).join('\n  AND ');
-}
-
-/** The values of a policy version that the rules read (a Policy satisfies it). */
-export interface PolicyValues {
-  minimumAge: number;
-  regions: string[];
-  platforms: string[];
-  kinds: string[];
-  windowStart: Date | null;
-  windowEnd: Date | null;
-  excludedLabels: string[];
 }
 
 export interface EvaluationSql {

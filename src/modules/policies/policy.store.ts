@@ -2,7 +2,7 @@ import type { EntityManager } from 'typeorm';
 import { inKeyOrder, isUuid } from '../../common/ids';
 import { LOCK_NAMES } from '../../db/locks';
 import { lockForTransaction } from '../../db/sql';
-import { Policy } from './policy.types';
+import { Policy, PolicyValues } from './policy.types';
 
 /** The policies table: immutable versions, its only writer. */
 
@@ -42,19 +42,12 @@ export function listPolicies(db: EntityManager, latestOnly: boolean): Promise<Po
   return db.query(sql);
 }
 
-/** A new version's values, in the order of the table's columns. */
-export interface PolicyVersionRow {
+/** A new version's values: the rules' (PolicyValues) and the rest. */
+export interface PolicyVersionRow extends PolicyValues {
   key: string;
   purpose: string;
   legalBasis: string;
   description: string | null;
-  minimumAge: number;
-  regions: string[];
-  platforms: string[];
-  kinds: string[];
-  windowStart: Date | null;
-  windowEnd: Date | null;
-  excludedLabels: string[];
   mode: string;
   createdBy: string;
 }

@@ -97,3 +97,14 @@ export class PolicyPublishPayload extends MutationPayload {
   @Field(() => Policy, { nullable: true, description: 'The new version.' })
   policy?: Policy;
 }
+
+/** The values of a policy version that the eligibility rules read (a Policy satisfies it). */
+export interface PolicyValues {
+  minimumAge: number;
+  regions: string[];
+  platforms: string[];
+  kinds: string[];
+  windowStart: Date | null;
+  windowEnd: Date | null;
+  excludedLabels: string[];
+}
