@@ -22,6 +22,7 @@ import { EXPORT_SQL } from '../src/modules/datasets/dataset.export';
 import {
   attachMemberPartition,
   createMemberPartition,
+  keyMemberPartition,
   manifestDigestSql,
   memberPartitionName,
 } from '../src/modules/datasets/dataset.partitions.store';
@@ -379,6 +380,7 @@ async function main() {
             db.dataSource.transaction(async (m) => {
               const part = await createMemberPartition(m, ours);
               await m.query(`INSERT INTO ${part} ${copyOfSource(ours)}`);
+              await keyMemberPartition(m, part, ours);
               await attachMemberPartition(m, part, ours);
             }),
           ),

@@ -5,7 +5,7 @@ import { to as copyTo } from 'pg-copy-streams';
 
 /** The export's statements: the members' NDJSON lines streamed by COPY, and the session timeout of its connection. */
 
-type Client = { query: (q: any, params?: unknown[]) => any };
+export type Client = { query: (q: any, params?: unknown[]) => any };
 
 /**
  * One export line per member, rendered by PostgreSQL (Node only forwards text): `id`, `contentHash`, `text`,
@@ -49,9 +49,19 @@ export function unescapeCopyText(): Transform {
  */
 export function exportStream(client: Client, datasetId: string, withText: boolean): Readable {
   if (!/^[0-9a-f-]{36}$/.test(datasetId)) throw new Error('dataset id must be a uuid');
-  const copy = copyTo(`COPY (${exportSql(withText).replace('$1', `'${datasetId}'`)}) TO STDOUT`) as ReturnType<typeof copyTo> & {
-    callback?: (err?: Error) => void;
-  };
+  const rows = copyOut(client, exportSql(withText).replace('$1', `'${datasetId}'`));
+  // The COPY stream reports the end of its connection even after the export is over (a discarded connection ends while
+  // the COPY is still running): that must never be an unhandled 'error' event.
+  rows.on('error', () => undefined);
+  const lines = unescapeCopyText();
+  // Destroying the lines (the client went away) destroys the COPY stream; a COPY error destroys the lines with it.
+  pipeline(rows, lines).catch(() => undefined);
+  return lines;
+}
+
+/** The raw bytes of `COPY (query) TO STDOUT` on the given connection, streamed with back-pressure. */
+export function copyOut(client: Client, query: string): Readable {
+  const copy = copyTo(`COPY (${query}) TO STDOUT`) as ReturnType<typeof copyTo> & { callback?: (err?: Error) => void };
   // Tracing (src/common/tracing.ts): the pg instrumentation ends a statement's span through the query's callback, which
   // a COPY stream has not; this one is called once, when the stream ends or fails (a no-op when tracing is off).
   copy.callback = () => undefined;
@@ -64,13 +74,7 @@ export function exportStream(client: Client, datasetId: string, withText: boolea
   rows.once('end', () => settle());
   rows.once('error', settle);
   rows.once('close', () => settle());
-  // The COPY stream reports the end of its connection even after the export is over (a discarded connection ends while
-  // the COPY is still running): that must never be an unhandled 'error' event.
-  rows.on('error', () => undefined);
-  const lines = unescapeCopyText();
-  // Destroying the lines (the client went away) destroys the COPY stream; a COPY error destroys the lines with it.
-  pipeline(rows, lines).catch(() => undefined);
-  return lines;
+  return rows;
 }
 
 /** Bounds the export's statements on its own connection (a session setting: COPY runs outside a transaction). */

@@ -24,30 +24,34 @@ export async function createDistributedMemberPartition(m: EntityManager, dataset
   return part;
 }
 
-/** On Citus: keys the loaded (attached) partition, as attachMemberPartition does before attaching. */
+/** On Citus: keys the loaded (attached) partition, as keyMemberPartition does before attaching. */
 export async function keyDistributedMemberPartition(m: EntityManager, part: string): Promise<void> {
   await m.query(`ALTER TABLE ${part} ADD PRIMARY KEY (item_id, author_id)`);
   await m.query(`CREATE INDEX ON ${part} (author_id)`);
 }
 
 /**
- * Gives a table built with working columns (dataset.membership.store buildTableSql) the shape of dataset_members: the
- * working columns dropped (a catalog change: no rewrite) and every column NOT NULL, as the parent's are.
+ * Gives a loaded table the shape and keys of a partition of dataset_members, for version `datasetId`: the working
+ * columns of its build dropped (dataset.membership.store buildTableSql; a catalog change, no rewrite), every column NOT
+ * NULL as the parent's are, the CHECK that lets ATTACH skip its scan of the rows, and the primary key, in one ALTER
+ * (one scan verifies every new constraint; apart, each took its own); then the author index. The key includes the
+ * author (the distribution column) like every unique key of the large tables.
  */
-export async function shapeAsMemberPartition(m: EntityManager, part: string, workingColumns: string[]): Promise<void> {
+export async function keyMemberPartition(m: EntityManager, part: string, datasetId: string, workingColumns: string[] = []): Promise<void> {
   await m.query(
-    `ALTER TABLE ${part} ${[...workingColumns.map((c) => `DROP COLUMN ${c}`), 'ALTER COLUMN dataset_id SET NOT NULL', 'ALTER COLUMN content_hash SET NOT NULL'].join(', ')}`,
+    `ALTER TABLE ${part} ${[
+      ...workingColumns.map((c) => `DROP COLUMN ${c}`),
+      'ALTER COLUMN dataset_id SET NOT NULL',
+      'ALTER COLUMN content_hash SET NOT NULL',
+      `ADD CONSTRAINT ${part}_dataset CHECK (dataset_id = '${datasetId}')`,
+      'ADD PRIMARY KEY (item_id, author_id)',
+    ].join(', ')}`,
   );
+  await m.query(`CREATE INDEX ON ${part} (author_id)`);
 }
 
-/**
- * Keys the loaded partition and attaches it. The key includes the author (the distribution column) like every unique
- * key of the large tables; the CHECK lets ATTACH skip its scan of the rows.
- */
+/** Attaches a keyed partition (keyMemberPartition) as version `datasetId`'s. */
 export async function attachMemberPartition(m: EntityManager, part: string, datasetId: string): Promise<void> {
-  await m.query(`ALTER TABLE ${part} ADD PRIMARY KEY (item_id, author_id)`);
-  await m.query(`CREATE INDEX ON ${part} (author_id)`);
-  await m.query(`ALTER TABLE ${part} ADD CONSTRAINT ${part}_dataset CHECK (dataset_id = '${datasetId}')`);
   await m.query(`ALTER TABLE dataset_members ATTACH PARTITION ${part} FOR VALUES IN ('${datasetId}')`);
 }
 

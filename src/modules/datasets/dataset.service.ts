@@ -19,7 +19,6 @@ import {
   insertDataset,
   lockDatasetName,
   lockDatasetStatus,
-  manifestDigest,
   memberPage,
   membersDistributed,
   supersedeDataset,
@@ -250,8 +249,7 @@ export class DatasetService {
     const m = ctx.manager;
     await lockDatasetName(m, d.name);
     const policy = (await ctx.loaders.policyById.load(d.policyId))!;
-    const { part, stats } = await buildMembers(m, { datasetId: id, policyId: d.policyId, policy, spec: d.spec, distributed });
-    const digest = await manifestDigest(m, part);
+    const { stats, digest } = await buildMembers(m, { datasetId: id, policyId: d.policyId, policy, spec: d.spec, distributed });
     await insertDataset(m, {
       id,
       name: d.name,

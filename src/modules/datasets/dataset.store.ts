@@ -1,3 +1,4 @@
+import crypto from 'node:crypto';
 import type { EntityManager } from 'typeorm';
 import { lockForTransaction, sqlParams } from '../../db/sql';
 import { LOCK_NAMES } from '../../db/locks';
@@ -10,9 +11,8 @@ import {
   attachMemberPartition,
   createDistributedMemberPartition,
   keyDistributedMemberPartition,
-  manifestDigestSql,
+  keyMemberPartition,
   memberPartitionName,
-  shapeAsMemberPartition,
 } from './dataset.partitions.store';
 import {
   BUILD_WORKING_COLUMNS,
@@ -23,6 +23,7 @@ import {
   MembershipInput,
   membersFromEligibleSql,
 } from './dataset.membership.store';
+import { type Client, copyOut } from './dataset.export.store';
 import type { DatasetMember, DatasetOrigin, DatasetRow, DatasetsFilter, DatasetSpec } from './dataset.types';
 
 /**
@@ -109,16 +110,17 @@ export interface BuildStats {
 
 /**
  * Loads a version's members into its own partition, with one set-based statement for membership and exclusions (on
- * Citus, statements the workers run), keyed after the load. Returns the partition and the counts with the snapshot the
- * membership was evaluated on (the build's knowledge).
+ * Citus, statements the workers run), keyed after the load. Returns the partition, the counts with the snapshot the
+ * membership was evaluated on (the build's knowledge) and the manifest digest of the members loaded.
  */
-export async function buildMembers(m: EntityManager, b: MemberBuild): Promise<{ part: string; stats: BuildStats }> {
+export async function buildMembers(m: EntityManager, b: MemberBuild): Promise<{ part: string; stats: BuildStats; digest: string }> {
   const id = b.datasetId;
   const { params, p } = sqlParams(b.policyId, id);
   const policy = b.policy;
   const membership: MembershipInput = { spec: b.spec, policyId: '$1::uuid', times: NOW, p, policy: { values: policy, bind: p } };
   let part: string;
   let stats: BuildStats;
+  let digest: string;
   if (b.distributed) {
     // Citus: the same evaluation as statements the workers run (dataset.membership.store distributedBuildSql). The
     // snapshot and the statement that reads the facts first, with no fact writer in flight (withFactsSettled), before
@@ -137,32 +139,35 @@ export async function buildMembers(m: EntityManager, b: MemberBuild): Promise<{ 
     await m.query(sql.cleanup);
     await keyDistributedMemberPartition(m, part);
     stats = { ...knowledge, ...counts };
+    digest = await manifestDigest(m, part);
   } else {
     // One statement evaluates and loads (in parallel where the database can); the counts and the snapshot come out of
-    // the loaded table; then it is shaped, keyed and attached.
+    // the loaded table; then it is digested, shaped, keyed and attached.
     part = memberPartitionName(id);
     await m.query(buildTableSql(membership, part, '$2::uuid'), params);
     [stats] = await m.query(buildTableStatsSql(part));
-    await shapeAsMemberPartition(m, part, BUILD_WORKING_COLUMNS);
+    // Before the keys: on the bare table the digest's order is a sort, not a walk of the new key in the heap's random
+    // order (which the planner picks once the key exists, and which is slower).
+    digest = await manifestDigest(m, part);
+    await keyMemberPartition(m, part, id, BUILD_WORKING_COLUMNS);
     await attachMemberPartition(m, part, id);
   }
-  return { part, stats };
+  return { part, stats, digest };
 }
 
 /**
- * Memory for the digest's sort of every member by id: at 1.3M members (scale m) a sort within the default work_mem
- * spills to disk and takes 1.7-2.1 s, in memory 1.4 s. The digest already holds its whole text in memory (about 100
- * bytes a member), so this raises the bound by what that text costs anyway; for this statement only.
+ * The manifest digest of a loaded partition (README "Manifest digest"), streamed: COPY's text lines of (item_id,
+ * content_hash) in id order are exactly the digest's lines (a uuid, and a hash its CHECK keeps to lower-case hex, have
+ * nothing to escape), hashed as they arrive on the transaction's own connection. No text of every member is built:
+ * string_agg's (manifestDigestSql, the bench's check) costs memory in proportion to the members and stops at 1 GB, its
+ * limit, at about ten million members; the sort here spills to disk as any sort does.
  */
-const DIGEST_WORK_MEM = '256MB';
-
-/** The manifest digest of a loaded partition. */
-export async function manifestDigest(db: EntityManager, part: string): Promise<string> {
-  // Back to the default after it (a failure aborts the transaction, and the setting with it).
-  await db.query(`SET LOCAL work_mem = '${DIGEST_WORK_MEM}'`);
-  const [{ digest }] = await db.query(manifestDigestSql(part));
-  await db.query(`SET LOCAL work_mem TO DEFAULT`);
-  return digest;
+async function manifestDigest(db: EntityManager, part: string): Promise<string> {
+  const client = (db.queryRunner as { databaseConnection?: Client } | undefined)?.databaseConnection;
+  if (!client) throw new Error("a manifest digest is taken on its build's connection, inside the build's transaction");
+  const hash = crypto.createHash('sha256');
+  for await (const chunk of copyOut(client, `SELECT item_id, content_hash FROM ${part} ORDER BY item_id`)) hash.update(chunk);
+  return hash.digest('hex');
 }
 
 export interface NewDataset {
