@@ -18,7 +18,8 @@ export const ELIGIBLE_WHERE = `c.kind IN ('POST','COMMENT','PHOTO_CAPTION','REEL
     AND u.birth_date IS NOT NULL AND u.erased_at IS NULL AND u.deleted_at IS NULL
     AND NOT u.objects_all_ai_training
     AND NOT CASE WHEN c.kind = 'AI_PROMPT' THEN u.objects_ai_interactions ELSE u.objects_public_content END
-    AND c.created_at >= (CASE WHEN to_char(u.birth_date, 'MM-DD') = '02-29' THEN make_date(extract(year FROM u.birth_date)::int + 18, 2, 28) + 1
+    AND c.created_at >= (CASE WHEN date_part('month', u.birth_date) = 2 AND date_part('day', u.birth_date) = 29
+                              THEN make_date(date_part('year', u.birth_date)::int + 18, 2, 28) + 1
                               ELSE (u.birth_date + interval '18 years')::date END)::timestamp AT TIME ZONE 'UTC'`;
 
 /** The hardware's floor for an evaluation of every item: a bare scan of the same rows, joined to their authors. */

@@ -109,10 +109,11 @@ interface Rule {
 /**
  * The instant an author reaches the policy's minimum age, as a UTC instant. Ages are whole years on UTC calendar
  * dates; someone born on 29 February reaches an age in a non-leap year on 1 March (PostgreSQL's interval arithmetic
- * would say 28 February, so that case is spelled out).
+ * would say 28 February, so that case is spelled out). Evaluated for every item of a build: date_part (a float) costs
+ * a fraction of to_char's formatting and extract's numeric, about 0.3 µs an item less (0.65 s of CPU at scale m).
  */
-export const ADULTHOOD_SQL = `(CASE WHEN to_char(u.birth_date, 'MM-DD') = '02-29'
-    THEN make_date(extract(year FROM u.birth_date)::int + p.minimum_age, 2, 28) + 1
+export const ADULTHOOD_SQL = `(CASE WHEN date_part('month', u.birth_date) = 2 AND date_part('day', u.birth_date) = 29
+    THEN make_date(date_part('year', u.birth_date)::int + p.minimum_age, 2, 28) + 1
     ELSE (u.birth_date + make_interval(years => p.minimum_age))::date END)::timestamp AT TIME ZONE 'UTC'`;
 
 /** Latest visibility at T, as known. */
