@@ -11,6 +11,7 @@ import {
   freshDatabaseConfig,
   ingest,
   ok,
+  onCitus,
   OTHERS_BOUNDS,
   p99,
   serverEventLoopP99,
@@ -582,7 +583,9 @@ describe('the HTTP edge', () => {
         `edge flood: ${health.length} /healthz probes, p99 ${healthP99} ms; server event-loop delay p99 ${loopP99.toFixed(1)} ms\n`,
       );
       expect(loopP99).toBeLessThan(OTHERS_BOUNDS.eventLoopP99);
-      expect(healthP99).toBeLessThan(OTHERS_BOUNDS.healthP99);
+      // On Citus the coordinator and two workers share the 2 cores: one probe of about 60 waited 368 ms for a core in
+      // one run (the server's own event-loop p99 was 45 ms), so /healthz gets the Citus bound of the hostile-traffic suite.
+      expect(healthP99).toBeLessThan(onCitus ? 1000 : OTHERS_BOUNDS.healthP99);
       await new Promise((r) => setTimeout(r, 200));
       const lines = stdout.split('\n').filter(Boolean);
       expect(lines.length).toBeGreaterThan(2);
