@@ -110,10 +110,10 @@ export interface BuildStats {
 
 /**
  * Loads a version's members into its own partition, with one set-based statement for membership and exclusions (on
- * Citus, statements the workers run), keyed after the load. Returns the partition, the counts with the snapshot the
- * membership was evaluated on (the build's knowledge) and the manifest digest of the members loaded.
+ * Citus, statements the workers run), keyed after the load. Returns the counts with the snapshot the membership was
+ * evaluated on (the build's knowledge) and the manifest digest of the members loaded.
  */
-export async function buildMembers(m: EntityManager, b: MemberBuild): Promise<{ part: string; stats: BuildStats; digest: string }> {
+export async function buildMembers(m: EntityManager, b: MemberBuild): Promise<{ stats: BuildStats; digest: string }> {
   const id = b.datasetId;
   const { params, p } = sqlParams(b.policyId, id);
   const policy = b.policy;
@@ -152,7 +152,7 @@ export async function buildMembers(m: EntityManager, b: MemberBuild): Promise<{ 
     await keyMemberPartition(m, part, id, BUILD_WORKING_COLUMNS);
     await attachMemberPartition(m, part, id);
   }
-  return { part, stats, digest };
+  return { stats, digest };
 }
 
 /**
