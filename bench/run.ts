@@ -23,9 +23,9 @@ import {
   attachMemberPartition,
   createMemberPartition,
   keyMemberPartition,
-  manifestDigestSql,
   memberPartitionName,
 } from '../src/modules/datasets/dataset.partitions.store';
+import { manifestDigest } from '../src/modules/datasets/dataset.store';
 import { LineageDirection } from '../src/modules/lineage/lineage.types';
 import { encodeCursor } from '../src/common/pagination';
 import { ConsentScope } from '../src/common/enums';
@@ -387,7 +387,9 @@ async function main() {
         );
         phases.scan[0].push(
           await time(async () =>
-            digests[0].push((await db.dataSource.query(manifestDigestSql('dataset_members', `dataset_id = '${ours}'`)))[0].digest),
+            digests[0].push(
+              (await db.dataSource.transaction((m) => manifestDigest(m, 'dataset_members', `dataset_id = '${ours}'`))).digest,
+            ),
           ),
         );
         phases.drop[0].push(await time(() => db.dataSource.query(`DROP TABLE ${memberPartitionName(ours)}`)));
@@ -395,7 +397,9 @@ async function main() {
         phases.build[1].push(await time(() => db.dataSource.query(`INSERT INTO bench_members_flat ${copyOfSource(flat)}`)));
         phases.scan[1].push(
           await time(async () =>
-            digests[1].push((await db.dataSource.query(manifestDigestSql('bench_members_flat', `dataset_id = '${flat}'`)))[0].digest),
+            digests[1].push(
+              (await db.dataSource.transaction((m) => manifestDigest(m, 'bench_members_flat', `dataset_id = '${flat}'`))).digest,
+            ),
           ),
         );
         phases.drop[1].push(await time(() => db.dataSource.query(`DELETE FROM bench_members_flat WHERE dataset_id = '${flat}'`)));

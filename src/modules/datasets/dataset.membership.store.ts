@@ -117,9 +117,10 @@ export function buildTableSql(m: MembershipInput, table: string, datasetId: stri
 }
 
 /**
- * Takes the counts and the snapshot rows out of a table built by buildTableSql, and returns the build's stats: how many
- * candidates there were, how many members remain, the exclusion counts by reason (from the candidates counted per
- * mask) and the snapshot with its time.
+ * Takes the counts and the snapshot rows out of a table built by buildTableSql, and returns the build's stats but the
+ * member count (the manifest digest's lines count the rows that remain, in the scan it makes anyway): how many
+ * candidates there were, the exclusion counts by reason (from the candidates counted per mask) and the snapshot with
+ * its time.
  */
 export function buildTableStatsSql(table: string): string {
   return `WITH x AS (DELETE FROM ${table} WHERE item_id IS NULL RETURNING mask, n, snapshot, snapshot_at),
@@ -127,7 +128,6 @@ export function buildTableStatsSql(table: string): string {
     SELECT (SELECT snapshot FROM x WHERE snapshot IS NOT NULL) AS snapshot,
            (SELECT snapshot_at FROM x WHERE snapshot IS NOT NULL) AS snapshot_at,
            (SELECT coalesce(sum(n), 0)::int FROM g) AS candidates,
-           ((SELECT count(*) FROM ${table} WHERE item_id IS NOT NULL))::int AS members,
            ${exclusionsSql(`(${reasonCountsFromMasksSql('g')}) x`, false)} AS exclusions`;
 }
 

@@ -54,8 +54,3 @@ export async function keyMemberPartition(m: EntityManager, part: string, dataset
 export async function attachMemberPartition(m: EntityManager, part: string, datasetId: string): Promise<void> {
   await m.query(`ALTER TABLE dataset_members ATTACH PARTITION ${part} FOR VALUES IN ('${datasetId}')`);
 }
-
-/** The manifest digest of a set of members (README "Manifest digest"): SHA-256 of `item_id TAB content_hash LF` lines in id order. */
-export const manifestDigestSql = (relation: string, where = 'true') =>
-  `SELECT encode(sha256(convert_to(coalesce(string_agg(item_id::text || E'\\t' || content_hash || E'\\n', '' ORDER BY item_id), ''), 'UTF8')), 'hex') AS digest
-   FROM ${relation} WHERE ${where}`;

@@ -139,16 +139,18 @@ export async function buildMembers(m: EntityManager, b: MemberBuild): Promise<{ 
     await m.query(sql.cleanup);
     await keyDistributedMemberPartition(m, part);
     stats = { ...knowledge, ...counts };
-    digest = await manifestDigest(m, part);
+    ({ digest } = await manifestDigest(m, part));
   } else {
     // One statement evaluates and loads (in parallel where the database can); the counts and the snapshot come out of
-    // the loaded table; then it is digested, shaped, keyed and attached.
+    // the loaded table; then it is digested (its lines are the members, counted), shaped, keyed and attached.
     part = memberPartitionName(id);
     await m.query(buildTableSql(membership, part, '$2::uuid'), params);
-    [stats] = await m.query(buildTableStatsSql(part));
+    const [counts] = await m.query(buildTableStatsSql(part));
     // Before the keys: on the bare table the digest's order is a sort, not a walk of the new key in the heap's random
     // order (which the planner picks once the key exists, and which is slower).
-    digest = await manifestDigest(m, part);
+    const digested = await manifestDigest(m, part);
+    stats = { ...counts, members: digested.lines };
+    digest = digested.digest;
     await keyMemberPartition(m, part, id, BUILD_WORKING_COLUMNS);
     await attachMemberPartition(m, part, id);
   }
@@ -156,18 +158,23 @@ export async function buildMembers(m: EntityManager, b: MemberBuild): Promise<{ 
 }
 
 /**
- * The manifest digest of a loaded partition (README "Manifest digest"), streamed: COPY's text lines of (item_id,
- * content_hash) in id order are exactly the digest's lines (a uuid, and a hash its CHECK keeps to lower-case hex, have
- * nothing to escape), hashed as they arrive on the transaction's own connection. No text of every member is built:
- * string_agg's (manifestDigestSql, the bench's check) costs memory in proportion to the members and stops at 1 GB, its
- * limit, at about ten million members; the sort here spills to disk as any sort does.
+ * The manifest digest (README "Manifest digest") of the members in `relation` that satisfy `where`, streamed, with the
+ * number of its lines (one per member): COPY's text lines of (item_id, content_hash) in id order are exactly the
+ * digest's lines (a uuid, and a hash its CHECK keeps to lower-case hex, have nothing to escape), hashed as they arrive
+ * on the transaction's own connection. No text of every member is built (an aggregate's would cost memory in
+ * proportion to the members and stop at 1 GB, PostgreSQL's limit, at about ten million members); the sort spills to
+ * disk as any sort does. A build digests its own partition; the bench digests a version in either layout.
  */
-async function manifestDigest(db: EntityManager, part: string): Promise<string> {
+export async function manifestDigest(db: EntityManager, relation: string, where = 'true'): Promise<{ digest: string; lines: number }> {
   const client = (db.queryRunner as { databaseConnection?: Client } | undefined)?.databaseConnection;
-  if (!client) throw new Error("a manifest digest is taken on its build's connection, inside the build's transaction");
+  if (!client) throw new Error('a manifest digest is taken on a connection of its own transaction');
   const hash = crypto.createHash('sha256');
-  for await (const chunk of copyOut(client, `SELECT item_id, content_hash FROM ${part} ORDER BY item_id`)) hash.update(chunk);
-  return hash.digest('hex');
+  let lines = 0;
+  for await (const chunk of copyOut(client, `SELECT item_id, content_hash FROM ${relation} WHERE ${where} ORDER BY item_id`)) {
+    hash.update(chunk);
+    for (let i = chunk.indexOf(10); i !== -1; i = chunk.indexOf(10, i + 1)) lines++;
+  }
+  return { digest: hash.digest('hex'), lines };
 }
 
 export interface NewDataset {
