@@ -18,7 +18,7 @@ const server = http.createServer((req, res) => {
     try {
       const ids: string[] = JSON.parse(Buffer.concat(chunks).toString()).variables.ids;
       const [policy] = (await pool.query(LATEST_POLICY_SQL, ['eu-ai-training'])).rows;
-      const rows = (await pool.query(VERDICTS_SQL, [policy.id, null, ids])).rows;
+      const rows = (await pool.query(VERDICTS_SQL, [policy.id, ids])).rows;
       const byId = new Map(rows.map((r) => [r.id, r.reasons as string[]]));
       const verdicts = ids.map((id) => ({ itemId: id, eligible: (byId.get(id) ?? ['?']).length === 0, reasons: byId.get(id) ?? [] }));
       res.writeHead(200, { 'content-type': 'application/json' });

@@ -674,14 +674,29 @@ describe('property: explain path, bulk path and the reference agree', () => {
               bulk: expected.length === 0,
             });
           });
-          // Now: the current state kept by the database agrees with the history and the reference.
+          // Now: the current state kept by the database agrees with the history and the reference, on both paths (the
+          // verdicts now, with every reason, read the current state as the bulk path does).
           const now = await bulkEligibleNow(
             items.map((i) => i.id),
             policy.id,
           );
+          const verdictsNow = await t.services().eligibility.verdicts(
+            t.context(),
+            items.map((i) => i.id),
+            policy.key,
+          );
           items.forEach((item, k) => {
-            const expected = Reference.reasons(item, policy.p, Date.now(), events).length === 0;
-            expect({ item: k, policy: policy.key, now: now.has(item.id) }).toEqual({ item: k, policy: policy.key, now: expected });
+            const expected = Reference.reasons(item, policy.p, Date.now(), events);
+            expect({ item: k, policy: policy.key, now: now.has(item.id) }).toEqual({
+              item: k,
+              policy: policy.key,
+              now: expected.length === 0,
+            });
+            expect({ item: k, policy: policy.key, reasonsNow: [...verdictsNow[k].reasons].sort() }).toEqual({
+              item: k,
+              policy: policy.key,
+              reasonsNow: expected,
+            });
           });
         }
       }),

@@ -12,35 +12,40 @@ import { eligibleSql, EvaluationSql, evaluationFromSql, NOW, reasonsSql, RuleTim
  * eligible pages, counts and reports (the bulk path). Reads only: the facts belong to their modules.
  */
 
-/** The instant bound to $2, or now (eligibility.rules NOW) when it is NULL; with everything the statement sees. */
-const AT_PARAM_2: RuleTimes = { asOf: `coalesce($2::timestamptz, ${NOW.asOf})` };
+/** The instant bound to $2, with everything the statement sees. */
+const AT_PARAM_2: RuleTimes = { asOf: '$2::timestamptz' };
 
 /**
- * The times of a bulk evaluation: NOW (the current state the database keeps) when no instant is asked for, else the
- * instant bound to $2 (the history). The explain path (verdicts) always reads the history, so the property tests
- * compare the two renderings.
+ * The times of an evaluation: NOW (the current state the database keeps) when no instant is asked for, else the
+ * instant bound to $2 (the history). Verdicts, pages and counts alike: every evaluation now reads the same current state
+ * as the text gate and the builds. The property tests compare the history (the explain path at an instant) and the
+ * current state (both paths now) with the reference implementation.
  */
 const bulkTimes = (asOf: Date | null | undefined): RuleTimes => (asOf == null ? NOW : AT_PARAM_2);
 /** Their parameters: $1 the policy id, and $2 the instant when there is one. */
 const bulkParams = (policy: Policy, asOf: Date | null | undefined): unknown[] => (asOf == null ? [policy.id] : [policy.id, asOf]);
 
-/** The verdicts of the explain path: $1 the policy id, $2 the instant (NULL: now), $3 the item ids; reasons per found id. */
-export const VERDICTS_SQL = `SELECT c.id, ${reasonsSql(AT_PARAM_2)} AS reasons
-  FROM ${evaluationFromSql({ items: `(SELECT * FROM content_items WHERE id = ANY($3::uuid[]))`, policyId: '$1::uuid', times: AT_PARAM_2 })}`;
+/** The verdicts of the explain path: $1 the policy id, the item ids (`ids`); reasons per found id at the given times. */
+const verdictsSql = (times: RuleTimes, ids: string) => `SELECT c.id, ${reasonsSql(times)} AS reasons
+  FROM ${evaluationFromSql({ items: `(SELECT * FROM content_items WHERE id = ANY(${ids}::uuid[]))`, policyId: '$1::uuid', times })}`;
+/** Verdicts at an instant: $1 the policy id, $2 the instant, $3 the item ids (the history). */
+export const VERDICTS_AT_SQL = verdictsSql(AT_PARAM_2, '$3');
+/** Verdicts now: $1 the policy id, $2 the item ids (the current state). */
+export const VERDICTS_SQL = verdictsSql(NOW, '$2');
 
 /** Items that are eligible under `policyId` at the given times, as a relation with content_items' columns. */
 export function eligibleItemsSql(items: string, policyId: string, times: RuleTimes, policy?: EvaluationSql['policy']): string {
   return `(SELECT c.* FROM ${evaluationFromSql({ items, policyId, times, policy })} WHERE ${eligibleSql(times)})`;
 }
 
-/** The reasons of each found item ($3) under a policy ($1) at an instant ($2, NULL: now): the explain path. */
+/** The reasons of each found item under a policy at an instant (none: now): the explain path. */
 export function verdictReasons(
   db: EntityManager,
   policyId: string,
   asOf: Date | null,
   ids: string[],
 ): Promise<{ id: string; reasons: ReasonCode[] }[]> {
-  return db.query(VERDICTS_SQL, [policyId, asOf, ids]);
+  return asOf == null ? db.query(VERDICTS_SQL, [policyId, ids]) : db.query(VERDICTS_AT_SQL, [policyId, asOf, ids]);
 }
 
 /**
