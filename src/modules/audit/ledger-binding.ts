@@ -127,19 +127,23 @@ export async function checkLedger(manager: EntityManager, bindings: Map<string, 
   for (;;) {
     const rows = await ledgerRowsAfter(manager, after);
     if (!rows.length) break;
-    for (const row of rows) {
-      result.checkedRows++;
-      const id = BigInt(row.id);
-      while (ri < ranges.length && ranges[ri].z < id) ri++;
-      const range = ranges[ri];
-      if (!range || range.a > id) {
-        if (result.unbound.length < 100) result.unbound.push(row.id);
-        result.unboundCount++;
-      } else {
-        range.open.hash.update(ledgerLine(row));
-        range.open.seen++;
+    // A slice at a time, the event loop turning in between (as ledgerBinding does): a checkpoint verifies the whole
+    // ledger while the server takes other requests, and a page of 5,000 lines held the loop for 100-500 ms.
+    await eachSlice(rows, 1000, (slice) => {
+      for (const row of slice) {
+        result.checkedRows++;
+        const id = BigInt(row.id);
+        while (ri < ranges.length && ranges[ri].z < id) ri++;
+        const range = ranges[ri];
+        if (!range || range.a > id) {
+          if (result.unbound.length < 100) result.unbound.push(row.id);
+          result.unboundCount++;
+        } else {
+          range.open.hash.update(ledgerLine(row));
+          range.open.seen++;
+        }
       }
-    }
+    });
     after = rows[rows.length - 1].id;
   }
   for (const o of opens) {

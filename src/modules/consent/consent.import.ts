@@ -17,6 +17,8 @@ export const CSV_HEADER = ['external_user_id', 'scope', 'effective_at', 'channel
 const JSON_FIELDS = ['externalUserId', 'scope', 'effectiveAt', 'channel', 'reason'] as const;
 /** Rows written per statement batch, and the most problems one import reports. */
 export const IMPORT_CHUNK = 5000;
+/** Records taken from a source before the event loop turns (ConsentService.importRecords). */
+export const RECORDS_PER_TURN = 250;
 export const MAX_REPORTED = 100;
 /** Longest NDJSON line: a row is a few hundred bytes at most (reason: 2,000 characters). */
 export const MAX_LINE_BYTES = 64 * 1024;
