@@ -1,4 +1,7 @@
-import { setImmediate as nextTurn } from 'node:timers/promises';
+import { setImmediate } from 'node:timers/promises';
+
+/** Lets the event loop turn (timers, I/O, other requests) before the caller's work goes on. */
+export const nextTurn = (): Promise<void> => setImmediate();
 
 /**
  * Runs `work` over consecutive slices of `items`, letting the event loop turn between two slices, so that a long list

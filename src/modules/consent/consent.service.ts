@@ -1,4 +1,3 @@
-import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { RequestContext } from '../../context';
 import { requestDigest } from '../../common/canonical-json';
 import { DomainError, ErrorCode, Problems, shown, type UserErrorDetail } from '../../common/errors';
@@ -8,7 +7,7 @@ import { runAudited, type MutationOutcome } from '../audit';
 import { isUuid } from '../../common/ids';
 import type { EligibilityService } from '../eligibility';
 import type { UserService } from '../users';
-import { eachSlice } from '../../common/slices';
+import { eachSlice, nextTurn } from '../../common/slices';
 import {
   IMPORT_CHUNK,
   MAX_REPORTED,
