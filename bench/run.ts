@@ -29,7 +29,7 @@ import { manifestDigest } from '../src/modules/datasets/dataset.store';
 import { LineageDirection } from '../src/modules/lineage/lineage.types';
 import { encodeCursor } from '../src/common/pagination';
 import { ConsentScope } from '../src/common/enums';
-import { distributedTables } from '../src/db/citus';
+import { distributedTables, factSession } from '../src/db/citus';
 import { createApp } from '../src/server';
 import { buildSchema } from '../src/schema';
 import { armorLimits, introspectionAliasRule, MAX_TOKENS } from '../src/common/limits';
@@ -551,7 +551,11 @@ async function main() {
         () =>
           inRolledBackTx(
             db,
-            (tx) => services.consent.importObjections(tx, rows.map(({ userId: _u, ...r }) => r) as any, 'bench import'),
+            // A fact writer's transaction opens a fact session (as runAudited does for the GraphQL mutation).
+            async (tx) => {
+              await factSession(tx.manager);
+              await services.consent.importObjections(tx, rows.map(({ userId: _u, ...r }) => r) as any, 'bench import');
+            },
             c,
           ),
         () =>
