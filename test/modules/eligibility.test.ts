@@ -228,6 +228,36 @@ describe('the eligibility query', () => {
     expect(one.statements).toBeLessThanOrEqual(3);
   });
 
+  it('judges under the version asked for, or the latest, now and at an instant, and names a version that does not exist', async () => {
+    const key = uniq('versions').toLowerCase();
+    const publish = async (kinds: string[]) =>
+      ok(
+        await t.gql(`mutation($input: PolicyPublishInput!) { policyPublish(input: $input) { policy { id version } } }`, {
+          input: { key, legalBasis: 'versions', platforms: ['FACEBOOK', 'INSTAGRAM', 'AI_ASSISTANT'], kinds, mode: 'ENFORCE' },
+        }),
+      ).policyPublish.policy;
+    const v1 = await publish(['POST']);
+    const v2 = await publish(['COMMENT']);
+    const u = await w.user();
+    const post = await w.item(u, { kind: 'POST' });
+    const q = `query($ids: [ID!]!, $key: String!, $v: Int, $asOf: DateTimeISO) {
+      eligibility(itemIds: $ids, policyKey: $key, policyVersion: $v, asOf: $asOf) { itemId found eligible reasons policy { id version } } }`;
+    const verdict = async (v: number | null, asOf?: string) => ok(await t.gql(q, { ids: [post], key, v, asOf }, Role.AUDITOR)).eligibility;
+    const now = new Date().toISOString();
+    for (const asOf of [undefined, now]) {
+      expect(await verdict(null, asOf)).toEqual([
+        { itemId: post, found: true, eligible: false, reasons: ['KIND_NOT_COVERED'], policy: v2 },
+      ]);
+      expect(await verdict(1, asOf)).toEqual([{ itemId: post, found: true, eligible: true, reasons: [], policy: v1 }]);
+    }
+    // No ids: the version is still looked up.
+    expect(ok(await t.gql(q, { ids: [], key, v: 2 }, Role.AUDITOR)).eligibility).toEqual([]);
+    expect((await t.gql(q, { ids: [], key, v: 3 }, Role.AUDITOR)).errors?.[0].extensions?.code).toBe('NOT_FOUND');
+    const missing = await t.gql(q, { ids: [post], key, v: 3 }, Role.AUDITOR);
+    expect(missing.errors?.[0].message).toBe(`No policy "${key}" version 3`);
+    expect(missing.errors?.[0].extensions).toMatchObject({ code: 'NOT_FOUND', field: 'policyKey' });
+  });
+
   it('refuses more than 1,000 ids, an asOf in the future and an unknown policy', async () => {
     const q = `query($ids: [ID!]!, $asOf: DateTimeISO, $key: String!) { eligibility(itemIds: $ids, asOf: $asOf, policyKey: $key) { eligible } }`;
     const ids = Array.from({ length: 1001 }, () => '00000000-0000-0000-0000-000000000000');
