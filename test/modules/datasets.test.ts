@@ -1,5 +1,9 @@
 import crypto from 'node:crypto';
+import type { EntityManager } from 'typeorm';
 import { Role } from '../../src/common/auth';
+import { withParallelTupleCost } from '../../src/db/sql';
+import { runAudited } from '../../src/modules/audit';
+import { BUILD_PARALLEL_TUPLE_COST } from '../../src/modules/datasets/dataset.store';
 import { seedDemoIfEmpty } from '../../src/modules/seed/demo';
 import { freshDatabaseConfig, ok, startTestApp, uniq, useTestApp } from '../helpers';
 import { codeOf, tampered, usersCursor, walk } from '../support/pages';
@@ -183,6 +187,36 @@ describe('datasetRequest', () => {
     const capped = (await request({ filters: { languages: [wd.language] }, cap: 3 })).dataset;
     expect(capped.memberCount).toBe(3);
     expect((await request({ filters: { languages: [wd.language] }, cap: 3 })).dataset.manifestDigest).toBe(capped.manifestDigest);
+  });
+
+  it("leaves the transaction's planner settings as they were after the build's evaluation", async () => {
+    const { language } = await world(4);
+    const settings: string[] = [];
+    await runAudited(t.context(Role.ML_ENGINEER), 'datasetRequest', {}, async (tx) => {
+      const show = async () => (await tx.manager.query(`SHOW parallel_tuple_cost`))[0].parallel_tuple_cost as string;
+      settings.push(await show());
+      const outcome = await t.services().datasets.request(tx, {
+        name: uniq('ds'),
+        policyKey: 'eu-ai-training',
+        filters: { languages: [language] },
+      } as any);
+      expect(outcome.payload.dataset?.memberCount).toBeGreaterThan(0);
+      settings.push(await show());
+      return outcome;
+    });
+    expect(settings).toEqual(['0.1', '0.1']);
+  });
+
+  it('runs a statement with a cost of rows to the leader, then the default again, or the rollback restores it', async () => {
+    const show = async (m: EntityManager) => (await m.query(`SHOW parallel_tuple_cost`))[0].parallel_tuple_cost as string;
+    await t.db.dataSource.transaction(async (m) => {
+      expect(await withParallelTupleCost(m, BUILD_PARALLEL_TUPLE_COST, () => show(m))).toBe(String(BUILD_PARALLEL_TUPLE_COST));
+      expect(await show(m)).toBe('0.1');
+      await m.query('SAVEPOINT failing');
+      await expect(withParallelTupleCost(m, 0.02, () => m.query('SELECT 1/0'))).rejects.toThrow(/division by zero/);
+      await m.query('ROLLBACK TO SAVEPOINT failing');
+      expect(await show(m)).toBe('0.1');
+    });
   });
 
   it('refuses a DRY_RUN policy, bad input and the wrong role, writing nothing', async () => {

@@ -1,6 +1,6 @@
 import crypto from 'node:crypto';
 import type { EntityManager } from 'typeorm';
-import { lockForTransaction, sqlParams } from '../../db/sql';
+import { lockForTransaction, sqlParams, withParallelTupleCost } from '../../db/sql';
 import { LOCK_NAMES } from '../../db/locks';
 import { distributedTables, withFactsSettled } from '../../db/citus';
 import { keysetPage } from '../../db/keyset';
@@ -25,6 +25,9 @@ import {
 } from './dataset.membership.store';
 import { type Client, copyOut } from './dataset.export.store';
 import type { DatasetMember, DatasetOrigin, DatasetRow, DatasetsFilter, DatasetSpec } from './dataset.types';
+
+/** The planner's cost of a row from a worker to the leader during a build's evaluation (db/sql withParallelTupleCost). */
+export const BUILD_PARALLEL_TUPLE_COST = 0.01;
 
 /**
  * The SQL of the datasets module's tables: datasets and dataset_members (its partitions: dataset.partitions.store, the
@@ -144,7 +147,8 @@ export async function buildMembers(m: EntityManager, b: MemberBuild): Promise<{ 
     // One statement evaluates and loads (in parallel where the database can); the counts and the snapshot come out of
     // the loaded table; then it is digested (its lines are the members, counted), shaped, keyed and attached.
     part = memberPartitionName(id);
-    await m.query(buildTableSql(membership, part, '$2::uuid'), params);
+    // Every candidate goes to the leader (the members and the counts come from them): priced as cheap as it is.
+    await withParallelTupleCost(m, BUILD_PARALLEL_TUPLE_COST, () => m.query(buildTableSql(membership, part, '$2::uuid'), params));
     const [counts] = await m.query(buildTableStatsSql(part));
     // Before the keys: on the bare table the digest's order is a sort, not a walk of the new key in the heap's random
     // order (which the planner picks once the key exists, and which is slower).
