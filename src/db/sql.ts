@@ -29,15 +29,17 @@ export function serialPlan<T>(manager: EntityManager, statement: (m: EntityManag
 
 /**
  * Runs one whole-corpus statement with the planner's cost of passing a row from a parallel worker to the leader set to
- * `cost` (PostgreSQL's default is 0.1), then puts the default back for the rest of the transaction (on failure the
- * transaction's rollback does). At the default, a build's evaluation of 10M candidates, every one of which goes to the
- * leader, is priced as more than what its parallel hash join saves, and is planned serially: 18.1 s at scale l, 13.1 s
- * in parallel at 0.01 (the same plan as before at m).
+ * `cost` (PostgreSQL's default is 0.1), then puts back the value the transaction had for the rest of it (on failure the
+ * transaction's rollback, or the caller's rollback to a savepoint, does). At the default, a build's evaluation of 10M
+ * candidates, every one of which goes to the leader, is priced as more than what its parallel hash join saves, and is
+ * planned serially: 18.1 s at scale l, 13.1 s in parallel at 0.01 (the same plan as before at m).
  */
 export async function withParallelTupleCost<T>(manager: EntityManager, cost: number, statement: () => Promise<T>): Promise<T> {
+  const [{ saved }] = await manager.query(`SELECT current_setting('parallel_tuple_cost') AS saved`);
   await manager.query(`SET LOCAL parallel_tuple_cost = ${Number(cost)}`);
   const result = await statement();
-  await manager.query(`SET LOCAL parallel_tuple_cost = DEFAULT`);
+  // Nothing after a failed statement: the transaction is aborted, and a statement here would hide its error.
+  await manager.query(`SET LOCAL parallel_tuple_cost = ${Number(saved)}`);
   return result;
 }
 

@@ -204,18 +204,23 @@ describe('datasetRequest', () => {
       settings.push(await show());
       return outcome;
     });
-    expect(settings).toEqual(['0.1', '0.1']);
+    expect(settings[1]).toBe(settings[0]);
   });
 
-  it('runs a statement with a cost of rows to the leader, then the default again, or the rollback restores it', async () => {
+  it("runs a statement with a cost of rows to the leader, then the transaction's own value again, or the rollback restores it", async () => {
     const show = async (m: EntityManager) => (await m.query(`SHOW parallel_tuple_cost`))[0].parallel_tuple_cost as string;
     await t.db.dataSource.transaction(async (m) => {
+      const initial = await show(m);
       expect(await withParallelTupleCost(m, BUILD_PARALLEL_TUPLE_COST, () => show(m))).toBe(String(BUILD_PARALLEL_TUPLE_COST));
-      expect(await show(m)).toBe('0.1');
+      expect(await show(m)).toBe(initial);
+      // A value the caller's transaction set itself is the one it gets back, not the server's default.
+      await m.query(`SET LOCAL parallel_tuple_cost = 0.05`);
+      await withParallelTupleCost(m, BUILD_PARALLEL_TUPLE_COST, () => m.query('SELECT 1'));
+      expect(await show(m)).toBe('0.05');
       await m.query('SAVEPOINT failing');
       await expect(withParallelTupleCost(m, 0.02, () => m.query('SELECT 1/0'))).rejects.toThrow(/division by zero/);
       await m.query('ROLLBACK TO SAVEPOINT failing');
-      expect(await show(m)).toBe('0.1');
+      expect(await show(m)).toBe('0.05');
     });
   });
 
