@@ -26,6 +26,9 @@ const object = (userId: string, scope = 'ALL_AI_TRAINING') =>
     Role.PRIVACY_OFFICER,
   );
 
+/** The transaction's planner cost of a row from a worker to the leader, as PostgreSQL shows it. */
+const parallelTupleCost = async (m: EntityManager) => (await m.query(`SHOW parallel_tuple_cost`))[0].parallel_tuple_cost as string;
+
 /** A dataset row straight in SQL at a chosen instant (no members), owned by nobody in particular. */
 const fixtureDataset = async (name: string, version: number, createdAt: string) =>
   (
@@ -193,34 +196,32 @@ describe('datasetRequest', () => {
     const { language } = await world(4);
     const settings: string[] = [];
     await runAudited(t.context(Role.ML_ENGINEER), 'datasetRequest', {}, async (tx) => {
-      const show = async () => (await tx.manager.query(`SHOW parallel_tuple_cost`))[0].parallel_tuple_cost as string;
-      settings.push(await show());
+      settings.push(await parallelTupleCost(tx.manager));
       const outcome = await t.services().datasets.request(tx, {
         name: uniq('ds'),
         policyKey: 'eu-ai-training',
         filters: { languages: [language] },
       } as any);
       expect(outcome.payload.dataset?.memberCount).toBeGreaterThan(0);
-      settings.push(await show());
+      settings.push(await parallelTupleCost(tx.manager));
       return outcome;
     });
     expect(settings[1]).toBe(settings[0]);
   });
 
   it("runs a statement with a cost of rows to the leader, then the transaction's own value again, or the rollback restores it", async () => {
-    const show = async (m: EntityManager) => (await m.query(`SHOW parallel_tuple_cost`))[0].parallel_tuple_cost as string;
     await t.db.dataSource.transaction(async (m) => {
-      const initial = await show(m);
-      expect(await withParallelTupleCost(m, BUILD_PARALLEL_TUPLE_COST, () => show(m))).toBe(String(BUILD_PARALLEL_TUPLE_COST));
-      expect(await show(m)).toBe(initial);
+      const initial = await parallelTupleCost(m);
+      expect(await withParallelTupleCost(m, BUILD_PARALLEL_TUPLE_COST, () => parallelTupleCost(m))).toBe(String(BUILD_PARALLEL_TUPLE_COST));
+      expect(await parallelTupleCost(m)).toBe(initial);
       // A value the caller's transaction set itself is the one it gets back, not the server's default.
       await m.query(`SET LOCAL parallel_tuple_cost = 0.05`);
       await withParallelTupleCost(m, BUILD_PARALLEL_TUPLE_COST, () => m.query('SELECT 1'));
-      expect(await show(m)).toBe('0.05');
+      expect(await parallelTupleCost(m)).toBe('0.05');
       await m.query('SAVEPOINT failing');
       await expect(withParallelTupleCost(m, 0.02, () => m.query('SELECT 1/0'))).rejects.toThrow(/division by zero/);
       await m.query('ROLLBACK TO SAVEPOINT failing');
-      expect(await show(m)).toBe('0.05');
+      expect(await parallelTupleCost(m)).toBe('0.05');
     });
   });
 
