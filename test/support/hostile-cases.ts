@@ -90,6 +90,12 @@ export const slowExport = (app: Target, datasetId: string, ms: number) =>
   });
 
 /**
+ * How a client sees a body too big to drain that the server cut after answering (it refuses before reading, then closes):
+ * the write fails with one of these. Counted as a refusal (413) by every sender here, in this process or the attacker's.
+ */
+const CUT_AFTER_ANSWER = ['EPIPE', 'ECONNRESET', 'UND_ERR_SOCKET'];
+
+/**
  * Unauthenticated floods sent `rounds` times by a process of its own (so that measuring the server is not measuring a
  * busy client): 10 MB of nested arrays, 400,000 `__typename` aliases (7.5 MB), 2,500 aliased `__schema` and the nested
  * arrays again with a forged token. Resolves to the statuses.
@@ -99,7 +105,7 @@ export function floodFromProcess(url: string, rounds = 1): Promise<number[]> {
     const nested = Buffer.from('['.repeat(5_000_000) + ']'.repeat(5_000_000));
     const typenames = Buffer.from(JSON.stringify({ query: '{ ' + Array.from({ length: 400_000 }, (_, i) => 'a' + i + ': __typename').join(' ') + ' }' }));
     const schemas = Buffer.from(JSON.stringify({ query: '{ ' + Array.from({ length: 2500 }, (_, i) => 's' + i + ': __schema { types { name fields { name type { name } } } }').join(' ') + ' }' }));
-    const send = (body, headers = {}) => fetch(process.argv[1] + '/graphql', { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body }).then((r) => r.status, () => 599);
+    const send = (body, headers = {}) => fetch(process.argv[1] + '/graphql', { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body }).then((r) => r.status, (err) => (${JSON.stringify(CUT_AFTER_ANSWER)}.includes(err?.cause?.code) ? 413 : 599));
     (async () => {
       const statuses = [];
       for (let i = 0; i < Number(process.argv[2]); i++) statuses.push(await send(nested), await send(typenames), await send(schemas), await send(nested, { authorization: 'Bearer forged.token.here' }));
@@ -124,7 +130,7 @@ export function hostileCases(app: Target, options: { datasetId: string; exportBy
       signal: AbortSignal.timeout(30_000),
     }).then(
       async (r) => (await r.arrayBuffer(), r.status),
-      (err) => (['EPIPE', 'ECONNRESET', 'UND_ERR_SOCKET'].includes(err?.cause?.code) ? 413 : 599), // a body too big to drain is cut after the answer
+      (err) => (CUT_AFTER_ANSWER.includes(err?.cause?.code) ? 413 : 599),
     );
   const as = (role: Role = Role.AUDITOR) => ({ authorization: `Bearer ${app.tokens[role]}` });
   const gql = (query: string, variables: Record<string, unknown> = {}, role: Role = Role.AUDITOR) =>
