@@ -104,15 +104,28 @@ const INIT = (settings: { tabs: ReturnType<typeof exampleTabs>; devTokens: boole
     // state.tab: the index of the tab whose headers the state describes (the browser test waits for its own tab's).
     var st = React.useState({ role: '', message: '', error: false, tab: -1 }), state = st[0], setState = st[1];
     var lt = React.useState([]), links = lt[0], setLinks = lt[1];
+    // Headers the IDE put into a tab (by tab id) that GraphiQL's tab state does not hold yet. React can run GraphiQL's
+    // tab change again after they were written (when a less urgent tab update was still queued at the click), and
+    // that writes the tab's stored headers back into the editor: until the tab state has them, every render puts them
+    // back.
+    var placed = React.useRef({});
+    React.useEffect(function () {
+      var t = editor.tabs[editor.activeTabIndex], want = t && placed.current[t.id];
+      if (want === undefined || !editor.headerEditor) return;
+      if (t.headers === want) delete placed.current[t.id];
+      else if (editor.headerEditor.getValue() !== want) editor.headerEditor.setValue(want);
+    });
 
     function useRole(role, why) {
       if (!role || !S.devTokens) return;
-      var index = editor.activeTabIndex;
+      var index = editor.activeTabIndex, tabId = editor.tabs[index] && editor.tabs[index].id;
       setState({ role: role, message: 'signing a token for ' + role + '…', error: false, tab: -1 });
       devToken(role).then(function (signed) {
         var headers = parseHeaders(editor.headerEditor && editor.headerEditor.getValue()) || {};
         headers.Authorization = 'Bearer ' + signed.token;
-        editor.headerEditor.setValue(JSON.stringify(headers, null, 2));
+        var text = JSON.stringify(headers, null, 2);
+        placed.current[tabId] = text;
+        editor.headerEditor.setValue(text);
         setState({ role: role, message: 'token for ' + role + ' in the Headers of this tab' + (why ? ' (' + why + ')' : '') + ', valid ' + Math.round(signed.expiresInSeconds / 60) + ' min', error: false, tab: index });
         // The schema again, with the token (GraphiQL reads the headers once they have settled).
         setTimeout(function () { schema.introspect(); }, 700);

@@ -181,6 +181,58 @@ withBrowser('GraphQL IDE in a real browser, on a fresh database with the demo da
     await page.waitForFunction((role) => (document.getElementById('ide-role') as HTMLSelectElement).value === role, examples[0].role);
     await context.close();
   });
+
+  it("keeps the token it gave a tab when GraphiQL applies the tab's stored values again (a tab clicked while a tab update waits)", async () => {
+    // React runs a state update again when an earlier, less urgent one is still queued: GraphiQL's tab change, which
+    // writes the tab's stored values into the editors, then runs once more after the IDE has put a token in, and the
+    // token went (the status still said "token for"; CI saw the Cards tab run without one). Here every tab is opened
+    // with a lower-priority tab update queued just before the click, as a response arriving late does.
+    const context = await browser.newContext({ viewport: { width: 1200, height: 900 } });
+    const page = await context.newPage();
+    await page.goto(`${fresh.url}/graphql`, { waitUntil: 'networkidle' });
+    await page.waitForSelector('.graphiql-container');
+    const examples = exampleTabs();
+    await page.waitForFunction(() => document.getElementById('ide-role-status')?.textContent?.includes('token for'));
+    // Every role's token is signed once first, so that the IDE has it at hand when a tab opens (as in a long session).
+    for (const role of new Set(examples.map((e) => e.role))) {
+      await page.selectOption('#ide-role', role);
+      await page.waitForFunction((r) => document.getElementById('ide-role-status')?.textContent?.includes(`token for ${r}`), role);
+    }
+    const lost: string[] = [];
+    for (const [i, example] of examples.entries()) {
+      if (i === 0) continue;
+      await page.evaluate(
+        (tab) =>
+          new Promise<void>((resolve) =>
+            setTimeout(() => {
+              // GraphiQL's editor context, found through React's fiber of its container (test-only introspection).
+              const root = document.querySelector('.graphiql-container') as any;
+              let fiber = root[Object.keys(root).find((k) => k.startsWith('__reactFiber$'))!];
+              let editor: any;
+              for (; fiber && !editor; fiber = fiber.return) {
+                if (fiber.memoizedProps?.value?.updateActiveTabValues) editor = fiber.memoizedProps.value;
+              }
+              editor.updateActiveTabValues({ response: '' }); // queued at default priority (a timer's task)
+              (document.getElementById(`graphiql-session-tab-${tab}`) as HTMLElement).click(); // a discrete update after it
+              resolve();
+            }, 0),
+          ),
+        i,
+      );
+      await page.waitForFunction(
+        ([role, tab]) => {
+          const status = document.getElementById('ide-role-status');
+          return status?.dataset.tab === String(tab) && status.textContent?.includes(`token for ${role}`);
+        },
+        [example.role, i] as const,
+      );
+      await page.waitForTimeout(300);
+      const headers = await headersOf(page);
+      if (!/"Authorization": "Bearer [\w-]+\.[\w-]+\.[\w-]+"/.test(headers)) lost.push(`${example.title}: ${JSON.stringify(headers)}`);
+    }
+    expect(lost).toEqual([]);
+    await context.close();
+  });
 });
 
 describe('GraphQL IDE configuration (no browser)', () => {
