@@ -48,10 +48,31 @@ const traffic = (lanes = 3) =>
     return { status: a.status, errors: a.body.errors };
   }, lanes);
 
+/**
+ * Samples how many requests wait for a connection of the application's pool, as often as this process's event loop
+ * allows (every 2 ms at most; the server shares it), until stop().
+ */
+function poolWaits() {
+  const pool = (t.db.dataSource.driver as unknown as { master: { waitingCount: number } }).master;
+  let sampled = 0;
+  let maxWaiting = 0;
+  const timer = setInterval(() => {
+    sampled++;
+    maxWaiting = Math.max(maxWaiting, pool.waitingCount);
+  }, 2);
+  return {
+    stop() {
+      clearInterval(timer);
+      return { sampled, maxWaiting };
+    },
+  };
+}
+
 const refusedBusy = (a: Answer) => a.body.errors?.some((e) => e.extensions?.code === 'RATE_LIMITED') ?? false;
 
 describe('whole-corpus evaluations are bounded per role', () => {
   it('a flood of eligibilityReport from one role: the excess is refused at once with 429 RATE_LIMITED, other users unaffected', async () => {
+    const pool = poolWaits();
     const ordinary = traffic();
     await sleep(200);
     // Three waves of 30 concurrent requests for reports from one role, a third of them with 3 aliases; each wave is sent
@@ -69,6 +90,7 @@ describe('whole-corpus evaluations are bounded per role', () => {
     const other = await post(`{ eligibilityReport { evaluated } }`, Role.PRIVACY_OFFICER);
     const answers = await flood;
     const seen = await ordinary.stop();
+    const queued = pool.stop();
 
     // Nothing is a server error: what is not answered is refused with the documented 429.
     expect(answers.filter((a) => a.status >= 500)).toEqual([]);
@@ -94,8 +116,14 @@ describe('whole-corpus evaluations are bounded per role', () => {
     expect(seen.count).toBeGreaterThan(5);
     if (t.db.mode !== 'embedded') {
       // The embedded database has one connection: there, ordinary requests necessarily wait for the running statement.
-      // On Citus every statement also crosses the coordinator and two workers, which share this machine's 2 cores.
-      expect(seen.p99).toBeLessThan(onCitus ? 3000 : 1000);
+      // Elsewhere no request ever queued for a connection of the pool: the reports that ran hold at most the gate's
+      // slots, and the rest of the pool stays free for other users.
+      expect(queued).toEqual({ sampled: expect.any(Number), maxWaiting: 0 });
+      expect(queued.sampled).toBeGreaterThan(20);
+      // What is left is sharing 2 cores with the running reports and their parallel workers (on Citus also with the
+      // coordinator and two workers): slower, not waiting. The queueing is checked above; this bound is only loose
+      // (a slower machine's CI saw p99 1,031 ms here, over the 1,000 ms bound this test had).
+      expect(seen.p99).toBeLessThan(onCitus ? 5000 : 3000);
     }
 
     // Once the flood is over, the slots are back; a request's own evaluations (aliases) share its slot, one after another.
