@@ -106,26 +106,39 @@ const INIT = (settings: { tabs: ReturnType<typeof exampleTabs>; devTokens: boole
     var lt = React.useState([]), links = lt[0], setLinks = lt[1];
     // Headers the IDE put into a tab (by tab id) that GraphiQL's tab state does not hold yet. React can run GraphiQL's
     // tab change again after they were written (when a less urgent tab update was still queued at the click), and
-    // that writes the tab's stored headers back into the editor: until the tab state has them, every render puts them
-    // back.
-    var placed = React.useRef({});
+    // that writes the tab's stored headers back into the editor: until both the tab state and the editor hold them,
+    // every render puts them back. A user's own edit of the headers ends that for the tab.
+    var placed = React.useRef({}), now = React.useRef(editor);
+    now.current = editor;
+    function activeTabId() { var t = now.current.tabs[now.current.activeTabIndex]; return t && t.id; }
     React.useEffect(function () {
       var t = editor.tabs[editor.activeTabIndex], want = t && placed.current[t.id];
       if (want === undefined || !editor.headerEditor) return;
-      if (t.headers === want) delete placed.current[t.id];
-      else if (editor.headerEditor.getValue() !== want) editor.headerEditor.setValue(want);
+      if (editor.headerEditor.getValue() !== want) editor.headerEditor.setValue(want);
+      else if (t.headers === want) delete placed.current[t.id];
     });
+    React.useEffect(function () {
+      var h = editor.headerEditor;
+      if (!h) return;
+      var edited = function (cm, change) { if (change && change.origin !== 'setValue') delete placed.current[activeTabId()]; };
+      h.on('change', edited);
+      return function () { h.off('change', edited); };
+    }, [editor.headerEditor]);
 
     function useRole(role, why) {
       if (!role || !S.devTokens) return;
-      var index = editor.activeTabIndex, tabId = editor.tabs[index] && editor.tabs[index].id;
+      var index = editor.activeTabIndex, tabId = activeTabId();
       setState({ role: role, message: 'signing a token for ' + role + '…', error: false, tab: -1 });
       devToken(role).then(function (signed) {
-        var headers = parseHeaders(editor.headerEditor && editor.headerEditor.getValue()) || {};
+        // The tab it was asked for, even if another one is open by now (then its stored headers, put in when it opens).
+        var open = activeTabId() === tabId, e = now.current;
+        var stored = open ? e.headerEditor && e.headerEditor.getValue() : (e.tabs.filter(function (t) { return t.id === tabId; })[0] || {}).headers;
+        var headers = parseHeaders(stored) || {};
         headers.Authorization = 'Bearer ' + signed.token;
         var text = JSON.stringify(headers, null, 2);
         placed.current[tabId] = text;
-        editor.headerEditor.setValue(text);
+        if (!open) return;
+        e.headerEditor.setValue(text);
         setState({ role: role, message: 'token for ' + role + ' in the Headers of this tab' + (why ? ' (' + why + ')' : '') + ', valid ' + Math.round(signed.expiresInSeconds / 60) + ' min', error: false, tab: index });
         // The schema again, with the token (GraphiQL reads the headers once they have settled).
         setTimeout(function () { schema.introspect(); }, 700);

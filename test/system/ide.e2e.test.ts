@@ -231,6 +231,15 @@ withBrowser('GraphQL IDE in a real browser, on a fresh database with the demo da
       if (!/"Authorization": "Bearer [\w-]+\.[\w-]+\.[\w-]+"/.test(headers)) lost.push(`${example.title}: ${JSON.stringify(headers)}`);
     }
     expect(lost).toEqual([]);
+    // GraphiQL's own state of each tab holds its token too: opened again (no update queued), a tab still has it.
+    for (const [i, example] of examples.entries()) {
+      await page.click(`#graphiql-session-tab-${i}`);
+      await page.waitForTimeout(200);
+      const headers = await headersOf(page);
+      if (!/"Authorization": "Bearer [\w-]+\.[\w-]+\.[\w-]+"/.test(headers))
+        lost.push(`${example.title} again: ${JSON.stringify(headers)}`);
+    }
+    expect(lost).toEqual([]);
     await context.close();
   });
 });
