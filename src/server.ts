@@ -14,6 +14,7 @@ import { formatError } from './common/error-boundary';
 import { authenticateFirst, authorizeFirst, errorHandler, graphqlBody, notFound, viewerOf as authenticatedViewer } from './common/http';
 import { armorLimits, documentSizeRule, introspectionAliasRule, limitsPlugin, MAX_TOKENS } from './common/limits';
 import { Metrics } from './common/metrics';
+import { connectionPools } from './db/data-source';
 import { createContext, RequestContext } from './context';
 import { buildSchema } from './schema';
 import { createServices, Services } from './services';
@@ -48,7 +49,7 @@ export interface App {
 /** Builds the HTTP application (no listen): GraphQL, health endpoints. Reused by main and by the tests. */
 export async function createApp(config: Config, dataSource: DataSource, log: Logger = pino({ level: config.logLevel })): Promise<App> {
   const metrics = new Metrics(() => {
-    const pool = (dataSource.driver as unknown as { master?: { totalCount: number; idleCount: number; waitingCount: number } }).master;
+    const pool = connectionPools(dataSource).primary;
     return pool && typeof pool.totalCount === 'number'
       ? { total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }
       : undefined;

@@ -1,10 +1,19 @@
 import { DataSource, MigrationExecutor } from 'typeorm';
 import type { Logger } from 'pino';
-import { types } from 'pg';
+import { types, type Pool } from 'pg';
 import { Config, POOL_SIZE } from '../config';
 import { migrations } from '../../migrations';
 import { entities } from './entities';
 import { startEmbeddedPostgres, EmbeddedPostgres } from './embedded';
+
+/**
+ * The `pg` pools behind a data source: the primary's, and one per read replica (TypeORM's driver keeps them as `master`
+ * and `slaves`; the primary's is absent until the data source is initialized). The one place that reads them.
+ */
+export function connectionPools(dataSource: DataSource): { primary?: Pool; replicas: Pool[] } {
+  const driver = dataSource.driver as unknown as { master?: Pool; slaves?: Pool[] };
+  return { primary: driver.master, replicas: driver.slaves ?? [] };
+}
 
 /** The database the service runs on: the PostgreSQL in DATABASE_URL, or the embedded one in DATA_DIR. */
 export interface Database {

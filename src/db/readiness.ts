@@ -1,5 +1,5 @@
 import type { DataSource } from 'typeorm';
-import type { Pool } from 'pg';
+import { connectionPools } from './data-source';
 
 /** One dependency's state, as /readyz reports it (no connection strings, no credentials). */
 export interface Check {
@@ -63,9 +63,8 @@ export async function readiness(dataSource: DataSource): Promise<Readiness> {
   } else {
     checks.migrations = { status: 'unknown', message: 'the database is unreachable' };
   }
-  const slaves = (dataSource.driver as unknown as { slaves?: Pool[] }).slaves ?? [];
   await Promise.all(
-    slaves.map(async (pool, i) => {
+    connectionPools(dataSource).replicas.map(async (pool, i) => {
       try {
         await within(TIMEOUT_MS, pool.query('SELECT 1'));
         checks[`replica[${i}]`] = { status: 'ok' };

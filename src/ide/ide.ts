@@ -112,10 +112,10 @@ const INIT = (settings: { tabs: ReturnType<typeof exampleTabs>; devTokens: boole
     now.current = editor;
     function activeTabId() { var t = now.current.tabs[now.current.activeTabIndex]; return t && t.id; }
     React.useEffect(function () {
-      var t = editor.tabs[editor.activeTabIndex], want = t && placed.current[t.id];
+      var want = tab && placed.current[tab.id];
       if (want === undefined || !editor.headerEditor) return;
       if (editor.headerEditor.getValue() !== want) editor.headerEditor.setValue(want);
-      else if (t.headers === want) delete placed.current[t.id];
+      else if (tab.headers === want) delete placed.current[tab.id];
     });
     React.useEffect(function () {
       var h = editor.headerEditor;

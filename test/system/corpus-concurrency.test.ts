@@ -1,6 +1,7 @@
 import { Role } from '../../src/common/auth';
 import { runAudited } from '../../src/modules/audit/audited-mutation';
 import { writeSynthetic } from '../../src/modules/seed/synthetic';
+import { connectionPools } from '../../src/db/data-source';
 import { onCitus, ordinaryTraffic, useTestApp } from '../helpers';
 
 /**
@@ -53,10 +54,9 @@ const traffic = (lanes = 3) =>
  * allows (every 2 ms at most; the server shares it), until stop().
  */
 function poolWaits() {
-  type Pool = { waitingCount: number };
-  const driver = t.db.dataSource.driver as unknown as { master: Pool; slaves?: Pool[] };
   // The primary's pool and the replicas' (reports read from a replica when there is one).
-  const pools = [driver.master, ...(driver.slaves ?? [])];
+  const { primary, replicas } = connectionPools(t.db.dataSource);
+  const pools = [primary!, ...replicas];
   let sampled = 0;
   let maxWaiting = 0;
   const timer = setInterval(() => {
